@@ -1,0 +1,114 @@
+"""The alphabet: characters <-> class ids, with id 0 reserved for the CTC blank.
+
+The network never sees a string: labels go through :meth:`Charset.encode` on the way in and
+class ids come back through :meth:`Charset.decode` on the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+
+BLANK = 0
+
+
+class UnknownCharacterError(ValueError):
+    """A label holds a character that is not in the charset."""
+
+
+class Charset:
+    """An ordered alphabet. Class id ``i + 1`` is ``chars[i]``; id 0 is the CTC blank.
+
+    Characters are Unicode code points, compared exactly: ``A`` and ``a`` are different
+    characters unless the labels were case-folded before the charset was built.
+    """
+
+    def __init__(self, chars: str | Iterable[str]) -> None:
+        chars = list(chars)
+        if not chars:
+            raise ValueError("a charset needs at least one character")
+        if any(len(c) != 1 for c in chars):
+            raise ValueError("charset entries must be single characters")
+        if len(set(chars)) != len(chars):
+            raise ValueError("charset has duplicate characters")
+        self.chars: str = "".join(chars)
+        self._index = {c: i + 1 for i, c in enumerate(chars)}
+
+    @classmethod
+    def from_labels(cls, labels: Iterable[str]) -> Charset:
+        """The sorted set of characters used by ``labels``."""
+        found = sorted(set("".join(labels)))
+        if not found:
+            raise ValueError("no characters found in the labels (are they all empty?)")
+        return cls(found)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of output classes including the blank: ``len(chars) + 1``."""
+        return len(self.chars) + 1
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __contains__(self, char: str) -> bool:
+        return char in self._index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Charset) and other.chars == self.chars
+
+    def __repr__(self) -> str:
+        return f"Charset({self.chars!r})"
+
+    def unknown(self, label: str) -> list[str]:
+        """Characters of ``label`` that the charset does not hold, in order of appearance."""
+        seen: list[str] = []
+        for c in label:
+            if c not in self._index and c not in seen:
+                seen.append(c)
+        return seen
+
+    def encode_one(self, label: str) -> list[int]:
+        """``"ab"`` -> ``[id(a), id(b)]``; raises :class:`UnknownCharacterError`."""
+        try:
+            return [self._index[c] for c in label]
+        except KeyError:
+            raise UnknownCharacterError(
+                f"label {label!r} has characters not in the charset: {self.unknown(label)}"
+            ) from None
+
+    def encode(self, labels: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode a batch of labels.
+
+        Returns ``(targets, lengths)``: targets ``[B, L_max]`` long, padded with the blank id,
+        and lengths ``[B]`` long.
+        """
+        ids = [self.encode_one(label) for label in labels]
+        lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)
+        targets = torch.full((len(ids), max([1, *map(len, ids)])), BLANK)
+        for row, seq in enumerate(ids):
+            if seq:
+                targets[row, : len(seq)] = torch.tensor(seq)
+        return targets, lengths
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Class ids -> string, skipping blanks (no merging of repeats: see decode.py)."""
+        return "".join(self.chars[i - 1] for i in ids if i != BLANK)
+
+    def to_dict(self) -> dict:
+        return {"chars": self.chars, "blank": BLANK}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Charset:
+        if data.get("blank", BLANK) != BLANK:
+            raise ValueError("only charsets with blank = 0 are supported")
+        return cls(data["chars"])
+
+
+def min_ctc_frames(label: str) -> int:
+    """Fewest time steps CTC needs to emit ``label``: its length plus one blank per repeat.
+
+    ``"226md"`` needs 6 frames (the two 2s must be separated by a blank).
+    """
+    repeats = sum(1 for a, b in zip(label, label[1:]) if a == b)
+    return len(label) + repeats

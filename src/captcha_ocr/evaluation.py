@@ -1,0 +1,59 @@
+"""Scoring a trained model on a labelled folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import Sample, read_images
+from .dataset import check_labels
+from .metrics import character_error_rate, edit_distance, sequence_accuracy
+from .recognizer import Prediction, Recognizer
+
+
+@dataclass
+class EvalResult:
+    """Per-image predictions with their labels, and the scores."""
+
+    samples: list[Sample]
+    predictions: list[Prediction]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def truths(self) -> list[str]:
+        return [s.label for s in self.samples]
+
+    @property
+    def texts(self) -> list[str]:
+        return [p.text for p in self.predictions]
+
+    @property
+    def accuracy(self) -> float:
+        return sequence_accuracy(self.truths, self.texts)
+
+    @property
+    def cer(self) -> float:
+        return character_error_rate(self.truths, self.texts)
+
+    def mistakes(self) -> list[tuple[Sample, Prediction, int]]:
+        """Wrong predictions, worst first: most edits, then most confident."""
+        wrong = [
+            (s, p, edit_distance(s.label, p.text))
+            for s, p in zip(self.samples, self.predictions)
+            if s.label != p.text
+        ]
+        return sorted(wrong, key=lambda x: (-x[2], -x[1].confidence))
+
+
+def evaluate(rec: Recognizer, samples: Sequence[Sample], batch_size: int = 128, progress: bool = True) -> EvalResult:
+    """Predict every readable sample; unreadable files are skipped and listed.
+
+    Raises :class:`~captcha_ocr.data.DataError` if a label holds a character the model does not know.
+    """
+    check_labels(samples, time_steps=10**9, charset=rec.charset)
+    images, report = read_images(samples, progress=progress, desc="reading images")
+    preds = rec.predict(images, batch_size=batch_size)
+    for s, p in zip(report.samples, preds):
+        p.source = str(s.path)
+    return EvalResult(report.samples, preds, report.skipped)

@@ -1,0 +1,367 @@
+"""Training with PyTorch Lightning: CTC loss, optimiser and schedule, metrics, best-model saving.
+
+``train(TrainRequest(...))`` reads the data, builds the preset's model, fits it and writes into
+the run folder: ``model.pt`` (best validation accuracy so far, written atomically whenever it
+improves) and ``metrics.csv`` (one row per epoch).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
+
+from . import __version__
+from .augment import augment_batch
+from .bundle import Bundle, clean_state_dict, save_bundle
+from .charset import Charset
+from .data import DataError, Preprocess, Sample, auto_image_size, find_samples, read_images, split_samples
+from .dataset import LabelledImages, TorchDataset, check_labels, collate
+from .decode import greedy_decode
+from .metrics import character_error_rate, sequence_accuracy
+from .model import CRNN, ModelConfig, Preset, TrainConfig, build_model, count_parameters, get_preset
+
+log = logging.getLogger("captcha_ocr")
+
+
+@dataclass
+class TrainRequest:
+    """What to train on and how; ``None`` fields take the preset's value."""
+
+    data: str | list[Sample]
+    out: str
+    preset: str = "default"
+    val_dir: str | None = None
+    val_fraction: float | None = None
+    seed: int | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    augment: str | None = None
+    height: int | None = None
+    width: int | None = None
+    max_minutes: float | None = None
+    patience: int | None = None
+    accelerator: str = "auto"
+    devices: int | str = 1
+    precision: str | None = None
+    progress: bool = True
+    val_samples: list[Sample] | None = None  # explicit validation samples (bench folds)
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    metrics_path: Path
+    best_epoch: int
+    best_val_accuracy: float | None
+    best_val_cer: float | None
+    epochs_run: int
+    seconds: float
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+class CTCSystem(L.LightningModule):
+    """Loss, optimiser, schedule and validation metrics around a :class:`CRNN`."""
+
+    def __init__(self, config: ModelConfig, charset: Charset, preprocess: Preprocess, train_config: TrainConfig):
+        super().__init__()
+        self.model = CRNN(config)
+        self.charset = charset
+        self.preprocess = preprocess
+        self.tc = train_config
+        self.ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+        self.val_labels: list[str] = []
+        self._val_preds: list[str] = []
+        self._val_losses: list[tuple[float, int]] = []
+        self._train_losses: list[tuple[float, int]] = []
+        self.epoch_metrics: dict[str, float] = {}
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        images, targets, lengths, indices = batch
+        x = self.preprocess.normalize(images)
+        if self.training and self.tc.augment != "none":
+            x = augment_batch(x, self.tc.augment)
+        return x, targets, lengths, indices
+
+    def _loss(self, logits: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # [T, B, K]
+        t = torch.full((logits.shape[0],), logits.shape[1], dtype=torch.long)
+        flat = torch.cat([targets[i, : lengths[i]] for i in range(len(lengths))])
+        return self.ctc(log_probs, flat.cpu(), t, lengths.cpu())
+
+    def training_step(self, batch, batch_idx: int):
+        x, targets, lengths, _ = batch
+        loss = self._loss(self(x), targets, lengths)
+        self._train_losses.append((loss.item(), len(lengths)))
+        return loss
+
+    def validation_step(self, batch, batch_idx: int):
+        x, targets, lengths, indices = batch
+        logits = self(x)
+        self._val_losses.append((self._loss(logits, targets, lengths).item(), len(lengths)))
+        self._val_preds.extend(d.text for d in greedy_decode(logits, self.charset))
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_preds, self._val_losses = [], []
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking or not self._val_losses:
+            return
+        truths = self.val_labels[: len(self._val_preds)]
+        self.epoch_metrics.update(
+            val_loss=_mean(self._val_losses),
+            val_accuracy=sequence_accuracy(truths, self._val_preds),
+            val_cer=character_error_rate(truths, self._val_preds),
+        )
+        self.log("val_accuracy", self.epoch_metrics["val_accuracy"], prog_bar=True)
+        self.log("val_loss", self.epoch_metrics["val_loss"], prog_bar=True)
+
+    def on_train_epoch_start(self) -> None:
+        self._train_losses = []
+
+    def configure_optimizers(self):
+        tc = self.tc
+        if tc.optimizer == "adam":
+            opt = torch.optim.Adam(self.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        elif tc.optimizer == "adamw":
+            opt = torch.optim.AdamW(self.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        else:
+            raise ValueError(f"unknown optimizer {tc.optimizer!r}")
+        if tc.scheduler == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=tc.lr, total_steps=max(1, self.trainer.estimated_stepping_batches), pct_start=0.25
+            )
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        if tc.scheduler == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, factor=tc.plateau_factor, patience=tc.plateau_patience
+            )
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss", "interval": "epoch"}}
+        return opt
+
+
+def _mean(pairs: list[tuple[float, int]]) -> float:
+    total = sum(n for _, n in pairs)
+    return sum(v * n for v, n in pairs) / total if total else float("nan")
+
+
+class RunRecorder(Callback):
+    """Writes ``metrics.csv`` each epoch, prints a summary line, keeps and saves the best model."""
+
+    COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_cer", "lr", "seconds"]
+
+    def __init__(self, out: Path, make_bundle, has_val: bool, print_fn=print) -> None:
+        self.out = out
+        self.metrics_path = out / "metrics.csv"
+        self.model_path = out / "model.pt"
+        self.make_bundle = make_bundle
+        self.has_val = has_val
+        self.print = print_fn
+        self.best_key: tuple[float, float] | None = None
+        self.best_epoch = -1
+        self.best_metrics: dict[str, float] = {}
+        self.start = time.perf_counter()
+        with open(self.metrics_path, "w", newline="") as fh:
+            csv.writer(fh).writerow(self.COLUMNS)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, system: CTCSystem) -> None:
+        if trainer.sanity_checking:
+            return
+        m = dict(system.epoch_metrics, train_loss=_mean(system._train_losses))
+        epoch = trainer.current_epoch + 1
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        row = [epoch, m.get("train_loss"), m.get("val_loss"), m.get("val_accuracy"), m.get("val_cer"), lr,
+               round(time.perf_counter() - self.start, 2)]
+        with open(self.metrics_path, "a", newline="") as fh:
+            csv.writer(fh).writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v) for v in row])
+        if self.has_val:
+            key = (m.get("val_accuracy", 0.0), -m.get("val_loss", float("inf")))
+            msg = (f"epoch {epoch}: train_loss {m.get('train_loss', float('nan')):.4f}  val_loss "
+                   f"{m.get('val_loss', float('nan')):.4f}  val_acc {m.get('val_accuracy', 0):.2%}  "
+                   f"val_cer {m.get('val_cer', 0):.4f}")
+        else:
+            key = (float(epoch), 0.0)  # no validation: the latest model is the best we know
+            msg = f"epoch {epoch}: train_loss {m.get('train_loss', float('nan')):.4f}"
+        if self.best_key is None or key > self.best_key:
+            self.best_key, self.best_epoch, self.best_metrics = key, epoch, m
+            save_bundle(self.make_bundle(system, epoch, m), self.model_path)
+            msg += "  (saved)"
+        self.print(msg)
+
+
+def _pick_accelerator(name: str) -> str:
+    if name == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def prepare_data(req: TrainRequest, preset: Preset, print_fn=print):
+    """Samples -> (train, val) LabelledImages, charset and preprocessing. Bad files are skipped
+    and reported; unusable labels raise :class:`DataError` naming the files."""
+    samples = req.data if isinstance(req.data, list) else find_samples(req.data)
+    images, report = read_images(samples, progress=req.progress, desc="reading training images")
+    skipped = list(report.skipped)
+    if not report.samples:
+        raise DataError(f"{req.data}: none of the {len(samples)} images could be read")
+    by_path = dict(zip([s.path for s in report.samples], images))
+    if req.val_samples is not None or req.val_dir:
+        val_list = req.val_samples if req.val_samples is not None else find_samples(req.val_dir)
+        val_images, val_report = read_images(val_list, progress=req.progress, desc="reading validation images")
+        skipped += val_report.skipped
+        train_s, val_s = report.samples, val_report.samples
+        val_by_path = dict(zip([s.path for s in val_s], val_images))
+    else:
+        frac = preset.train.val_fraction if req.val_fraction is None else req.val_fraction
+        train_s, val_s = split_samples(report.samples, frac, preset.train.seed if req.seed is None else req.seed)
+        val_by_path = by_path
+    if not train_s:
+        raise DataError(f"{req.data}: no training images left after the validation split")
+
+    if req.height or req.width or preset.image_size is None:
+        auto_h, auto_w = auto_image_size([by_path[s.path].size for s in train_s])
+        base_h, base_w = preset.image_size or (auto_h, auto_w)
+        height, width = req.height or base_h, req.width or base_w
+    else:
+        height, width = preset.image_size
+    preprocess = Preprocess(height, width, preset.channels, preset.mean, preset.std, preset.alpha)
+    charset = Charset.from_labels([s.label for s in train_s + val_s if s.label])
+    probe = replace(preset.model, num_classes=charset.num_classes, height=height, width=width)
+    check_labels(train_s + val_s, probe.time_steps)
+    missing = sorted(set("".join(s.label for s in val_s)) - set("".join(s.label for s in train_s)))
+    if missing:
+        print_fn(f"warning: characters {missing} appear only in the validation data; the model cannot learn them")
+    train = LabelledImages.from_samples(train_s, preprocess, [by_path[s.path] for s in train_s])[0]
+    val = LabelledImages.from_samples(val_s, preprocess, [val_by_path[s.path] for s in val_s])[0]
+    return train, val, charset, preprocess, skipped
+
+
+def train(req: TrainRequest, print_fn=print) -> TrainResult:
+    """Fit a model as ``req`` says; returns where the model and metrics were written."""
+    t0 = time.perf_counter()
+    preset = get_preset(req.preset)
+    tc = preset.train
+    overrides = {
+        k: v
+        for k, v in dict(epochs=req.epochs, batch_size=req.batch_size, lr=req.lr, augment=req.augment,
+                         seed=req.seed, val_fraction=req.val_fraction).items()
+        if v is not None
+    }
+    tc = replace(tc, **overrides)
+    preset = replace(preset, train=tc)
+    L.seed_everything(tc.seed, workers=True, verbose=False)
+    out = Path(req.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    train_data, val_data, charset, preprocess, skipped = prepare_data(req, preset, print_fn)
+    for path, why in skipped:
+        print_fn(f"skipped {why}" if str(path) in why else f"skipped {path}: {why}")
+    model, config = build_model(preset, charset.num_classes, preprocess.height, preprocess.width)
+    system = CTCSystem(config, charset, preprocess, tc)
+    system.val_labels = val_data.labels
+    lengths = sorted({len(label) for label in train_data.labels})
+    print_fn(
+        f"{len(train_data)} training / {len(val_data)} validation images, {len(charset)} characters, "
+        f"input {preprocess.height}x{preprocess.width}x{preprocess.channels}, T={config.time_steps}, "
+        f"{count_parameters(system.model):,} parameters, preset {preset.name}"
+    )
+
+    def make_bundle(sys_: CTCSystem, epoch: int, metrics: dict) -> Bundle:
+        return Bundle(
+            config=config,
+            charset=charset,
+            preprocess=preprocess,
+            state_dict=clean_state_dict(sys_.model),
+            lengths=lengths,
+            provenance={
+                "captcha_ocr_version": __version__,
+                "torch_version": str(torch.__version__),
+                "preset": preset.name,
+                "train_config": tc.to_dict(),
+                "data": str(req.data) if not isinstance(req.data, list) else f"{len(req.data)} samples",
+                "val_data": req.val_dir or f"{tc.val_fraction:.0%} split, seed {tc.seed}",
+                "train_images": len(train_data),
+                "val_images": len(val_data),
+                "epoch": epoch,
+                "metrics": {k: float(v) for k, v in metrics.items()},
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
+
+    g = torch.Generator().manual_seed(tc.seed)
+    train_loader = torch.utils.data.DataLoader(
+        TorchDataset(train_data, charset), batch_size=tc.batch_size, shuffle=True, collate_fn=collate,
+        generator=g, drop_last=len(train_data) > tc.batch_size,
+    )
+    val_loader = (
+        torch.utils.data.DataLoader(TorchDataset(val_data, charset), batch_size=256, shuffle=False, collate_fn=collate)
+        if len(val_data)
+        else None
+    )
+    recorder = RunRecorder(out, make_bundle, has_val=val_loader is not None, print_fn=print_fn)
+    callbacks: list[Callback] = [recorder]
+    if req.progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=max(1, len(train_loader) // 20)))
+    if req.patience and val_loader is not None:
+        callbacks.append(EarlyStopping("val_accuracy", mode="max", patience=req.patience))
+    accelerator = _pick_accelerator(req.accelerator)
+    precision = req.precision or ("bf16-mixed" if accelerator == "gpu" else "32-true")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        trainer = L.Trainer(
+            max_epochs=tc.epochs,
+            max_time={"minutes": req.max_minutes} if req.max_minutes else None,
+            accelerator=accelerator,
+            devices=req.devices,
+            precision=precision,
+            gradient_clip_val=tc.grad_clip or None,
+            callbacks=callbacks,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=req.progress,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            deterministic=False,
+            default_root_dir=str(out),
+        )
+        trainer.fit(system, train_loader, val_loader)
+    best = recorder.best_metrics
+    return TrainResult(
+        model_path=recorder.model_path,
+        metrics_path=recorder.metrics_path,
+        best_epoch=recorder.best_epoch,
+        best_val_accuracy=best.get("val_accuracy"),
+        best_val_cer=best.get("val_cer"),
+        epochs_run=trainer.current_epoch,
+        seconds=time.perf_counter() - t0,
+        skipped=skipped,
+    )
+
+
+def evaluate_arrays(model: torch.nn.Module, data: LabelledImages, preprocess: Preprocess, charset: Charset,
+                    batch_size: int = 256) -> list[str]:
+    """Greedy predictions for already-resized images (used by benchmarks)."""
+    model.eval()
+    preds: list[str] = []
+    with torch.inference_mode():
+        for i in range(0, len(data), batch_size):
+            x = preprocess.normalize(torch.from_numpy(data.images[i : i + batch_size]))
+            preds.extend(d.text for d in greedy_decode(model(x), charset))
+    return preds
+
+
+__all__ = ["TrainRequest", "TrainResult", "train", "CTCSystem", "prepare_data", "evaluate_arrays"]

@@ -1,0 +1,82 @@
+"""The command line, run through its installed entry point."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from captcha_ocr.data import find_samples, split_samples
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args, check=True):
+    exe = shutil.which("captcha-ocr")
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "captcha_ocr.cli", *args]
+    proc = subprocess.run([str(a) for a in cmd], capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def test_predict_json_over_files_and_folders(trained_model, synth_data, tmp_path):
+    _, val = split_samples(find_samples(synth_data), 0.1, 42)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for s in val[:5]:
+        shutil.copy(s.path, folder / s.path.name)
+    out = cli("predict", trained_model, folder, val[5].path, "--json", "--show-alignment").stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 6
+    for row in rows:
+        assert set(row["text"]) <= set("0123456789")
+        assert 0 <= row["confidence"] <= 1 and len(row["char_confidences"]) == len(row["text"])
+        assert len(row["alignment"]) == 16  # T = 128 / 8
+    correct = sum(r["text"] == s.label for r, s in zip(rows, val[:6]))
+    assert correct >= 4
+
+
+def test_predict_reports_a_broken_file_and_still_predicts(trained_model, synth_data, tmp_path):
+    good = find_samples(synth_data)[0].path
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG garbage")
+    proc = cli("predict", trained_model, good, bad, check=False)
+    assert proc.returncode == 1
+    assert "broken.png" in proc.stderr and "Traceback" not in proc.stderr
+    assert str(good) in proc.stdout
+
+
+def test_eval_prints_accuracy_cer_and_mistakes(trained_model, synth_data):
+    proc = cli("eval", trained_model, synth_data, "--no-progress")
+    assert "accuracy:" in proc.stdout and "CER:" in proc.stdout
+    js = json.loads(cli("eval", trained_model, synth_data, "--json", "--no-progress").stdout)
+    assert js["images"] == 1500 and 0.8 <= js["accuracy"] <= 1
+
+
+def test_train_through_the_cli(tmp_path, synth_data):
+    proc = cli("train", synth_data, "--out", tmp_path / "run", "--epochs", "1", "--no-progress")
+    assert "model:" in proc.stdout and (tmp_path / "run" / "model.pt").is_file()
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["train", "{tmp}/empty"], "no images found"),
+        (["train", "{tmp}/nothere"], "no such folder"),
+        (["eval", "{tmp}/missing.pt", "{tmp}"], "missing.pt: no such model file"),
+        (["predict", "{tmp}/junk.pt", "x.png"], "junk.pt: not a captcha-ocr model file"),
+        (["eval", "{model}", "{tmp}/unknown"], "does not know"),
+    ],
+)
+def test_user_errors_exit_2_with_a_message(tmp_path, trained_model, args, needle):
+    from conftest import write_png
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk.pt").write_text("junk")
+    write_png(tmp_path / "unknown" / "12x4.png")
+    args = [a.format(tmp=tmp_path, model=trained_model) for a in args]
+    proc = cli(*args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stderr

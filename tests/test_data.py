@@ -1,0 +1,157 @@
+import csv
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from captcha_ocr.data import (
+    DataError,
+    ImageLoadError,
+    Preprocess,
+    auto_image_size,
+    find_samples,
+    kfold_samples,
+    load_image,
+    split_samples,
+)
+from conftest import REFERENCE, write_png
+
+
+def test_labels_from_file_names(tiny_folder):
+    (tiny_folder / "notes.txt").write_text("not an image")
+    samples = find_samples(tiny_folder)
+    assert sorted(s.label for s in samples) == sorted(["ab1", "b2c", "cc3", "a1b2", "22c", "3ba"])
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "gif", "bmp", "webp"])
+def test_image_formats(tmp_path, ext):
+    Image.new("RGB", (40, 20), "white").save(tmp_path / f"x7.{ext}")
+    (s,) = find_samples(tmp_path)
+    assert s.label == "x7"
+    assert Preprocess(24, 64)(s.path).shape == (1, 24, 64)
+
+
+def test_manifest_allows_any_label(tmp_path):
+    labels = ["a,b", 'q"x', "sp ace", "a,b", "日本"]
+    for i in range(len(labels)):
+        write_png(tmp_path / f"img{i}.png")
+    with open(tmp_path / "labels.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "label"])
+        w.writerows((f"img{i}.png", lab) for i, lab in enumerate(labels))
+    assert [s.label for s in find_samples(tmp_path)] == labels
+
+
+def test_tsv_manifest(tmp_path):
+    write_png(tmp_path / "a.png")
+    (tmp_path / "labels.tsv").write_text("a.png\tx,y\n")
+    assert [s.label for s in find_samples(tmp_path)] == ["x,y"]
+
+
+def test_empty_folder_is_named(tmp_path):
+    with pytest.raises(DataError, match=str(tmp_path)):
+        find_samples(tmp_path)
+    with pytest.raises(DataError, match="no such folder"):
+        find_samples(tmp_path / "missing")
+
+
+def test_bad_manifest_row_is_named(tmp_path):
+    (tmp_path / "labels.csv").write_text("file,label\nonlyonecolumn\n")
+    with pytest.raises(DataError, match="labels.csv:2"):
+        find_samples(tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "L", "CMYK", "LA", "I;16", "1", "RGB"])
+def test_any_mode_loads(tmp_path, mode):
+    img = Image.new("RGB", (50, 20), (200, 30, 30)).convert(mode)
+    img.save(tmp_path / "m.png" if mode != "CMYK" else tmp_path / "m.jpg")
+    path = tmp_path / ("m.png" if mode != "CMYK" else "m.jpg")
+    for channels in (1, 3):
+        pre = Preprocess(16, 40, channels, (0.5,) * channels, (0.5,) * channels)
+        x = pre(path)
+        assert x.shape == (channels, 16, 40) and x.dtype == np.float32
+
+
+def test_transparent_background_becomes_white():
+    rgba = np.zeros((10, 10, 4), np.uint8)  # fully transparent black
+    rgba[4:6, 4:6] = (0, 0, 0, 255)  # an opaque black dot
+    img = Image.fromarray(rgba, "RGBA")
+    arr = Preprocess(10, 10, alpha="white").resize(img)
+    assert arr[0, 0, 0] == 255 and arr[0, 5, 5] == 0
+    dropped = Preprocess(10, 10, 3, (0.5,) * 3, (0.5,) * 3, alpha="drop").resize(img)
+    assert dropped[:, 0, 0].tolist() == [0, 0, 0]
+
+
+def test_truncated_image_loads(tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (50, 200), dtype=np.uint8)).save(buf, "PNG")
+    data = buf.getvalue()
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    assert Preprocess(50, 200)(path).shape == (1, 50, 200)
+
+
+def test_not_an_image_is_named(tmp_path):
+    bad = tmp_path / "abc.png"
+    bad.write_text("hello, I am text")
+    with pytest.raises(ImageLoadError, match="abc.png"):
+        load_image(bad)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageLoadError, match="empty"):
+        load_image(empty)
+    with pytest.raises(ImageLoadError, match="no such file"):
+        load_image(tmp_path / "gone.png")
+
+
+def test_numpy_and_bytes_inputs():
+    arr = np.full((20, 60, 3), 128, np.uint8)
+    pre = Preprocess(24, 64)
+    assert pre(arr).shape == (1, 24, 64)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    np.testing.assert_allclose(pre(buf.getvalue()), pre(arr))
+    assert pre(np.zeros((20, 60), np.float32)).shape == (1, 24, 64)
+
+
+def test_normalize_numpy_and_torch_agree():
+    import torch
+
+    pre = Preprocess(4, 8, 3, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    u8 = np.random.default_rng(1).integers(0, 255, (2, 3, 4, 8), dtype=np.uint8)
+    np.testing.assert_allclose(pre.normalize(u8), pre.normalize(torch.from_numpy(u8)).numpy(), rtol=1e-6)
+
+
+def test_split_is_deterministic_and_matches_sklearn_sizes(tiny_folder):
+    samples = find_samples(tiny_folder) * 20  # 120
+    tr1, va1 = split_samples(samples, 0.1, 42)
+    tr2, va2 = split_samples(samples, 0.1, 42)
+    assert (tr1, va1) == (tr2, va2)
+    assert len(va1) == 12 and len(tr1) == 108
+    _, va3 = split_samples(samples, 0.1, 7)
+    assert va3 != va1
+
+
+def test_kfold_holds_each_sample_out_once(tiny_folder):
+    samples = find_samples(tiny_folder)
+    held = [s for _, val in kfold_samples(samples, 3) for s in val]
+    assert sorted(held, key=lambda s: s.label) == sorted(samples, key=lambda s: s.label)
+    for train, val in kfold_samples(samples, 3):
+        assert not set(train) & set(val)
+
+
+def test_auto_image_size():
+    assert auto_image_size([(200, 50)] * 3) == (48, 200)
+    h, w = auto_image_size([(600, 150)])
+    assert h <= 64 and w % 8 == 0 and h % 4 == 0
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="reference dataset ../shared not beside this checkout")
+def test_reference_dataset_is_read_as_documented():
+    samples = find_samples(REFERENCE)
+    assert len(samples) == 1040
+    assert all(len(s.label) == 5 for s in samples)
+    assert "".join(sorted(set("".join(s.label for s in samples)))) == "2345678bcdefgmnpwxy"
+    _, val = split_samples(samples, 0.1, 42)
+    assert len(val) == 104

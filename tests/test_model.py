@@ -1,0 +1,35 @@
+import pytest
+import torch
+
+from captcha_ocr.model import CRNN, ModelConfig, build_model, get_preset
+
+
+@pytest.mark.parametrize("height,width", [(32, 96), (48, 200), (60, 160), (64, 256), (50, 333)])
+def test_default_output_shape(height, width):
+    preset = get_preset("default")
+    model, config = build_model(preset, num_classes=11, height=height, width=width)
+    out = model.eval()(torch.zeros(3, 1, height, width))
+    assert out.shape == (3, config.time_steps, 11)
+    assert config.time_steps == width // 8
+
+
+def test_seed_preset_matches_the_walkthrough():
+    preset = get_preset("seed")
+    model, config = build_model(preset, num_classes=20, height=75, width=300)
+    assert config.time_steps == 75 and config.feature_height == 18
+    assert model.proj[0].in_features == 1152 and model.proj[0].out_features == 64
+    assert model.rnn.hidden_size == 32 and model.rnn.num_layers == 2 and model.rnn.bidirectional
+    assert model.eval()(torch.zeros(2, 3, 75, 300)).shape == (2, 75, 20)
+    tc = preset.train
+    assert (tc.batch_size, tc.optimizer, tc.lr, tc.scheduler, tc.epochs) == (8, "adam", 3e-4, "plateau", 200)
+    assert (tc.plateau_factor, tc.plateau_patience, tc.val_fraction, tc.seed) == (0.8, 5, 0.1, 42)
+
+
+def test_config_round_trip():
+    c = ModelConfig(num_classes=7, height=40, width=120)
+    assert ModelConfig.from_dict(c.to_dict()) == c
+
+
+def test_too_small_image_is_refused():
+    with pytest.raises(ValueError, match="too small"):
+        CRNN(ModelConfig(num_classes=5, height=8, width=8))

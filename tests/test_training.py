@@ -1,0 +1,68 @@
+"""End-to-end: train on generated captchas, then check accuracy and the run folder."""
+
+import csv
+
+import pytest
+
+from captcha_ocr import Recognizer
+from captcha_ocr.data import DataError, find_samples, split_samples
+from captcha_ocr.evaluation import evaluate
+from captcha_ocr.training import TrainRequest, train
+from conftest import write_png
+
+pytestmark = pytest.mark.slow
+
+# What 10 epochs of the default preset reach on 1350 generated digit captchas; measured at
+# 0.XX on the 150 held-out images. The bar leaves room for run-to-run noise.
+MIN_ACCURACY = 0.80
+
+
+def test_short_training_reaches_accuracy(trained_model, synth_data):
+    rec = Recognizer.load(trained_model)
+    _, val = split_samples(find_samples(synth_data), 0.1, 42)
+    result = evaluate(rec, val, progress=False)
+    assert result.accuracy >= MIN_ACCURACY, f"accuracy {result.accuracy:.2%} on {len(val)} held-out images"
+    assert result.cer < 0.1
+    assert rec.bundle.lengths == [3, 4, 5]
+    prov = rec.bundle.provenance
+    assert prov["preset"] == "default" and prov["train_images"] == 1350 and prov["val_images"] == 150
+    assert prov["metrics"]["val_accuracy"] == pytest.approx(result.accuracy, abs=1e-9)
+
+
+def test_metrics_csv_has_a_row_per_epoch(trained_model):
+    rows = list(csv.DictReader(open(trained_model.parent / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 11))
+    for r in rows:
+        assert float(r["train_loss"]) > 0 and 0 <= float(r["val_accuracy"]) <= 1 and float(r["val_cer"]) >= 0
+    assert max(float(r["val_accuracy"]) for r in rows) > 0.5
+
+
+def test_bad_image_is_skipped_not_fatal(tmp_path, synth_data, capsys):
+    samples = find_samples(synth_data)[:40]
+    data = tmp_path / "data"
+    data.mkdir()
+    for s in samples:
+        (data / f"{s.label}_{s.path.stem}.png").write_bytes(s.path.read_bytes())
+    (data / "broken.png").write_text("this is not a png")
+    lines = []
+    result = train(TrainRequest(data=str(data), out=str(tmp_path / "run"), epochs=1, progress=False), print_fn=lines.append)
+    assert any("broken.png" in line and "skipped" in line for line in lines)
+    assert result.skipped and result.skipped[0][0].name == "broken.png"
+    assert result.model_path.is_file()
+
+
+def test_label_too_long_for_the_model_is_refused(tmp_path):
+    for label in ["ab", "ba", "abababababab"]:
+        write_png(tmp_path / f"{label}.png", size=(32, 32))
+    with pytest.raises(DataError, match="abababababab.png.*needs 12 time steps"):
+        train(TrainRequest(data=str(tmp_path), out=str(tmp_path / "run"), epochs=1, width=32, height=32,
+                           progress=False), print_fn=lambda *a: None)
+
+
+def test_seed_preset_trains_one_epoch(tmp_path, synth_data):
+    samples = find_samples(synth_data)[:64]
+    result = train(TrainRequest(data=samples, out=str(tmp_path / "seed"), preset="seed", epochs=1, progress=False),
+                   print_fn=lambda *a: None)
+    rec = Recognizer.load(result.model_path)
+    assert rec.preprocess.channels == 3 and (rec.preprocess.height, rec.preprocess.width) == (75, 300)
+    assert rec.bundle.config.time_steps == 75
