@@ -41,9 +41,13 @@ def test_bad_image_is_skipped_not_fatal(tmp_path, synth_data, capsys):
     samples = find_samples(synth_data)[:40]
     data = tmp_path / "data"
     data.mkdir()
+    rows = ["file,label"]
     for s in samples:
-        (data / f"{s.label}_{s.path.stem}.png").write_bytes(s.path.read_bytes())
+        (data / s.path.name).write_bytes(s.path.read_bytes())
+        rows.append(f"{s.path.name},{s.label}")
     (data / "broken.png").write_text("this is not a png")
+    rows.append("broken.png,123")
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
     lines = []
     result = train(TrainRequest(data=str(data), out=str(tmp_path / "run"), epochs=1, progress=False), print_fn=lines.append)
     assert any("broken.png" in line and "skipped" in line for line in lines)

@@ -121,10 +121,10 @@ class CRNN(nn.Module):
 class TrainConfig:
     """Optimisation settings of a preset (stored as provenance in the model file)."""
 
-    epochs: int = 40
-    batch_size: int = 16
+    epochs: int = 36
+    batch_size: int = 8
     optimizer: str = "adamw"  # "adam" | "adamw"
-    lr: float = 3e-3
+    lr: float = 1e-3
     weight_decay: float = 1e-2
     scheduler: str = "onecycle"  # "onecycle" | "plateau" | "none"
     plateau_factor: float = 0.8

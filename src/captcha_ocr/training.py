@@ -140,8 +140,9 @@ class CTCSystem(L.LightningModule):
         else:
             raise ValueError(f"unknown optimizer {tc.optimizer!r}")
         if tc.scheduler == "onecycle":
+            # (at least 16 steps: one-cycle divides by its phase lengths, which a tiny run makes 0)
             sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=tc.lr, total_steps=max(1, self.trainer.estimated_stepping_batches), pct_start=0.25
+                opt, max_lr=tc.lr, total_steps=max(16, int(self.trainer.estimated_stepping_batches)), pct_start=0.25
             )
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if tc.scheduler == "plateau":
