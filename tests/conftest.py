@@ -43,5 +43,6 @@ def trained_model(synth_data: Path, tmp_path_factory) -> Path:
     from captcha_ocr.training import TrainRequest, train
 
     out = tmp_path_factory.mktemp("run")
-    result = train(TrainRequest(data=str(synth_data), out=str(out), epochs=10, progress=False), print_fn=lambda *a: None)
+    request = TrainRequest(data=str(synth_data), out=str(out), epochs=10, progress=False)
+    result = train(request, print_fn=lambda *a: None)
     return result.model_path

@@ -49,7 +49,8 @@ def test_bad_image_is_skipped_not_fatal(tmp_path, synth_data, capsys):
     rows.append("broken.png,123")
     (data / "labels.csv").write_text("\n".join(rows) + "\n")
     lines = []
-    result = train(TrainRequest(data=str(data), out=str(tmp_path / "run"), epochs=1, progress=False), print_fn=lines.append)
+    request = TrainRequest(data=str(data), out=str(tmp_path / "run"), epochs=1, progress=False)
+    result = train(request, print_fn=lines.append)
     assert any("broken.png" in line and "skipped" in line for line in lines)
     assert result.skipped and result.skipped[0][0].name == "broken.png"
     assert result.model_path.is_file()

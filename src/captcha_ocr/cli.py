@@ -73,8 +73,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
     rec = Recognizer.load(a.model)
     samples = find_samples(a.data)
-    result = evaluate(rec, samples, batch_size=a.batch_size, progress=not a.no_progress and _progress_default())
-    for path, why in result.skipped:
+    result = evaluate(rec, samples, batch_size=a.batch_size, progress=not a.no_progress and _progress_default(),
+                      **_decode_options(a))
+    for _path, why in result.skipped:
         print(f"skipped {why}", file=sys.stderr)
     if not result.samples:
         _err(f"{a.data}: no readable images")
@@ -91,10 +92,15 @@ def cmd_eval(a: argparse.Namespace) -> int:
     print(f"images:    {n}" + (f" ({len(result.skipped)} unreadable skipped)" if result.skipped else ""))
     print(f"accuracy:  {result.accuracy:.2%}  ({n - len(mistakes)}/{n} exact)")
     print(f"CER:       {result.cer:.4f}")
+    print("if answering only when confidence >= X:")
+    for row in result.coverage_table():
+        print(f"  X={row['threshold']:<5} answers {row['coverage']:7.2%} of images, "
+              f"{row['accuracy']:7.2%} of them right")
     if mistakes:
         print(f"worst mistakes ({min(a.show, len(mistakes))} of {len(mistakes)}):")
         for s, p, dist in mistakes[: a.show]:
-            print(f"  {s.path.name:<28} label {s.label!r:<12} read {p.text!r:<12} edits {dist}  conf {p.confidence:.3f}")
+            print(f"  {s.path.name:<28} label {s.label!r:<12} read {p.text!r:<12} "
+                  f"edits {dist}  conf {p.confidence:.3f}")
     return 0
 
 
@@ -136,7 +142,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
                 _err(str(exc))
         if not images:
             continue
-        preds = rec.predict(images, batch_size=a.batch_size)
+        preds = rec.predict(images, batch_size=a.batch_size, **_decode_options(a))
         aligns = rec.alignments(images) if a.show_alignment else [None] * len(images)
         for p, pred, align in zip(chunk, preds, aligns):
             if a.json:
@@ -151,6 +157,22 @@ def cmd_predict(a: argparse.Namespace) -> int:
         _err(f"{failed} of {len(paths)} file(s) could not be read")
         return EXIT_PARTIAL_FAILURE
     return 0
+
+
+def _decode_options(a: argparse.Namespace) -> dict:
+    from .decode import parse_lengths
+
+    return {"decoder": a.decoder, "lengths": parse_lengths(a.length) if a.length else None,
+            "allow": a.allow, "beam_width": a.beam_width}
+
+
+def _add_decode_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--decoder", default="greedy", choices=["greedy", "beam", "constrained"],
+                   help="greedy best path; beam = prefix beam search; constrained = best path of an allowed length")
+    p.add_argument("--length", help="allowed label lengths for --decoder constrained: 5, 4-6 or 4,6 "
+                                    "(default: the lengths seen in training)")
+    p.add_argument("--allow", help="only output these characters (a subset of the model's charset)")
+    p.add_argument("--beam-width", type=int, default=10)
 
 
 # ----------------------------------------------------------------------------- demo
@@ -220,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--show", type=int, default=10, help="how many mistakes to list")
     e.add_argument("--json", action="store_true")
     e.add_argument("--no-progress", action="store_true")
+    _add_decode_args(e)
     e.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="read captchas from image files or folders")
@@ -228,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--show-alignment", action="store_true", help="print the raw per-frame reading (- = blank)")
+    _add_decode_args(p)
     p.set_defaults(func=cmd_predict)
 
     d = sub.add_parser("demo", help="generate captchas, train on them, evaluate and predict (no download)")
@@ -237,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--epochs", type=int, default=12)
     d.add_argument("--seed", type=int, default=42)
     d.set_defaults(func=cmd_demo)
+
+    # serving (export, serve) and data tools (generate, inspect, preview) live in their own modules
+    from . import cli_data, cli_serving
+
+    cli_serving.add_commands(sub)
+    cli_data.add_commands(sub)
     return ap
 
 

@@ -81,7 +81,8 @@ def check_labels(samples: Sequence[Sample], time_steps: int, charset: Charset | 
                 "use wider images (--width) or shorter labels"
             )
         elif charset is not None and charset.unknown(s.label):
-            problems.append(f"{s.path}: label {s.label!r} has characters the model does not know: {charset.unknown(s.label)}")
+            unknown = charset.unknown(s.label)
+            problems.append(f"{s.path}: label {s.label!r} has characters the model does not know: {unknown}")
     if problems:
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise DataError(f"{len(problems)} unusable label(s):\n  " + "\n  ".join(problems[:10]) + more)

@@ -7,6 +7,7 @@ Python loop runs over the batch to build strings.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,3 +75,219 @@ def alignment_string(logits, charset: Charset, blank_symbol: str = "-") -> list[
     best = np.asarray(logits).argmax(-1)
     table = [blank_symbol] + list(charset.chars)
     return ["".join(table[i] for i in row) for row in best]
+
+
+# ----------------------------------------------------------------------------- restrictions
+
+
+def restrict(logp: np.ndarray, charset: Charset, allow: str | None) -> np.ndarray:
+    """Log-probs with every class outside ``allow`` (and never the blank) set to -inf."""
+    if not allow:
+        return logp
+    unknown = [c for c in dict.fromkeys(allow) if c not in charset]
+    if unknown:
+        raise ValueError(f"--allow has characters the model does not know: {unknown}")
+    mask = np.ones(charset.num_classes, bool)
+    mask[BLANK] = False
+    for c in allow:
+        mask[charset.encode_one(c)[0]] = False
+    out = logp.copy()
+    out[..., mask] = -np.inf
+    return out
+
+
+def _as_logp(logits, charset: Charset, allow: str | None) -> np.ndarray:
+    if hasattr(logits, "detach"):
+        logits = logits.detach().float().cpu().numpy()
+    logp = log_softmax_np(logits)
+    if logp.ndim != 3 or logp.shape[-1] != charset.num_classes:
+        raise ValueError(f"expected logits [B, T, {charset.num_classes}], got {logp.shape}")
+    return restrict(logp, charset, allow)
+
+
+def _from_path(path: np.ndarray, logp_row: np.ndarray, charset: Charset) -> Decoded:
+    """Collapse one frame path ``[T]`` (merge repeats, drop blanks) with its confidences."""
+    probs = np.exp(logp_row[np.arange(len(path)), path])
+    chars, confs = [], []
+    prev = -1
+    for cls, p in zip(path.tolist(), probs.tolist()):
+        if cls != prev and cls != BLANK:
+            chars.append(cls)
+            confs.append(p)
+        elif cls == prev and cls != BLANK:
+            confs[-1] = max(confs[-1], p)
+        prev = cls
+    return Decoded(charset.decode(chars), float(np.prod(probs)), confs)
+
+
+# ----------------------------------------------------------------------------- length-constrained
+
+
+def constrained_decode(
+    logits, charset: Charset, lengths: Iterable[int], allow: str | None = None
+) -> list[Decoded]:
+    """The most probable frame path whose collapsed text has a length in ``lengths``.
+
+    Exact Viterbi over the CTC lattice, vectorised over the batch: the state after each frame
+    is (characters emitted so far, last class), so the search never leaves the allowed set.
+    ``confidence`` is that path's probability, as for greedy decoding. logits ``[B, T, K]``.
+    """
+    logp = _as_logp(logits, charset, allow)
+    allowed = sorted({int(n) for n in lengths})
+    if not allowed or allowed[0] < 0:
+        raise ValueError("constrained decoding needs at least one non-negative length")
+    b, t_steps, k = logp.shape
+    n_max = min(allowed[-1], t_steps)
+    neg = -np.inf
+    # score[b, n, c]: best log-prob of a path that emitted n characters and whose last class is c
+    score = np.full((b, n_max + 1, k), neg)
+    score[:, 0, BLANK] = logp[:, 0, BLANK]
+    if n_max >= 1:
+        score[:, 1, 1:] = logp[:, 0, 1:]
+    # back[t, b, n, c] = previous class (the previous n follows from whether c started a new char)
+    back = np.zeros((t_steps, b, n_max + 1, k), np.int16)
+    started = np.zeros((t_steps, b, n_max + 1, k), bool)
+    started[0, :, 1, 1:] = True
+    classes = np.arange(k)
+    for t in range(1, t_steps):
+        lp = logp[:, t, :]  # [B, K]
+        best_prev = score.argmax(-1)  # [B, N]
+        best_val = np.take_along_axis(score, best_prev[..., None], -1)[..., 0]
+        # second best, to take the max over "last class != c"
+        masked = score.copy()
+        np.put_along_axis(masked, best_prev[..., None], neg, -1)
+        second_prev = masked.argmax(-1)
+        second_val = np.take_along_axis(masked, second_prev[..., None], -1)[..., 0]
+        new = np.full_like(score, neg)
+        # 1) blank: from any last class, same n
+        new[:, :, BLANK] = best_val + lp[:, None, BLANK]
+        back[t, :, :, BLANK] = best_prev
+        # 2) repeat the same non-blank class: same n, same c
+        stay = score[:, :, 1:] + lp[:, None, 1:]
+        # 3) start a new character c from n-1 with last class != c
+        excl_best = best_prev[:, :-1, None] == classes[None, None, 1:]  # [B, N-1, K-1]
+        from_val = np.where(excl_best, second_val[:, :-1, None], best_val[:, :-1, None])
+        from_cls = np.where(excl_best, second_prev[:, :-1, None], best_prev[:, :-1, None])
+        start = np.full_like(stay, neg)
+        start[:, 1:, :] = from_val + lp[:, None, 1:]
+        take_start = start > stay
+        new[:, :, 1:] = np.where(take_start, start, stay)
+        back[t, :, :, 1:] = np.where(take_start, np.pad(from_cls, ((0, 0), (1, 0), (0, 0))), classes[None, None, 1:])
+        started[t, :, :, 1:] = take_start
+        score = new
+    out: list[Decoded] = []
+    valid = [n for n in allowed if n <= n_max]
+    for i in range(b):
+        if not valid:
+            out.append(Decoded("", 0.0, []))
+            continue
+        finals = score[i, valid, :]  # [len(valid), K]
+        flat = int(np.argmax(finals))
+        n, c = valid[flat // k], flat % k
+        if not np.isfinite(finals.flat[flat]):
+            out.append(Decoded("", 0.0, []))
+            continue
+        path = np.empty(t_steps, np.int64)
+        for t in range(t_steps - 1, -1, -1):
+            path[t] = c
+            prev_c = int(back[t, i, n, c])
+            if started[t, i, n, c]:
+                n -= 1
+            c = prev_c
+        out.append(_from_path(path, logp[i], charset))
+    return out
+
+
+# ----------------------------------------------------------------------------- beam search
+
+
+def beam_decode(logits, charset: Charset, beam_width: int = 10, allow: str | None = None) -> list[Decoded]:
+    """CTC prefix beam search: the labelling with the highest total probability summed over
+    the paths that produce it, among the ``beam_width`` best prefixes kept at each frame.
+
+    ``confidence`` is that labelling's summed probability (>= its best path's), in [0, 1].
+    With ``beam_width=1`` it returns greedy decoding's text.
+    """
+    logp = _as_logp(logits, charset, allow)
+    if beam_width < 1:
+        raise ValueError("beam_width must be at least 1")
+    out = []
+    for row in logp:
+        out.append(_beam_one(row, charset, beam_width))
+    return out
+
+
+def _beam_one(logp: np.ndarray, charset: Charset, width: int) -> Decoded:
+    t_steps, k = logp.shape
+    # prefix -> (log p ending in blank, log p ending in non-blank), plus best char probs
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -np.inf)}
+    char_p: dict[tuple[int, ...], list[float]] = {(): []}
+    la = np.logaddexp
+    for t in range(t_steps):
+        lp = logp[t]
+        # only extend with classes that could matter at this frame
+        cand = [int(c) for c in np.argsort(lp)[::-1][: max(width, 2) + 1] if c != BLANK and np.isfinite(lp[c])]
+        nxt: dict[tuple[int, ...], list[float]] = {}
+        nxt_chars: dict[tuple[int, ...], list[float]] = {}
+
+        def add(prefix, pb, pnb, chars, nxt=nxt, nxt_chars=nxt_chars):
+            cur = nxt.get(prefix)
+            if cur is None:
+                nxt[prefix] = [pb, pnb]
+                nxt_chars[prefix] = chars
+            else:
+                cur[0], cur[1] = la(cur[0], pb), la(cur[1], pnb)
+
+        for prefix, (pb, pnb) in beams.items():
+            total = la(pb, pnb)
+            add(prefix, total + lp[BLANK], -np.inf, char_p[prefix])  # blank
+            if prefix:
+                last = prefix[-1]
+                chars = char_p[prefix][:-1] + [max(char_p[prefix][-1], float(np.exp(lp[last])))]
+                add(prefix, -np.inf, pnb + lp[last], chars)  # repeat collapses
+            for c in cand:
+                new = prefix + (c,)
+                p = pb + lp[c] if prefix and prefix[-1] == c else total + lp[c]
+                add(new, -np.inf, p, char_p[prefix] + [float(np.exp(lp[c]))])
+        ranked = sorted(nxt.items(), key=lambda kv: la(kv[1][0], kv[1][1]), reverse=True)[:width]
+        beams = {p: (v[0], v[1]) for p, v in ranked}
+        char_p = {p: nxt_chars[p] for p in beams}
+    best, (pb, pnb) = max(beams.items(), key=lambda kv: la(kv[1][0], kv[1][1]))
+    return Decoded(charset.decode(best), float(min(1.0, np.exp(la(pb, pnb)))), char_p[best])
+
+
+DECODERS = ("greedy", "beam", "constrained")
+
+
+def decode(
+    logits,
+    charset: Charset,
+    decoder: str = "greedy",
+    lengths: Iterable[int] | None = None,
+    allow: str | None = None,
+    beam_width: int = 10,
+) -> list[Decoded]:
+    """One entry point for every decoder (``greedy``, ``beam``, ``constrained``)."""
+    if decoder == "greedy":
+        if allow:
+            logits = _as_logp(logits, charset, allow)
+        return greedy_decode(logits, charset)
+    if decoder == "beam":
+        return beam_decode(logits, charset, beam_width, allow)
+    if decoder == "constrained":
+        if not lengths:
+            raise ValueError("constrained decoding needs the allowed label lengths")
+        return constrained_decode(logits, charset, lengths, allow)
+    raise ValueError(f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}")
+
+
+def parse_lengths(text: str) -> list[int]:
+    """``"5"`` -> [5]; ``"4-6"`` -> [4, 5, 6]; ``"4,6"`` -> [4, 6]."""
+    out: set[int] = set()
+    for part in str(text).split(","):
+        lo, _, hi = part.strip().partition("-")
+        lo_i, hi_i = int(lo), int(hi or lo)
+        if lo_i < 0 or hi_i < lo_i:
+            raise ValueError(f"bad length {part!r}: expected N, N-M or a comma list")
+        out.update(range(lo_i, hi_i + 1))
+    return sorted(out)

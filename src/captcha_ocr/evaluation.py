@@ -45,15 +45,27 @@ class EvalResult:
         ]
         return sorted(wrong, key=lambda x: (-x[2], -x[1].confidence))
 
+    def coverage_table(self, thresholds: Sequence[float] = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)) -> list[dict]:
+        """For "answer only when confidence >= X": the share answered and their accuracy."""
+        rows = []
+        pairs = [(p.confidence, s.label == p.text) for s, p in zip(self.samples, self.predictions)]
+        for x in thresholds:
+            kept = [ok for c, ok in pairs if c >= x]
+            rows.append({"threshold": x, "coverage": len(kept) / len(pairs) if pairs else 0.0,
+                         "accuracy": sum(kept) / len(kept) if kept else float("nan"), "answered": len(kept)})
+        return rows
 
-def evaluate(rec: Recognizer, samples: Sequence[Sample], batch_size: int = 128, progress: bool = True) -> EvalResult:
+
+def evaluate(
+    rec: Recognizer, samples: Sequence[Sample], batch_size: int = 128, progress: bool = True, **decode_options
+) -> EvalResult:
     """Predict every readable sample; unreadable files are skipped and listed.
 
     Raises :class:`~captcha_ocr.data.DataError` if a label holds a character the model does not know.
     """
     check_labels(samples, time_steps=10**9, charset=rec.charset)
     images, report = read_images(samples, progress=progress, desc="reading images")
-    preds = rec.predict(images, batch_size=batch_size)
+    preds = rec.predict(images, batch_size=batch_size, **decode_options)
     for s, p in zip(report.samples, preds):
         p.source = str(s.path)
     return EvalResult(report.samples, preds, report.skipped)

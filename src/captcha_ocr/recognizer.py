@@ -16,7 +16,7 @@ import torch
 
 from .bundle import Bundle, load_bundle
 from .data import ImageInput, load_image
-from .decode import alignment_string, greedy_decode
+from .decode import alignment_string, decode
 
 
 @dataclass
@@ -71,16 +71,30 @@ class Recognizer:
         return self.model(x).float().cpu()
 
     def predict(
-        self, images: ImageInput | Sequence[ImageInput], batch_size: int = 64
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        batch_size: int = 64,
+        decoder: str = "greedy",
+        lengths: Sequence[int] | None = None,
+        allow: str | None = None,
+        beam_width: int = 10,
     ) -> list[Prediction]:
-        """Read each image; a single image (not in a list) is accepted too."""
+        """Read each image; a single image (not in a list) is accepted too.
+
+        ``decoder``: ``greedy`` (best path), ``beam`` (prefix beam search, ``beam_width``) or
+        ``constrained`` (best path whose text length is in ``lengths``; default: the lengths
+        seen in training). ``allow`` restricts the output to a subset of the charset.
+        """
+        if decoder == "constrained" and not lengths:
+            lengths = self.bundle.lengths
         if isinstance(images, (str, os.PathLike, bytes, np.ndarray)) or hasattr(images, "getpixel"):
             images = [images]
         images = list(images)
         out: list[Prediction] = []
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
-            decoded = greedy_decode(self.logits(self.prepare(chunk)), self.charset)
+            logits = self.logits(self.prepare(chunk))
+            decoded = decode(logits, self.charset, decoder, lengths, allow, beam_width)
             for img, d in zip(chunk, decoded):
                 source = str(img) if isinstance(img, (str, os.PathLike)) else None
                 out.append(Prediction(d.text, d.confidence, d.char_confidences, source))

@@ -1,0 +1,96 @@
+"""Beam search, length-constrained decoding, alphabet restriction (hand-built logits)."""
+
+import numpy as np
+import pytest
+
+from captcha_ocr.charset import Charset
+from captcha_ocr.decode import beam_decode, constrained_decode, decode, greedy_decode, parse_lengths
+
+CS = Charset("abm")  # a=1, b=2, m=3
+
+
+def frames(*rows):
+    """Each row: probabilities over (blank, a, b, m) -> log-prob logits [1, T, 4]."""
+    p = np.array(rows, np.float64)
+    p = p / p.sum(-1, keepdims=True)
+    return np.log(np.maximum(p, 1e-12))[None].astype(np.float32)
+
+
+def test_beam_beats_greedy_when_paths_share_a_label():
+    # Greedy takes the best frame each time: blank, blank -> "". But "a" collects
+    # 0.4*0.4 + 0.4*0.6 + 0.6*0.4 = 0.64 over its paths, more than the empty label's 0.36.
+    logits = frames([0.6, 0.4, 0, 0], [0.6, 0.4, 0, 0])
+    assert greedy_decode(logits, CS)[0].text == ""
+    best = beam_decode(logits, CS, beam_width=5)[0]
+    assert best.text == "a"
+    assert best.confidence == pytest.approx(0.64, abs=1e-5)
+
+
+def test_constrained_fixes_a_lost_double_letter():
+    # Greedy merges "m m" (no blank between) into "m": one character short of a 3-long label.
+    logits = frames([0.1, 0.8, 0.05, 0.05], [0.1, 0.05, 0.05, 0.8], [0.4, 0.0, 0.0, 0.6], [0.1, 0.05, 0.05, 0.8])
+    assert greedy_decode(logits, CS)[0].text == "am"
+    assert constrained_decode(logits, CS, [3])[0].text == "amm"
+    assert constrained_decode(logits, CS, [2, 3])[0].text == "am"  # 2 is allowed, and best
+
+
+def test_constrained_never_leaves_the_allowed_lengths():
+    rng = np.random.default_rng(0)
+    logits = (rng.normal(size=(64, 12, 4)) * 3).astype(np.float32)
+    for lengths in ([1], [3, 4], [5], [0, 6]):
+        for d in constrained_decode(logits, CS, lengths):
+            assert len(d.text) in lengths
+            assert 0.0 <= d.confidence <= 1.0
+
+
+def test_constrained_with_every_length_is_greedy():
+    rng = np.random.default_rng(1)
+    logits = (rng.normal(size=(64, 10, 4)) * 3).astype(np.float32)
+    g = greedy_decode(logits, CS)
+    c = constrained_decode(logits, CS, range(11))
+    assert [d.text for d in g] == [d.text for d in c]
+    np.testing.assert_allclose([d.confidence for d in g], [d.confidence for d in c], rtol=1e-4)
+
+
+def test_impossible_length_gives_empty_zero_confidence():
+    logits = frames([0.5, 0.5, 0, 0], [0.5, 0.5, 0, 0])
+    (d,) = constrained_decode(logits, CS, [7])
+    assert d.text == "" and d.confidence == 0.0
+
+
+@pytest.mark.parametrize("decoder", ["greedy", "beam", "constrained"])
+def test_alphabet_restriction(decoder):
+    rng = np.random.default_rng(2)
+    logits = (rng.normal(size=(32, 10, 4)) * 3).astype(np.float32)
+    for d in decode(logits, CS, decoder, lengths=[2, 3], allow="ab"):
+        assert set(d.text) <= {"a", "b"}
+        assert 0.0 <= d.confidence <= 1.0 and all(0.0 <= c <= 1.0 for c in d.char_confidences)
+    with pytest.raises(ValueError, match="does not know"):
+        decode(logits, CS, decoder, lengths=[2], allow="az")
+
+
+def test_beam_width_one_agrees_with_greedy_on_peaky_output():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(128, 20, 4)).astype(np.float32)
+    np.put_along_axis(logits, rng.integers(0, 4, size=(128, 20, 1)), 8.0, -1)
+    assert [d.text for d in beam_decode(logits, CS, 1)] == [d.text for d in greedy_decode(logits, CS)]
+
+
+def test_confidence_orders_sure_above_unsure():
+    sure = frames([0.02, 0.96, 0.01, 0.01], [0.96, 0.02, 0.01, 0.01])
+    unsure = frames([0.3, 0.5, 0.1, 0.1], [0.6, 0.2, 0.1, 0.1])
+    for decoder in ("greedy", "beam", "constrained"):
+        (s,) = decode(sure, CS, decoder, lengths=[1])
+        (u,) = decode(unsure, CS, decoder, lengths=[1])
+        assert s.text == u.text == "a"
+        assert s.confidence > u.confidence
+
+
+@pytest.mark.parametrize("text,out", [("5", [5]), ("4-6", [4, 5, 6]), ("4,6", [4, 6]), ("3-4,7", [3, 4, 7])])
+def test_parse_lengths(text, out):
+    assert parse_lengths(text) == out
+
+
+def test_unknown_decoder():
+    with pytest.raises(ValueError, match="unknown decoder"):
+        decode(frames([1, 0, 0, 0]), CS, "viterbi2")
