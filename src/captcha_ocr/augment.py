@@ -1,13 +1,23 @@
-"""Batch augmentation on the training device: small affine warps, contrast, noise.
+"""Augmentation: small affine warps, contrast, noise (and, opt-in, elastic warps and blur).
 
 Nothing here changes which characters are shown or their order: rotations of a few degrees,
-shifts of a few pixels, mild scale and shear. Works on normalised float ``[B, C, H, W]``.
+shifts of a few pixels, mild scale and shear, a little elastic wobble.
+
+Two paths behind one ``--augment`` name:
+
+- ``light`` / ``strong`` (the default preset uses ``light``): :func:`augment_batch`, a whole
+  normalised float batch ``[B, C, H, W]`` at once on the training device (one ``grid_sample``).
+- ``albu-light`` / ``albu-strong``: :func:`albumentations_pipeline`, per image on uint8
+  ``[H, W, C]`` in the dataset (CPU, needs the optional ``albumentations`` package), adding
+  elastic distortion and Gaussian blur to the same affine / contrast / noise.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -19,11 +29,73 @@ LEVELS = {
 }
 
 
+# albumentations presets: (affine, elastic alpha/sigma/p, blur p, noise std range, brightness, contrast)
+ALBU_LEVELS = {
+    "albu-light": dict(affine=LEVELS["light"], elastic=(40.0, 5.0, 0.3), blur=0.2, noise=(0.01, 0.04),
+                       brightness=0.1, contrast=0.2),
+    "albu-strong": dict(affine=LEVELS["strong"], elastic=(80.0, 6.0, 0.5), blur=0.4, noise=(0.02, 0.08),
+                        brightness=0.2, contrast=0.35),
+}
+AUGMENTATIONS = (*LEVELS, *ALBU_LEVELS)
+
+
+def check_level(level: str) -> None:
+    """Raise ``ValueError`` for an augmentation name that is not one of :data:`AUGMENTATIONS`."""
+    if level not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {level!r}; choose from {', '.join(AUGMENTATIONS)}")
+
+
+def is_batch_level(level: str) -> bool:
+    """True when ``level`` is done by :func:`augment_batch` (not ``none``, not an albumentations one)."""
+    return LEVELS.get(level) is not None
+
+
+def albumentations_pipeline(level: str, seed: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A per-image augmentation: uint8 ``[H, W, C]`` -> uint8 ``[H, W, C]`` (same shape).
+
+    Raises ``ImportError`` with an install hint when albumentations is missing.
+    """
+    check_level(level)
+    if level not in ALBU_LEVELS:
+        raise ValueError(f"{level!r} is not an albumentations preset ({', '.join(ALBU_LEVELS)})")
+    try:
+        import albumentations as A
+        import cv2
+    except ImportError as exc:
+        raise ImportError(
+            f"--augment {level} needs albumentations: pip install 'captcha-ocr[augment]' ({exc})"
+        ) from None
+    p = ALBU_LEVELS[level]
+    a = p["affine"]
+    alpha, sigma, p_elastic = p["elastic"]
+    pipeline = A.Compose(
+        [
+            A.Affine(
+                rotate=(-a["rot"], a["rot"]), scale=a["scale"],
+                translate_percent={"x": (-a["shift_x"], a["shift_x"]), "y": (-a["shift_y"], a["shift_y"])},
+                shear={"x": (-math.degrees(math.atan(a["shear"])), math.degrees(math.atan(a["shear"]))), "y": (0, 0)},
+                border_mode=cv2.BORDER_REPLICATE, p=1.0,
+            ),
+            A.ElasticTransform(alpha=alpha, sigma=sigma, border_mode=cv2.BORDER_REPLICATE, p=p_elastic),
+            A.GaussianBlur(blur_limit=(3, 3), sigma_limit=(0.3, 0.9), p=p["blur"]),
+            A.RandomBrightnessContrast(p["brightness"], p["contrast"], p=0.8),
+            A.GaussNoise(std_range=p["noise"], p=0.8),
+        ],
+        seed=seed,
+    )
+
+    def apply(image: np.ndarray) -> np.ndarray:
+        return pipeline(image=image)["image"].reshape(image.shape)
+
+    return apply
+
+
 def augment_batch(x: torch.Tensor, level: str = "light", generator: torch.Generator | None = None) -> torch.Tensor:
     """Randomly warp a normalised batch ``[B, C, H, W]``; returns a new tensor, same shape."""
-    p = LEVELS.get(level)
     if level not in LEVELS:
-        raise ValueError(f"unknown augmentation {level!r}; choose from {', '.join(LEVELS)}")
+        check_level(level)
+        raise ValueError(f"{level!r} is a per-image augmentation: use albumentations_pipeline")
+    p = LEVELS[level]
     if p is None:
         return x
     b, _, h, w = x.shape

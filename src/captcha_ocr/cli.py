@@ -50,6 +50,8 @@ def cmd_train(a: argparse.Namespace) -> int:
             devices=a.devices,
             precision=a.precision,
             progress=not a.no_progress and _progress_default(),
+            init=a.init,
+            report=not a.no_report,
         )
     )
     acc = "n/a" if result.best_val_accuracy is None else f"{result.best_val_accuracy:.2%}"
@@ -71,7 +73,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluation import evaluate
     from .recognizer import Recognizer
 
-    rec = Recognizer.load(a.model)
+    rec = Recognizer.load(a.model, backend=a.backend)
     samples = find_samples(a.data)
     result = evaluate(rec, samples, batch_size=a.batch_size, progress=not a.no_progress and _progress_default(),
                       **_decode_options(a))
@@ -82,6 +84,10 @@ def cmd_eval(a: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     n = len(result.samples)
     mistakes = result.mistakes()
+    if a.report:
+        from .report import write_eval_report
+
+        print("report: " + ", ".join(map(str, write_eval_report(a.report, result, rec.preprocess))), file=sys.stderr)
     if a.json:
         print(json.dumps({
             "images": n, "accuracy": result.accuracy, "cer": result.cer, "skipped": len(result.skipped),
@@ -124,35 +130,77 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return out
 
 
-def cmd_predict(a: argparse.Namespace) -> int:
+def _read_for_predict(rec, path: Path):
+    """``(path, uint8 [C, H, W] or None, error or None)`` for one file (runs in a worker thread)."""
     from .data import ImageLoadError, load_image
+
+    try:
+        return path, rec.preprocess.resize(load_image(path)), None
+    except ImageLoadError as exc:
+        return path, None, str(exc)
+    except (OSError, ValueError, SyntaxError) as exc:  # decodes the header, fails on the pixels
+        return path, None, f"{path}: not a readable image ({exc})"
+
+
+def _prefetched_chunks(pool, fn, items: list, size: int, ahead: int = 2):
+    """Yield ``[fn(x) for x in chunk]`` per chunk of ``size``, keeping ``ahead`` chunks in flight."""
+    from collections import deque
+    from itertools import islice
+
+    chunks = (items[i : i + size] for i in range(0, len(items), size))
+    pending = deque([pool.submit(fn, x) for x in chunk] for chunk in islice(chunks, ahead))
+    while pending:
+        current = pending.popleft()
+        nxt = next(chunks, None)
+        if nxt is not None:
+            pending.append([pool.submit(fn, x) for x in nxt])
+        yield [f.result() for f in current]
+
+
+def cmd_predict(a: argparse.Namespace) -> int:
+    import csv
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from .decode import alignment_string
     from .recognizer import Recognizer
 
-    rec = Recognizer.load(a.model)
+    fmt = "json" if a.json else a.format
+    options = _decode_options(a)
+    rec = Recognizer.load(a.model, backend=a.backend)
     paths = expand_inputs(a.inputs)
+    workers = a.workers or min(8, (os.cpu_count() or 1) * 2)
     failed = 0
-    for start in range(0, len(paths), a.batch_size):
-        chunk, images = [], []
-        for p in paths[start : start + a.batch_size]:
-            try:
-                images.append(load_image(p))
-                chunk.append(p)
-            except ImageLoadError as exc:
-                failed += 1
-                _err(str(exc))
-        if not images:
-            continue
-        preds = rec.predict(images, batch_size=a.batch_size, **_decode_options(a))
-        aligns = rec.alignments(images) if a.show_alignment else [None] * len(images)
-        for p, pred, align in zip(chunk, preds, aligns):
-            if a.json:
-                row = {"file": str(p), "text": pred.text, "confidence": round(pred.confidence, 6),
-                       "char_confidences": [round(c, 6) for c in pred.char_confidences]}
-                if align is not None:
-                    row["alignment"] = align
-                print(json.dumps(row, ensure_ascii=False))
-            else:
-                print(f"{p}\t{pred.text}\t{pred.confidence:.4f}" + (f"\t{align}" if align else ""))
+    writer = csv.writer(sys.stdout, lineterminator="\n") if fmt == "csv" else None
+    if writer:
+        writer.writerow(["file", "text", "confidence"] + (["alignment"] if a.show_alignment else []))
+    bar = tqdm(total=len(paths), unit="img", file=sys.stderr, disable=a.no_progress or not _progress_default())
+    with ThreadPoolExecutor(workers) as pool, bar:
+        for results in _prefetched_chunks(pool, lambda p: _read_for_predict(rec, p), paths, a.batch_size):
+            for _, _, error in results:
+                if error:
+                    failed += 1
+                    tqdm.write(f"captcha-ocr: error: {error}", file=sys.stderr)
+            good = [(p, arr) for p, arr, error in results if error is None]
+            bar.update(len(results))
+            if not good:
+                continue
+            logits = rec.logits(rec.preprocess.normalize(np.stack([arr for _, arr in good])))
+            preds = rec.decode_logits(logits, **options)
+            aligns = alignment_string(logits, rec.charset) if a.show_alignment else [None] * len(good)
+            for (p, _), pred, align in zip(good, preds, aligns):
+                if fmt == "json":
+                    row = {"file": str(p), "text": pred.text, "confidence": round(pred.confidence, 6),
+                           "char_confidences": [round(c, 6) for c in pred.char_confidences]}
+                    if align is not None:
+                        row["alignment"] = align
+                    print(json.dumps(row, ensure_ascii=False))
+                elif writer:
+                    writer.writerow([str(p), pred.text, round(pred.confidence, 6)] + ([align] if align else []))
+                else:
+                    print(f"{p}\t{pred.text}\t{pred.confidence:.4f}" + (f"\t{align}" if align else ""))
     if failed:
         _err(f"{failed} of {len(paths)} file(s) could not be read")
         return EXIT_PARTIAL_FAILURE
@@ -211,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     ap = argparse.ArgumentParser(prog="captcha-ocr", description="Train, evaluate and run captcha recognisers.")
+    from .cli_serving import add_backend_arg
+
     ap.add_argument("--version", action="version", version=f"captcha-ocr {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
@@ -224,7 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
-    t.add_argument("--augment", choices=["none", "light", "strong"])
+    t.add_argument("--augment", choices=["none", "light", "strong", "albu-light", "albu-strong"],
+                   help="light/strong: batch affine, contrast, noise (the default preset uses light); albu-*: "
+                        "per image with albumentations, adding elastic warps and blur")
+    t.add_argument("--init", metavar="MODEL", help="start from this model's weights (fine-tuning; same architecture; "
+                                                   "classifier rows are matched by character)")
+    t.add_argument("--no-report", action="store_true", help="no curves.png, errors.png, confusions.csv")
     t.add_argument("--height", type=int, help="model input height (default: from the preset or the data)")
     t.add_argument("--width", type=int, help="model input width (default: from the preset or the data)")
     t.add_argument("--max-minutes", type=float, help="stop training after this many minutes")
@@ -242,14 +297,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--show", type=int, default=10, help="how many mistakes to list")
     e.add_argument("--json", action="store_true")
     e.add_argument("--no-progress", action="store_true")
+    e.add_argument("--report", metavar="DIR", help="write errors.png and confusions.csv into DIR")
+    add_backend_arg(e)
     _add_decode_args(e)
     e.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="read captchas from image files or folders")
     p.add_argument("model")
     p.add_argument("inputs", nargs="+", help="image files and/or folders")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--format", default="text", choices=["text", "json", "csv"],
+                   help="text: file, text, confidence tab-separated; json: one object per line; csv: with a header")
+    p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, help="threads decoding images (default: 2 per CPU, at most 8)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
+    add_backend_arg(p)
     p.add_argument("--show-alignment", action="store_true", help="print the raw per-frame reading (- = blank)")
     _add_decode_args(p)
     p.set_defaults(func=cmd_predict)

@@ -7,7 +7,7 @@ normalisation and augmentation happen per batch, on the training device.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,17 +42,28 @@ class LabelledImages:
 
 
 class TorchDataset(torch.utils.data.Dataset):
-    """Index -> ``(uint8 [C, H, W] tensor, label ids list)``."""
+    """Index -> ``(uint8 [C, H, W] tensor, label ids list, index)``.
 
-    def __init__(self, data: LabelledImages, charset: Charset) -> None:
+    ``transform``, if given, is a per-image augmentation on uint8 ``[H, W, C]`` numpy arrays
+    (see :func:`~captcha_ocr.augment.albumentations_pipeline`); only training data gets one.
+    """
+
+    def __init__(
+        self, data: LabelledImages, charset: Charset, transform: Callable[[np.ndarray], np.ndarray] | None = None
+    ) -> None:
         self.images = torch.from_numpy(data.images)
         self.targets = [charset.encode_one(label) for label in data.labels]
+        self.transform = transform
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def __getitem__(self, i: int):
-        return self.images[i], self.targets[i], i
+        image = self.images[i]
+        if self.transform is not None:
+            out = self.transform(np.ascontiguousarray(image.numpy().transpose(1, 2, 0)))
+            image = torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
+        return image, self.targets[i], i
 
 
 def collate(batch):

@@ -130,7 +130,7 @@ class TrainConfig:
     plateau_factor: float = 0.8
     plateau_patience: int = 5
     grad_clip: float = 5.0
-    augment: str = "light"  # "none" | "light" | "strong"
+    augment: str = "light"  # "none" | "light" | "strong" | "albu-light" | "albu-strong" (see augment.py)
     val_fraction: float = 0.1
     seed: int = 42
     num_workers: int = 0

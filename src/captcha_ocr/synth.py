@@ -1,22 +1,27 @@
 """Synthetic captchas from the ``captcha`` package (its own fonts, noise, curves, warping).
 
 Generation is deterministic for a seed: image ``i`` is drawn from a random state seeded by
-``(seed, i)``, so any subset or order of images comes out the same. Files are named
-``000000.png``, ``000001.png``, ... and labelled in a ``labels.csv`` manifest, so repeated
-labels and any characters are fine.
+``(seed, i)``, so any subset or order of images comes out the same, whatever the number of
+worker processes. (``captcha`` >= 0.6 draws from the ``secrets`` module, which cannot be
+seeded; while an image is drawn, that module's ``secrets`` is swapped for a seeded stand-in.)
+Files are named ``000000.png``, ``000001.png``, ... and labelled in a ``labels.csv`` manifest,
+so repeated labels and any characters are fine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import random
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from .data import Sample
 
 DEFAULT_ALPHABET = "0123456789abcdefghjkmnpqrstuvwxyz"
+CHUNK = 64  # images per job handed to a worker process
 
 
 def parse_range(text: str | int | tuple[int, int]) -> tuple[int, int]:
@@ -25,21 +30,90 @@ def parse_range(text: str | int | tuple[int, int]) -> tuple[int, int]:
         return text
     text = str(text)
     lo, _, hi = text.partition("-")
-    lo_i, hi_i = int(lo), int(hi or lo)
+    try:
+        lo_i, hi_i = int(lo), int(hi or lo)
+    except ValueError:
+        raise ValueError(f"bad length range {text!r}: expected N or N-M") from None
     if lo_i < 1 or hi_i < lo_i:
         raise ValueError(f"bad length range {text!r}: expected N or N-M with 1 <= N <= M")
     return lo_i, hi_i
 
 
-def _make(args: tuple[int, int, str, tuple[int, int], tuple[int, int], str]) -> str:
+def parse_size(text: str | tuple[int, int]) -> tuple[int, int]:
+    """``"200x50"`` -> (200, 50) as (width, height)."""
+    if isinstance(text, tuple):
+        return text
+    w, sep, h = str(text).lower().partition("x")
+    try:
+        size = int(w), int(h)
+    except ValueError:
+        size = (0, 0)
+    if not sep or min(size) < 8:
+        raise ValueError(f"bad size {text!r}: expected WIDTHxHEIGHT, e.g. 200x50 (at least 8x8)")
+    return size
+
+
+class _SeededSecrets:
+    """The three ``secrets`` functions ``captcha.image`` calls, drawn from a ``random.Random``."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def randbelow(self, n: int) -> int:
+        return self.rng.randrange(n)
+
+    def randbits(self, k: int) -> int:
+        return self.rng.getrandbits(k)
+
+    def choice(self, seq):
+        return self.rng.choice(seq)
+
+
+@contextlib.contextmanager
+def _seeded_captcha_module(rng: random.Random) -> Iterator[None]:
+    """Make ``captcha.image`` draw from ``rng`` (whether it uses ``secrets`` or ``random``)."""
+    import captcha.image as module
+
+    saved = {name: getattr(module, name) for name in ("secrets", "random") if hasattr(module, name)}
+    if "secrets" in saved:
+        module.secrets = _SeededSecrets(rng)
+    if "random" in saved:  # captcha < 0.6
+        module.random = rng
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(module, name, value)
+
+
+_CAPTCHAS: dict[tuple[int, int], object] = {}  # one ImageCaptcha (fonts loaded once) per size, per process
+
+
+def _captcha(size: tuple[int, int]):
     from captcha.image import ImageCaptcha
 
-    seed, i, alphabet, lengths, size, out = args
-    random.seed(f"captcha-ocr/{seed}/{i}")  # the captcha package draws from `random`
-    label = "".join(random.choice(alphabet) for _ in range(random.randint(*lengths)))
-    image = ImageCaptcha(width=size[0], height=size[1]).generate_image(label)
-    image.save(os.path.join(out, f"{i:06d}.png"), compress_level=1)
-    return label
+    if size not in _CAPTCHAS:
+        _CAPTCHAS[size] = ImageCaptcha(width=size[0], height=size[1])
+    return _CAPTCHAS[size]
+
+
+def draw(seed: int, i: int, alphabet: str, lengths: tuple[int, int], size: tuple[int, int]):
+    """Image ``i`` of seed ``seed``: ``(label, PIL RGB image of size (width, height))``."""
+    rng = random.Random(f"captcha-ocr/{seed}/{i}")
+    label = "".join(rng.choice(alphabet) for _ in range(rng.randint(*lengths)))
+    with _seeded_captcha_module(rng):
+        image = _captcha(size).generate_image(label)
+    return label, image
+
+
+def _make_chunk(args: tuple[int, range, str, tuple[int, int], tuple[int, int], str]) -> list[str]:
+    seed, indices, alphabet, lengths, size, out = args
+    labels = []
+    for i in indices:
+        label, image = draw(seed, i, alphabet, lengths, size)
+        image.save(os.path.join(out, f"{i:06d}.png"), compress_level=1)
+        labels.append(label)
+    return labels
 
 
 def generate(
@@ -50,21 +124,47 @@ def generate(
     size: tuple[int, int] = (160, 60),
     seed: int = 0,
     workers: int | None = None,
+    progress: bool | Callable[[int], None] = False,
 ) -> list[Sample]:
-    """Write ``count`` captchas of ``size`` (width, height) and ``labels.csv`` into ``out``."""
+    """Write ``count`` captchas of ``size`` (width, height) and ``labels.csv`` into ``out``.
+
+    ``workers`` processes draw the images (default: one per CPU); ``progress`` is ``True`` for a
+    progress bar, or a callback given the number of images finished since its last call.
+    """
     if count < 1:
         raise ValueError("count must be at least 1")
     if not alphabet:
         raise ValueError("alphabet is empty")
+    lengths = parse_range(lengths)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(seed, i, alphabet, lengths, size, str(out)) for i in range(count)]
-    workers = workers or os.cpu_count() or 1
-    if workers > 1 and count >= 64:
-        with ProcessPoolExecutor(workers) as pool:
-            labels = list(pool.map(_make, jobs, chunksize=max(1, count // (workers * 4))))
-    else:
-        labels = [_make(job) for job in jobs]
+    jobs = [(seed, range(s, min(s + CHUNK, count)), alphabet, lengths, tuple(size), str(out))
+            for s in range(0, count, CHUNK)]
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=count, desc="generating", unit="img", leave=False)
+        progress = bar.update
+    labels: list[str] = [""] * count
+    try:
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                futures = {pool.submit(_make_chunk, job): job[1] for job in jobs}
+                for future in as_completed(futures):
+                    idx = futures[future]
+                    labels[idx.start : idx.stop] = future.result()
+                    if progress:
+                        progress(len(idx))
+        else:
+            for job in jobs:
+                labels[job[1].start : job[1].stop] = _make_chunk(job)
+                if progress:
+                    progress(len(job[1]))
+    finally:
+        if bar is not None:
+            bar.close()
     with open(out / "labels.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "label"])

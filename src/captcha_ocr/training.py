@@ -2,7 +2,10 @@
 
 ``train(TrainRequest(...))`` reads the data, builds the preset's model, fits it and writes into
 the run folder: ``model.pt`` (best validation accuracy so far, written atomically whenever it
-improves) and ``metrics.csv`` (one row per epoch).
+improves), ``metrics.csv`` (one row per epoch), ``curves.png`` (losses, validation accuracy and
+CER, learning rate; redrawn each epoch when matplotlib is installed) and, after training,
+``errors.png`` and ``confusions.csv`` (the best model's wrong validation readings, see
+:mod:`captcha_ocr.report`). ``TrainRequest.init`` starts from another model's weights.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
 
 from . import __version__
-from .augment import augment_batch
-from .bundle import Bundle, clean_state_dict, save_bundle
+from .augment import albumentations_pipeline, augment_batch, check_level, is_batch_level
+from .bundle import Bundle, ModelFileError, clean_state_dict, load_bundle, save_bundle
 from .charset import Charset
 from .data import DataError, Preprocess, Sample, auto_image_size, find_samples, read_images, split_samples
 from .dataset import LabelledImages, TorchDataset, check_labels, collate
-from .decode import greedy_decode
+from .decode import Decoded, greedy_decode
 from .metrics import character_error_rate, sequence_accuracy
 from .model import CRNN, ModelConfig, Preset, TrainConfig, build_model, count_parameters, get_preset
 
@@ -55,6 +58,8 @@ class TrainRequest:
     precision: str | None = None
     progress: bool = True
     val_samples: list[Sample] | None = None  # explicit validation samples (bench folds)
+    init: str | None = None  # model file to start from (fine-tuning); its image size is the default
+    report: bool = True  # curves.png each epoch, errors.png + confusions.csv at the end
 
 
 @dataclass
@@ -91,7 +96,7 @@ class CTCSystem(L.LightningModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, targets, lengths, indices = batch
         x = self.preprocess.normalize(images)
-        if self.training and self.tc.augment != "none":
+        if self.training and is_batch_level(self.tc.augment):  # albu-* levels run in the dataset
             x = augment_batch(x, self.tc.augment)
         return x, targets, lengths, indices
 
@@ -159,14 +164,17 @@ def _mean(pairs: list[tuple[float, int]]) -> float:
 
 
 class RunRecorder(Callback):
-    """Writes ``metrics.csv`` each epoch, prints a summary line, keeps and saves the best model."""
+    """Writes ``metrics.csv`` (and ``curves.png``) each epoch, prints a summary line, keeps and
+    saves the best model."""
 
     COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_cer", "lr", "seconds"]
 
-    def __init__(self, out: Path, make_bundle, has_val: bool, print_fn=print) -> None:
+    def __init__(self, out: Path, make_bundle, has_val: bool, print_fn=print, curves: bool = True) -> None:
         self.out = out
         self.metrics_path = out / "metrics.csv"
         self.model_path = out / "model.pt"
+        self.curves_path: Path | None = out / "curves.png" if curves else None
+        self.rows: list[dict] = []
         self.make_bundle = make_bundle
         self.has_val = has_val
         self.print = print_fn
@@ -187,6 +195,9 @@ class RunRecorder(Callback):
                round(time.perf_counter() - self.start, 2)]
         with open(self.metrics_path, "a", newline="") as fh:
             csv.writer(fh).writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v) for v in row])
+        self.rows.append(dict(zip(self.COLUMNS, row)))
+        if self.curves_path is not None and trainer.is_global_zero:
+            self._draw_curves()
         if self.has_val:
             key = (m.get("val_accuracy", 0.0), -m.get("val_loss", float("inf")))
             msg = (f"epoch {epoch}: train_loss {m.get('train_loss', float('nan')):.4f}  val_loss "
@@ -200,6 +211,83 @@ class RunRecorder(Callback):
             save_bundle(self.make_bundle(system, epoch, m), self.model_path)
             msg += "  (saved)"
         self.print(msg)
+
+    def _draw_curves(self) -> None:
+        from .plots import save_curves
+
+        try:
+            save_curves(self.rows, self.curves_path)
+        except ImportError:
+            self.print("warning: matplotlib is not installed, so no curves.png (pip install 'captcha-ocr[plots]')")
+            self.curves_path = None
+        except Exception as exc:  # a plotting problem must never stop training
+            self.print(f"warning: could not draw curves.png ({type(exc).__name__}: {exc}); not trying again")
+            self.curves_path = None
+
+
+def init_weights(model: CRNN, charset: Charset, source: Bundle, name: str = "init model") -> str:
+    """Copy ``source``'s weights into ``model`` (fine-tuning); returns what was copied, in words.
+
+    The architectures must match (every weight the same shape; image width, and height where
+    the feature map keeps its size, may differ). With the same charset every weight is copied;
+    otherwise everything but the classifier, whose rows (weight ``[K, 2H]`` and bias ``[K]``)
+    are copied for the blank and each character both charsets hold; new characters keep their
+    fresh initialisation. Raises :class:`~captcha_ocr.bundle.ModelFileError` on a mismatch.
+    """
+    head = f"head.{len(model.head) - 1}"
+    head_keys = (f"{head}.weight", f"{head}.bias")
+    target, src = model.state_dict(), source.state_dict
+    problems = [f"{k} missing" for k in target if k not in src]
+    problems += [f"{k} not in this model" for k in src if k not in target]
+    problems += [
+        f"{k} {tuple(src[k].shape)} vs {tuple(v.shape)}"
+        for k, v in target.items()
+        if k in src and src[k].shape != v.shape and not (k in head_keys and src[k].shape[1:] == v.shape[1:])
+    ]
+    if problems:
+        raise ModelFileError(
+            f"{name}: its architecture differs from this run's model ({'; '.join(problems[:4])}"
+            f"{'; ...' if len(problems) > 4 else ''}); use the same preset and input height"
+        )
+    if source.charset == charset:
+        model.load_state_dict(src)
+        return "all weights (same charset)"
+    new = {k: (v if k in head_keys else src[k]) for k, v in target.items()}
+    rows = [(0, 0)] + [(i + 1, source.charset.chars.index(c) + 1) for i, c in enumerate(charset.chars)
+                       if c in source.charset]
+    dst_rows = torch.tensor([r for r, _ in rows])
+    src_rows = torch.tensor([r for _, r in rows])
+    for key in head_keys:
+        new[key] = target[key].clone()
+        new[key][dst_rows] = src[key][src_rows].to(new[key].dtype)
+    model.load_state_dict(new)
+    fresh = [c for c in charset.chars if c not in source.charset]
+    dropped = [c for c in source.charset.chars if c not in charset]
+    return (f"all weights but the classifier, whose rows for {len(rows) - 1} of {len(charset)} characters "
+            f"and the blank were copied" + (f"; new characters {fresh} start fresh" if fresh else "")
+            + (f"; {dropped} dropped" if dropped else ""))
+
+
+def predict_arrays(model: torch.nn.Module, images, preprocess: Preprocess, charset: Charset,
+                   batch_size: int = 256) -> list[Decoded]:
+    """Greedy readings, with confidences, of resized uint8 images ``[N, C, H, W]`` (numpy)."""
+    model.eval()
+    out: list[Decoded] = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch_size):
+            x = preprocess.normalize(torch.from_numpy(images[i : i + batch_size]))
+            out.extend(greedy_decode(model(x), charset))
+    return out
+
+
+def write_run_report(out: Path, model_path: Path, val: LabelledImages) -> list[Path]:
+    """``errors.png`` and ``confusions.csv`` for the saved (best) model on the validation images."""
+    from .report import write_report
+
+    bundle = load_bundle(model_path)
+    decoded = predict_arrays(bundle.build_model(), val.images, bundle.preprocess, bundle.charset)
+    return write_report(out, val.labels, [d.text for d in decoded], [d.confidence for d in decoded],
+                        lambda i: val.images[i], val.paths)
 
 
 def _pick_accelerator(name: str) -> str:
@@ -261,6 +349,14 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
     }
     tc = replace(tc, **overrides)
     preset = replace(preset, train=tc)
+    check_level(tc.augment)
+    try:
+        transform = albumentations_pipeline(tc.augment, tc.seed) if tc.augment.startswith("albu-") else None
+    except ImportError as exc:  # an option the user chose needs an optional package
+        raise ValueError(str(exc)) from None
+    init = load_bundle(req.init) if req.init else None
+    if init is not None and not (req.height or req.width):
+        preset = replace(preset, image_size=(init.preprocess.height, init.preprocess.width))
     L.seed_everything(tc.seed, workers=True, verbose=False)
     out = Path(req.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -271,6 +367,8 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
     model, config = build_model(preset, charset.num_classes, preprocess.height, preprocess.width)
     system = CTCSystem(config, charset, preprocess, tc)
     system.val_labels = val_data.labels
+    if init is not None:
+        print_fn(f"initialised from {req.init}: {init_weights(system.model, charset, init, str(req.init))}")
     lengths = sorted({len(label) for label in train_data.labels})
     print_fn(
         f"{len(train_data)} training / {len(val_data)} validation images, {len(charset)} characters, "
@@ -292,6 +390,7 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
                 "train_config": tc.to_dict(),
                 "data": str(req.data) if not isinstance(req.data, list) else f"{len(req.data)} samples",
                 "val_data": req.val_dir or f"{tc.val_fraction:.0%} split, seed {tc.seed}",
+                **({"init": str(req.init)} if req.init else {}),
                 "train_images": len(train_data),
                 "val_images": len(val_data),
                 "epoch": epoch,
@@ -302,7 +401,7 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
 
     g = torch.Generator().manual_seed(tc.seed)
     train_loader = torch.utils.data.DataLoader(
-        TorchDataset(train_data, charset), batch_size=tc.batch_size, shuffle=True, collate_fn=collate,
+        TorchDataset(train_data, charset, transform), batch_size=tc.batch_size, shuffle=True, collate_fn=collate,
         generator=g, drop_last=len(train_data) > tc.batch_size,
     )
     val_loader = (
@@ -310,7 +409,7 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
         if len(val_data)
         else None
     )
-    recorder = RunRecorder(out, make_bundle, has_val=val_loader is not None, print_fn=print_fn)
+    recorder = RunRecorder(out, make_bundle, has_val=val_loader is not None, print_fn=print_fn, curves=req.report)
     callbacks: list[Callback] = [recorder]
     if req.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, len(train_loader) // 20)))
@@ -340,6 +439,8 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
             default_root_dir=str(out),
         )
         trainer.fit(system, train_loader, val_loader)
+    if req.report and len(val_data) and recorder.model_path.is_file() and trainer.is_global_zero:
+        write_run_report(out, recorder.model_path, val_data)
     best = recorder.best_metrics
     return TrainResult(
         model_path=recorder.model_path,
@@ -365,4 +466,5 @@ def evaluate_arrays(model: torch.nn.Module, data: LabelledImages, preprocess: Pr
     return preds
 
 
-__all__ = ["TrainRequest", "TrainResult", "train", "CTCSystem", "prepare_data", "evaluate_arrays"]
+__all__ = ["TrainRequest", "TrainResult", "train", "CTCSystem", "prepare_data", "evaluate_arrays", "init_weights",
+           "predict_arrays", "write_run_report"]

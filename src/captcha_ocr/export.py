@@ -1,0 +1,203 @@
+"""ONNX export: one ``.onnx`` file that serves on its own.
+
+The graph maps ``images`` float32 ``[B, C, H, W]`` (already normalised) to ``logits``
+``[B, T, K]``, with a dynamic batch axis. Everything else a recogniser needs is stored in the
+file's ``metadata_props`` as JSON strings: ``charset``, ``preprocess``, ``lengths``, ``config``
+and ``provenance`` (plus ``format`` / ``format_version``), so ONNX Runtime alone can read it
+(:func:`read_metadata`). The file is written atomically, like :func:`~captcha_ocr.bundle.save_bundle`.
+
+The classic TorchScript exporter (``dynamo=False``) is used: it handles the bidirectional GRU
+well and needs no ``onnxscript``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
+
+FORMAT = "captcha-ocr-onnx"
+FORMAT_VERSION = 1
+DEFAULT_OPSET = 17
+MIN_OPSET = 11
+MAX_OPSET = 20  # the classic exporter's newest opset in torch 2.x
+INPUT_NAME = "images"
+OUTPUT_NAME = "logits"
+METADATA_KEYS = ("charset", "preprocess", "lengths", "config", "provenance")
+
+
+class ExportError(RuntimeError):
+    """ONNX Runtime and PyTorch disagree on the exported graph."""
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export_onnx` wrote and how closely ONNX Runtime matches PyTorch."""
+
+    path: Path
+    opset: int
+    max_abs_diff: float | None  # None when not verified
+    batch_sizes: tuple[int, ...] = ()
+
+
+def _metadata(bundle, opset: int, source: str | None) -> dict[str, str]:
+    import torch
+
+    from . import __version__
+
+    provenance = dict(bundle.provenance)
+    provenance["onnx_export"] = {
+        "from": source,
+        "opset": opset,
+        "torch": torch.__version__,
+        "captcha_ocr": __version__,
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "charset": json.dumps(bundle.charset.to_dict(), ensure_ascii=False),
+        "preprocess": json.dumps(bundle.preprocess.to_dict()),
+        "lengths": json.dumps(list(bundle.lengths)),
+        "config": json.dumps(bundle.config.to_dict()),
+        "provenance": json.dumps(provenance, ensure_ascii=False, default=str),
+    }
+
+
+def _export_bytes(model, example, opset: int) -> bytes:
+    """Trace ``model`` on ``example`` ``[1, C, H, W]`` -> serialized ONNX with a dynamic batch axis."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # The legacy exporter warns about itself, about tracing, and about GRU batch sizes
+        # (harmless here: h0 is not an input, so any batch size runs; checked in verify).
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (example,),
+            buf,
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            do_constant_folding=True,
+        )
+    return buf.getvalue()
+
+
+def verify_onnx(model, onnx_bytes: bytes, shape: tuple[int, int, int], batch_sizes=(1, 3, 16), seed: int = 0) -> float:
+    """Largest ``|ORT - torch|`` logit difference over random inputs of each batch size."""
+    import onnxruntime as ort
+    import torch
+
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for b in batch_sizes:
+        x = rng.standard_normal((b, *shape)).astype(np.float32)
+        with torch.inference_mode():
+            ref = model(torch.from_numpy(x)).numpy()
+        got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+        if got.shape != ref.shape:
+            raise ExportError(f"ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {b}")
+        worst = max(worst, float(np.abs(got - ref).max()))
+    return worst
+
+
+def export_onnx(
+    model_path: str | os.PathLike | Bundle,
+    out_path: str | os.PathLike,
+    opset: int = DEFAULT_OPSET,
+    verify: bool = True,
+    tolerance: float = 1e-4,
+) -> ExportReport:
+    """Export a captcha-ocr model file (``.pt``, or an in-memory Bundle) to a self-contained ONNX file.
+
+    With ``verify`` (default) ONNX Runtime is run on random batches of 1, 3 and 16 images and
+    :class:`ExportError` is raised (and nothing written) when a logit differs from PyTorch's
+    by more than ``tolerance``. Raises :class:`~captcha_ocr.bundle.ModelFileError` for a bad
+    model file and ``ValueError`` for an unsupported ``opset``.
+    """
+    import onnx
+    import torch
+
+    from .bundle import Bundle, load_bundle
+
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"opset {opset} is not supported: use {MIN_OPSET}..{MAX_OPSET} (default {DEFAULT_OPSET})")
+    bundle = model_path if isinstance(model_path, Bundle) else load_bundle(model_path)
+    source = None if isinstance(model_path, Bundle) else str(model_path)
+    model = bundle.build_model()
+    pre = bundle.preprocess
+    shape = (pre.channels, pre.height, pre.width)
+    data = _export_bytes(model, torch.zeros(1, *shape), opset)
+    diff = None
+    batch_sizes: tuple[int, ...] = ()
+    if verify:
+        batch_sizes = (1, 3, 16)
+        diff = verify_onnx(model, data, shape, batch_sizes)
+        if diff > tolerance:
+            raise ExportError(f"ONNX Runtime logits differ from PyTorch by {diff:.3g} (> {tolerance:g})")
+    proto = onnx.load_from_string(data)
+    del proto.metadata_props[:]
+    for key, value in _metadata(bundle, opset, source).items():
+        proto.metadata_props.add(key=key, value=value)
+    proto.producer_name = "captcha-ocr"
+    out = _write_atomic(proto.SerializeToString(), Path(out_path))
+    return ExportReport(out, opset, diff, batch_sizes)
+
+
+def _write_atomic(data: bytes, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model file is meant to be read by a server
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_metadata(custom: dict[str, str], path: str | os.PathLike = "<onnx>") -> dict:
+    """Parse a session's ``custom_metadata_map`` (or an ONNX file's ``metadata_props``).
+
+    Returns ``{"charset": dict, "preprocess": dict, "lengths": list, "config": dict,
+    "provenance": dict}``; raises :class:`~captcha_ocr.bundle.ModelFileError` when the file
+    was not written by :func:`export_onnx` or is newer than this version understands.
+    """
+    problem = None
+    if custom.get("format") != FORMAT:
+        problem = "an ONNX file without captcha-ocr metadata (export it with `captcha-ocr export`)"
+    elif not str(custom.get("format_version", "")).isdigit():
+        problem = "damaged captcha-ocr metadata (format_version)"
+    elif int(custom["format_version"]) > FORMAT_VERSION:
+        problem = (f"ONNX model format {custom['format_version']} is newer than this captcha-ocr "
+                   f"understands ({FORMAT_VERSION}); upgrade captcha-ocr")
+    else:
+        try:
+            return {key: json.loads(custom[key]) for key in METADATA_KEYS}
+        except (KeyError, json.JSONDecodeError) as exc:
+            problem = f"damaged captcha-ocr metadata ({type(exc).__name__}: {exc})"
+    from .bundle import ModelFileError  # only when failing: bundle imports torch
+
+    raise ModelFileError(f"{path}: {problem}")

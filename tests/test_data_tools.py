@@ -1,0 +1,296 @@
+"""Data tools: generate, inspect, preview, run/eval reports, augmentation presets, --init."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from captcha_ocr.augment import AUGMENTATIONS, albumentations_pipeline, augment_batch, check_level
+from captcha_ocr.bundle import Bundle, ModelFileError, load_bundle
+from captcha_ocr.charset import Charset
+from captcha_ocr.cli import main
+from captcha_ocr.data import Preprocess, Sample, find_samples, split_samples
+from captcha_ocr.inspect_data import inspect_dataset
+from captcha_ocr.model import CRNN, ModelConfig, TrainConfig
+from captcha_ocr.plots import CURVES_SIZE, PAD, save_curves
+from captcha_ocr.preview import preview
+from captcha_ocr.report import write_report
+from captcha_ocr.synth import generate
+from captcha_ocr.training import CTCSystem, RunRecorder, TrainRequest, init_weights, train
+
+
+def _noise(rng, size=(200, 50)) -> Image.Image:
+    return Image.fromarray(rng.integers(0, 255, (size[1], size[0]), dtype=np.uint8))
+
+
+def _write_manifest(folder: Path, rows: list[tuple[str, str]]) -> None:
+    with open(folder / "labels.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([("file", "label"), *rows])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """48 generated digit captchas (80x30) and a 1-epoch model trained on them."""
+    root = tmp_path_factory.mktemp("tiny")
+    generate(root / "data", 48, lengths=(3, 4), alphabet="0123456789", size=(80, 30), seed=3, workers=1)
+    result = train(TrainRequest(data=str(root / "data"), out=str(root / "run"), epochs=1, progress=False),
+                   print_fn=lambda *a: None)
+    return root / "data", result
+
+
+# ----------------------------------------------------------------------------- generate
+
+
+def _digests(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_generation_is_deterministic_for_a_seed_and_its_manifest_matches(tmp_path):
+    kw = dict(lengths=(4, 6), alphabet="abcxyz", size=(72, 28))
+    a = generate(tmp_path / "a", 70, seed=5, workers=1, **kw)
+    generate(tmp_path / "b", 70, seed=5, workers=2, **kw)  # two chunks: the process pool path
+    generate(tmp_path / "c", 70, seed=6, workers=1, **kw)
+    assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
+    assert _digests(tmp_path / "a") != _digests(tmp_path / "c")
+
+    rows = list(csv.reader(open(tmp_path / "a" / "labels.csv", encoding="utf-8")))
+    assert rows[0] == ["file", "label"]
+    files = sorted(p.name for p in (tmp_path / "a").glob("*.png"))
+    assert [r[0] for r in rows[1:]] == files == [f"{i:06d}.png" for i in range(70)]
+    assert [r[1] for r in rows[1:]] == [s.label for s in a]
+    assert all(4 <= len(s.label) <= 6 and set(s.label) <= set("abcxyz") for s in a)
+    assert [(s.path, s.label) for s in find_samples(tmp_path / "a")] == [(s.path, s.label) for s in a]
+    assert Image.open(a[0].path).size == (72, 28)
+
+
+def test_generate_cli_and_its_user_errors(tmp_path, capsys):
+    out = tmp_path / "gen"
+    assert main(["generate", str(out), "--count", "5", "--length", "3-4", "--size", "90x30", "--seed", "1",
+                 "--no-progress"]) == 0
+    assert "wrote 5 captchas" in capsys.readouterr().out
+    assert main(["generate", str(out), "--count", "5", "--no-progress"]) == 2  # would overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["generate", str(tmp_path / "x"), "--size", "90by30", "--no-progress"]) == 2
+    assert "captcha-ocr: error: bad size" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- inspect
+
+
+def test_inspect_finds_each_planted_problem(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    names = [f"{i:03d}.png" for i in range(40)]
+    labels = ["".join(rng.choice(list("abcdef"), 5)) for _ in names]
+    _, val = split_samples([Sample(tmp_path / n, "") for n in names], 0.1, 42)  # the split inspect makes
+    val_names = {s.path.name for s in val}
+    train_idx = [i for i, n in enumerate(names) if n not in val_names]
+    labels[names.index(sorted(val_names)[0])] = "qabcd"  # 'q' only in the validation split
+    dup_a, dup_b, rare, upper, lower, narrow = train_idx[:6]
+    labels[rare] = "abzde"  # 'z' seen once
+    labels[upper], labels[lower] = "ABCDE", "abcde"  # the same label but for case; 5 upper-case letters in 200
+    labels[narrow] = "abcab"  # 5 frames needed; 20 pixels wide gives 2
+    for i, name in enumerate(names):
+        _noise(rng, (20, 50) if i == narrow else (200, 50)).save(tmp_path / name)
+    shutil.copy(tmp_path / names[dup_a], tmp_path / names[dup_b])  # identical pixels
+    (tmp_path / "zz_broken.png").write_bytes(b"\x89PNG not really")
+    _write_manifest(tmp_path, [*zip(names, labels), ("zz_broken.png", "abcde")])
+
+    r = inspect_dataset(tmp_path)
+    assert r.samples == 41 and r.readable == 40
+    assert [Path(f).name for f, _ in r.unreadable] == ["zz_broken.png"]
+    assert [sorted(Path(p).name for p in g) for g in r.duplicates] == [sorted([names[dup_a], names[dup_b]])]
+    assert r.val_only_chars == ["q"]
+    assert r.model_input == (48, 200) and r.time_steps == 25
+    assert [Path(d["file"]).name for d in r.too_narrow] == [names[narrow]]
+    assert r.length_histogram == {5: 40}
+    text = "\n".join(r.warnings)
+    assert "'z' (1)" in text and "under 10 times" in text
+    assert "differ from another only in case: ABCDE / abcde" in text
+    assert "upper-case letter(s)" in text
+    assert "only in the validation split" in text and "too narrow" in text and "unreadable" in text
+
+    assert main(["inspect", str(tmp_path), "--json", "--no-progress"]) == 0
+    js = json.loads(capsys.readouterr().out)
+    assert js["val_only_chars"] == ["q"] and js["unreadable"][0]["file"].endswith("zz_broken.png")
+    assert js["char_counts"]["z"] == 1 and js["alphabet"].startswith("ABCDE")
+
+
+def test_inspect_is_quiet_on_a_clean_folder(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = [(f"{i}.png", "".join(rng.choice(list("ab"), 4))) for i in range(30)]
+    for name, _ in rows:
+        _noise(rng).save(tmp_path / name)
+    _write_manifest(tmp_path, rows)
+    r = inspect_dataset(tmp_path)
+    assert r.readable == 30 and not r.duplicates and not r.unreadable
+    assert r.warnings == []
+
+
+# ----------------------------------------------------------------------------- preview and reports
+
+
+@pytest.mark.parametrize("augment", ["none", "light", "albu-strong"])
+def test_preview_png_has_the_stated_size(tmp_path, augment):
+    if augment.startswith("albu-"):
+        pytest.importorskip("albumentations")
+    rng = np.random.default_rng(2)
+    for label in ["abc12", "xyz34", "qwe56", "rty78", "uio90", "pas12", "dfg34"]:
+        _noise(rng).save(tmp_path / f"{label}.png")
+    r = preview(tmp_path, tmp_path / "out" / "grid.png", augment=augment, count=6, cols=3)
+    im = Image.open(r.path)
+    assert im.size == r.size and r.path.stat().st_size > 1000
+    assert r.images == 6 and r.model_input == (48, 200)
+    assert im.width == 3 * (200 + PAD) + PAD  # cells at the model's 200-pixel width
+    rows_of_images = 2 if augment != "none" else 1
+    assert im.height > 2 * rows_of_images * 48
+
+
+def test_report_files_and_cap(tmp_path):
+    img = np.full((1, 48, 200), 200, np.uint8)
+    paths = write_report(tmp_path / "r", ["abc", "abd", "xy", "ok"], ["abc", "abe", "x", "ok"], [0.9, 0.5, 0.2, 1.0],
+                         lambda i: img)
+    assert [p.name for p in paths] == ["errors.png", "confusions.csv"]
+    rows = list(csv.reader(open(paths[1], encoding="utf-8")))
+    assert rows == [["label", "read", "count", "kind"], ["d", "e", "1", "char"], ["xy", "x", "1", "text"]]
+    assert Image.open(paths[0]).size[0] == 2 * (200 + PAD) + PAD  # two mistakes, side by side
+
+    many = [f"a{i}" for i in range(70)]
+    capped = write_report(tmp_path / "cap", many, ["b"] * 70, [0.1] * 70, lambda i: img)[0]
+    exact = write_report(tmp_path / "exact", many[:64], ["b"] * 64, [0.1] * 64, lambda i: img)[0]
+    assert Image.open(capped).size == Image.open(exact).size  # 64 shown of 70
+
+    none = write_report(tmp_path / "none", ["a"], ["a"], [1.0], lambda i: img)[0]
+    assert none.stat().st_size > 0
+
+
+def test_curves_png_size_and_missing_matplotlib(tmp_path, monkeypatch):
+    rows = [dict(epoch=e, train_loss=2 / e, val_loss=2.5 / e, val_accuracy=e / 5, val_cer=0.5 / e, lr=1e-3 / e)
+            for e in range(1, 6)]
+    path = save_curves(rows, tmp_path / "curves.png")
+    assert Image.open(path).size == CURVES_SIZE
+
+    printed: list[str] = []
+    (tmp_path / "run").mkdir()
+    rec = RunRecorder(tmp_path / "run", None, has_val=True, print_fn=printed.append)
+    rec.rows = rows
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # importing it now raises ImportError
+    rec._draw_curves()
+    assert len(printed) == 1 and "matplotlib is not installed" in printed[0]
+    assert rec.curves_path is None  # so later epochs neither try again nor warn again
+    assert not (tmp_path / "run" / "curves.png").exists()
+
+
+def test_training_writes_the_run_report_and_eval_report(tiny_run, tmp_path, capsys):
+    data, result = tiny_run
+    run = result.model_path.parent
+    assert Image.open(run / "curves.png").size == CURVES_SIZE
+    assert (run / "errors.png").stat().st_size > 0
+    assert next(csv.reader(open(run / "confusions.csv"))) == ["label", "read", "count", "kind"]
+
+    assert main(["eval", str(result.model_path), str(data), "--report", str(tmp_path / "ev"), "--no-progress"]) == 0
+    assert (tmp_path / "ev" / "errors.png").stat().st_size > 0 and (tmp_path / "ev" / "confusions.csv").exists()
+    assert "report:" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+
+@pytest.mark.parametrize("level", ["none", "light", "strong"])
+def test_batch_augmentation_keeps_shape_and_dtype(level):
+    x = torch.randn(4, 1, 48, 200)
+    y = augment_batch(x, level, generator=torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert (y is x) == (level == "none")
+
+
+@pytest.mark.parametrize("level", ["albu-light", "albu-strong"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_albumentations_presets_keep_shape_and_dtype(level, channels):
+    pytest.importorskip("albumentations")
+    img = np.random.default_rng(0).integers(0, 255, (48, 200, channels), dtype=np.uint8)
+    out = albumentations_pipeline(level, seed=0)(img)
+    assert out.shape == img.shape and out.dtype == np.uint8 and not np.array_equal(out, img)
+
+
+def test_unknown_augmentation_is_refused():
+    assert set(AUGMENTATIONS) == {"none", "light", "strong", "albu-light", "albu-strong"}
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        check_level("heavy")
+    with pytest.raises(ValueError, match="per-image"):
+        augment_batch(torch.zeros(1, 1, 8, 8), "albu-light")
+
+
+@pytest.mark.parametrize("level", ["light", "albu-light"])
+def test_augmentation_is_off_at_validation(level):
+    pre = Preprocess(32, 64)
+    system = CTCSystem(ModelConfig(num_classes=4, height=32, width=64), Charset("abc"), pre,
+                       TrainConfig(augment=level))
+    images = torch.randint(0, 255, (3, 1, 32, 64), dtype=torch.uint8)
+    batch = (images, torch.ones(3, 2, dtype=torch.long), torch.full((3,), 2), torch.arange(3))
+    plain = pre.normalize(images)
+    system.eval()
+    assert torch.equal(system.on_after_batch_transfer(batch, 0)[0], plain)
+    system.train()
+    x = system.on_after_batch_transfer(batch, 0)[0]
+    assert x.shape == plain.shape and x.dtype == torch.float32
+    assert torch.equal(x, plain) == (level == "albu-light")  # albu-* runs in the training dataset instead
+
+
+# ----------------------------------------------------------------------------- --init
+
+
+def _bundle(charset: str, **config) -> Bundle:
+    cfg = ModelConfig(num_classes=len(charset) + 1, height=32, width=64, **config)
+    model = CRNN(cfg)
+    return Bundle(cfg, Charset(charset), Preprocess(32, 64), {k: v.clone() for k, v in model.state_dict().items()})
+
+
+def test_init_weights_same_charset_copies_everything():
+    src = _bundle("abc")
+    model = CRNN(src.config)
+    assert "all weights" in init_weights(model, Charset("abc"), src)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, src.state_dict[k]), k
+
+
+def test_init_weights_maps_classifier_rows_by_character():
+    src = _bundle("abc")
+    model = CRNN(ModelConfig(num_classes=4, height=32, width=64))
+    fresh = model.state_dict()["head.1.weight"].clone()
+    msg = init_weights(model, Charset("abd"), src)
+    assert "2 of 3 characters" in msg and "'d'" in msg
+    got, want = model.state_dict(), src.state_dict
+    for k in got:
+        if not k.startswith("head.1."):
+            assert torch.equal(got[k], want[k]), k
+    for key in ("head.1.weight", "head.1.bias"):
+        assert torch.equal(got[key][:3], want[key][:3])  # blank, a, b
+    assert torch.equal(got["head.1.weight"][3], fresh[3])  # d: new, keeps its initialisation
+
+    with pytest.raises(ModelFileError, match="architecture differs"):
+        init_weights(CRNN(ModelConfig(num_classes=4, height=32, width=64, proj_dim=64)), Charset("abc"), src)
+
+
+def test_train_with_init_starts_from_the_models_weights(tiny_run, tmp_path):
+    data, first = tiny_run
+    printed: list[str] = []
+    # a learning rate so small that one epoch leaves the weights where --init put them
+    request = TrainRequest(data=str(data), out=str(tmp_path / "ft"), epochs=1, lr=1e-12, init=str(first.model_path),
+                           progress=False, report=False)
+    second = train(request, print_fn=printed.append)
+    assert any(line.startswith("initialised from") and "all weights" in line for line in printed)
+    a, b = load_bundle(first.model_path), load_bundle(second.model_path)
+    assert b.provenance["init"] == str(first.model_path)
+    assert (b.preprocess.height, b.preprocess.width) == (a.preprocess.height, a.preprocess.width)
+    for k, v in a.state_dict.items():
+        if "running_" not in k and "num_batches" not in k:  # BatchNorm statistics move without the optimiser
+            assert torch.allclose(v.float(), b.state_dict[k].float(), atol=1e-6), k
+    assert not (tmp_path / "ft" / "curves.png").exists()  # report=False

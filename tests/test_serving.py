@@ -1,0 +1,374 @@
+"""ONNX export and backend, the HTTP server, and predict over many files (untrained models: fast)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from captcha_ocr import Recognizer
+from captcha_ocr.bundle import Bundle, ModelFileError, save_bundle
+from captcha_ocr.charset import Charset
+from captcha_ocr.data import Preprocess
+from captcha_ocr.export import FORMAT, METADATA_KEYS, export_onnx
+from captcha_ocr.model import build_model, get_preset
+
+CHARS = "ab'(é2"
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export"),
+    pytest.mark.filterwarnings("ignore:The feature will be removed"),
+    pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated"),
+]
+
+
+def make_bundle(seed: int = 0) -> Bundle:
+    """An untrained default-preset model; small BatchNorm variances make it read varied texts."""
+    torch.manual_seed(seed)
+    cs = Charset(CHARS)
+    model, config = build_model(get_preset("default"), cs.num_classes, 32, 96)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_var.fill_(0.01)
+        model.head[-1].bias.zero_()
+    return Bundle(config, cs, Preprocess(32, 96), {k: v.clone() for k, v in model.state_dict().items()},
+                  lengths=[3, 4], provenance={"note": "test"})
+
+
+def png_bytes(image: Image.Image | np.ndarray) -> bytes:
+    image = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def random_images(n: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (30 + i % 5, 90 + 3 * i), dtype=np.uint8) for i in range(n)]
+
+
+def generated_images(n: int) -> list[Image.Image]:
+    from captcha.image import ImageCaptcha
+
+    gen = ImageCaptcha(width=96, height=32)
+    rng = np.random.default_rng(1)
+    return [gen.generate_image("".join(rng.choice(list("ab2"), 4))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> tuple[Path, Path]:
+    """(model.pt, model.onnx) of the same untrained model."""
+    root = tmp_path_factory.mktemp("serving")
+    pt = save_bundle(make_bundle(), root / "model.pt")
+    report = export_onnx(pt, root / "model.onnx")
+    assert report.max_abs_diff is not None and report.max_abs_diff < 1e-4
+    return pt, report.path
+
+
+@pytest.fixture(scope="module")
+def recs(models) -> tuple[Recognizer, Recognizer]:
+    pt, onnx_path = models
+    return Recognizer.load(pt), Recognizer.load(onnx_path)
+
+
+# ----------------------------------------------------------------------------- export and backend
+
+
+def test_onnx_file_holds_everything_needed(models):
+    import onnx
+
+    _, path = models
+    proto = onnx.load(str(path))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["format"] == FORMAT and set(METADATA_KEYS) <= set(meta)
+    assert json.loads(meta["charset"])["chars"] == CHARS
+    assert json.loads(meta["preprocess"])["height"] == 32 and json.loads(meta["lengths"]) == [3, 4]
+    assert json.loads(meta["provenance"])["note"] == "test"
+    batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_dim.dim_param == "batch"  # dynamic batch axis
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("kind", ["random", "generated"])
+def test_onnx_matches_torch(recs, kind):
+    torch_rec, onnx_rec = recs
+    assert (torch_rec.backend.name, onnx_rec.backend.name) == ("torch", "onnx")
+    assert onnx_rec.charset == torch_rec.charset and onnx_rec.preprocess == torch_rec.preprocess
+    assert onnx_rec.lengths == [3, 4] and onnx_rec.config == torch_rec.config
+    images = random_images(16) if kind == "random" else generated_images(12)
+    x = torch_rec.prepare(images)
+    for b in (1, 7, len(x)):
+        ref = torch_rec.logits(x[:b]).numpy()
+        got = onnx_rec.logits(x[:b])
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=0)
+    for options in ({}, {"decoder": "beam"}, {"decoder": "constrained"}, {"allow": "ab"}):
+        a, b = torch_rec.predict(images, **options), onnx_rec.predict(images, **options)
+        assert [p.text for p in a] == [p.text for p in b]
+        np.testing.assert_allclose([p.confidence for p in a], [p.confidence for p in b], rtol=1e-3, atol=1e-6)
+    texts = {p.text for p in torch_rec.predict(images)}
+    assert len(texts) > 1  # the model reads varied texts, so the comparison means something
+
+
+def test_load_backend_choice_and_errors(models, tmp_path):
+    pt, onnx_path = models
+    assert Recognizer.load(onnx_path, backend="auto").backend.name == "onnx"
+    assert Recognizer.load(onnx_path, backend="onnx", threads=1).backend.name == "onnx"
+    assert Recognizer.load(pt, backend="auto").backend.name == "torch"
+    with pytest.raises(ValueError, match="unknown backend"):
+        Recognizer.load(pt, backend="tensorrt")
+    with pytest.raises(ModelFileError, match="not an ONNX model"):
+        Recognizer.load(pt, backend="onnx")
+    with pytest.raises(ModelFileError, match="needs the onnx backend"):
+        Recognizer.load(onnx_path, backend="torch")
+    with pytest.raises(ModelFileError, match="no such model file"):
+        Recognizer.load(tmp_path / "missing.onnx")
+    # an ONNX file that captcha-ocr did not write
+    plain = tmp_path / "plain.onnx"
+    torch.onnx.export(torch.nn.Linear(2, 2), (torch.zeros(1, 2),), str(plain), dynamo=False)
+    with pytest.raises(ModelFileError, match="without captcha-ocr metadata"):
+        Recognizer.load(plain)
+    with pytest.raises(ValueError, match="opset"):
+        export_onnx(pt, tmp_path / "x.onnx", opset=99)
+    assert not (tmp_path / "x.onnx").exists()
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def cli(*args, check: bool = True) -> subprocess.CompletedProcess:
+    exe = shutil.which("captcha-ocr")
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "captcha_ocr.cli", *args]
+    proc = subprocess.run([str(a) for a in cmd], capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def test_cli_export_then_predict_with_onnx(models, tmp_path):
+    pt, _ = models
+    out = tmp_path / "cli.onnx"
+    assert "max |logit difference|" in cli("export", pt, out).stdout
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    images = random_images(5, seed=3)
+    for i, arr in enumerate(images):
+        Image.fromarray(arr).save(folder / f"img{i}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG garbage")
+    expected = {f"img{i}.png": p.text for i, p in enumerate(Recognizer.load(pt).predict(images))}
+
+    proc = cli("predict", out, folder, "--backend", "onnx", "--format", "csv", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "broken.png" in proc.stderr and "Traceback" not in proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "file,text,confidence"
+    import csv
+
+    rows = list(csv.reader(lines[1:]))
+    assert {Path(r[0]).name: r[1] for r in rows} == expected
+
+    proc = cli("predict", out, *sorted(folder.glob("img*.png")), "--json", "--show-alignment")
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert {Path(r["file"]).name: r["text"] for r in rows} == expected
+    assert all(len(r["alignment"]) == 12 for r in rows)
+
+
+# ----------------------------------------------------------------------------- HTTP API (in process)
+
+
+@pytest.fixture(scope="module")
+def client(recs):
+    from fastapi.testclient import TestClient
+
+    from captcha_ocr.server import create_app
+
+    app = create_app(recs[1], max_bytes=50_000, max_pixels=200_000, max_images=8, batch_window_ms=5)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_health_and_model(client):
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["backend"] == "onnx"
+    info = client.get("/model").json()
+    assert info["charset"] == CHARS and info["image"] == {"height": 32, "width": 96, "channels": 1}
+    assert info["lengths"] == [3, 4] and info["provenance"]["note"] == "test" and info["time_steps"] == 12
+    assert "/predict" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_predict_every_input_form(client, recs):
+    images = random_images(3, seed=5)
+    expected = [p.text for p in recs[0].predict(images)]
+    blobs = [png_bytes(a) for a in images]
+
+    r = client.post("/predict", files={"file": ("one.png", blobs[0], "image/png")})
+    assert r.status_code == 200, r.text
+    (pred,) = r.json()["predictions"]
+    assert pred["text"] == expected[0] and pred["filename"] == "one.png"
+    assert 0 <= pred["confidence"] <= 1 and len(pred["char_confidences"]) == len(pred["text"])
+    assert set(pred["timing_ms"]) >= {"decode_ms", "queue_ms", "model_ms", "ctc_ms", "total_ms", "batch"}
+
+    r = client.post("/predict", files=[("files", (f"{i}.png", b, "image/png")) for i, b in enumerate(blobs)])
+    assert [p["text"] for p in r.json()["predictions"]] == expected
+    assert [p["index"] for p in r.json()["predictions"]] == [0, 1, 2]
+
+    b64 = [base64.b64encode(b).decode() for b in blobs]
+    r = client.post("/predict", json={"images": b64})
+    assert [p["text"] for p in r.json()["predictions"]] == expected
+    r = client.post("/predict", json={"image": "data:image/png;base64," + b64[1]})
+    assert [p["text"] for p in r.json()["predictions"]] == expected[1:2]
+    r = client.post("/predict", content=blobs[2], headers={"content-type": "image/png"})
+    assert [p["text"] for p in r.json()["predictions"]] == expected[2:]
+
+    r = client.post("/predict", json={"images": b64}, params={"decoder": "constrained", "length": "3"})
+    assert all(len(p["text"]) == 3 for p in r.json()["predictions"])
+    r = client.post("/predict", json={"images": b64}, params={"allow": "ab", "decoder": "beam"})
+    assert r.json()["decoder"] == "beam" and all(set(p["text"]) <= {"a", "b"} for p in r.json()["predictions"])
+
+
+def huge_png_header(width: int, height: int) -> bytes:
+    """A small PNG whose header claims ``width`` x ``height`` (the pixel data does not match)."""
+    data = bytearray(png_bytes(np.zeros((4, 4), np.uint8)))
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "kwargs,status,needle",
+    [
+        ({"files": {"file": ("x.png", b"this is not an image", "image/png")}}, 400, "not a readable image"),
+        ({"files": {"file": ("x.png", b"", "image/png")}}, 400, "empty"),
+        ({"files": {"file": ("x.png", b"\x00" * 60_000, "image/png")}}, 413, "limit"),
+        ({"files": {"file": ("x.png", huge_png_header(5000, 5000), "image/png")}}, 413, "pixels"),
+        ({"files": {"file": ("x.png", huge_png_header(100_000, 100_000), "image/png")}}, 413, "x.png"),
+        ({"json": {"images": ["not base64!!"]}}, 400, "base64"),
+        ({"json": {"images": [12]}}, 400, "base64"),
+        ({"json": {"pictures": []}}, 400, "images"),
+        ({"json": {"images": []}}, 400, "no image"),
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "JSON"),
+        ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "content type"),
+        ({"data": {"other": "x"}, "files": {"other": ("x.png", b"x", "image/png")}}, 400, "'file' or 'files'"),
+        ({"files": {"file": (None, "just text")}}, 400, "holds text"),
+        ({"json": {"images": ["aGVsbG8="] * 9}}, 413, "limit is 8"),
+        ({"content": b"\x00" * 2_000_000, "headers": {"content-type": "image/png"}}, 413, "limit"),
+    ],
+)
+def test_bad_input_is_a_4xx_json_error(client, kwargs, status, needle):
+    r = client.post("/predict", **kwargs)
+    assert r.status_code == status, r.text
+    assert needle in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "params,needle",
+    [({"decoder": "magic"}, "decoder"), ({"length": "x"}, "length"), ({"allow": "Z"}, "does not know"),
+     ({"beam_width": 0}, "beam_width")],
+)
+def test_bad_options_are_422(client, params, needle):
+    r = client.post("/predict", json={"image": base64.b64encode(png_bytes(random_images(1)[0])).decode()},
+                    params=params)
+    assert r.status_code == 422 and needle in json.dumps(r.json())
+
+
+def test_concurrent_requests_each_get_their_own_answer(client, recs):
+    images = random_images(24, seed=11) + [np.asarray(im.convert("L")) for im in generated_images(8)]
+    expected = recs[0].predict(images)
+    answers: dict[int, dict] = {}
+
+    def ask(i: int) -> None:
+        r = client.post("/predict", files={"file": (f"{i}.png", png_bytes(images[i]), "image/png")})
+        answers[i] = r.json()["predictions"][0] if r.status_code == 200 else {"error": r.text}
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(answers) == list(range(len(images)))
+    for i, p in enumerate(expected):
+        assert answers[i].get("text") == p.text, answers[i]
+        assert answers[i]["confidence"] == pytest.approx(p.confidence, rel=1e-3, abs=1e-6)
+        assert answers[i]["filename"] == f"{i}.png"
+
+
+def test_micro_batcher_groups_requests_and_passes_errors():
+    from captcha_ocr.server import MicroBatcher
+
+    calls = []
+
+    def fn(x):
+        calls.append(len(x))
+        return x.reshape(len(x), 1, -1).sum(-1, keepdims=True)
+
+    batcher = MicroBatcher(fn, window_ms=500, max_batch=8)
+    futures = [batcher.submit(np.full((2, 1, 2, 2), i, np.float32)) for i in range(5)]
+    results = [f.result(10) for f in futures]
+    assert [r.logits[:, 0, 0].tolist() for r in results] == [[4.0 * i] * 2 for i in range(5)]
+    assert max(calls) == 8 and sum(calls) == 10  # grouped, never more than max_batch
+    batcher.close()
+
+    def boom(x):
+        raise RuntimeError("model failed")
+
+    failing = MicroBatcher(boom, window_ms=0)
+    with pytest.raises(RuntimeError, match="model failed"):
+        failing.submit(np.zeros((1, 1, 2, 2), np.float32)).result(10)
+    failing.close()
+
+
+# ----------------------------------------------------------------------------- HTTP over a socket
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_server_over_a_socket(models, recs):
+    import httpx
+
+    _, onnx_path = models
+    port = free_port()
+    exe = shutil.which("captcha-ocr")
+    cmd = [exe] if exe else [sys.executable, "-m", "captcha_ocr.cli"]
+    proc = subprocess.Popen([*cmd, "serve", str(onnx_path), "--host", "127.0.0.1", "--port", str(port),
+                             "--no-access-log", "--log-level", "warning"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 45
+        while True:
+            try:
+                r = httpx.get(f"{base}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"server did not start: {proc.communicate(timeout=5)}") from None
+                time.sleep(0.2)
+        assert r.json()["status"] == "ok"
+        image = random_images(1, seed=21)[0]
+        r = httpx.post(f"{base}/predict", files={"file": ("a.png", png_bytes(image), "image/png")}, timeout=10)
+        assert r.status_code == 200
+        assert r.json()["predictions"][0]["text"] == recs[0].predict(image)[0].text
+        r = httpx.post(f"{base}/predict", content=b"junk", headers={"content-type": "image/png"}, timeout=10)
+        assert r.status_code == 400
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
