@@ -20,6 +20,8 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
+
 # Variants of the default preset, {name: {"model": {...}, "train": {...}, "size": (h, w)}},
 # registered in each worker (bench/sweep.py fills this in).
 VARIANTS: dict[str, dict] = {}
@@ -61,17 +63,22 @@ def _run_one(job: dict) -> dict:
     samples = find_samples(job["data"])
     if job["fold"] < 0:
         tr, va = split_samples(samples, 0.1, 42)
+        if job.get("train_size"):  # learning curve: a seeded subset of the training split
+            order = np.random.RandomState(job["seed"]).permutation(len(tr))[: job["train_size"]]
+            tr = [tr[i] for i in sorted(order)]
     else:
         tr, va = kfold_samples(samples, job["folds"], 42)[job["fold"]]
-    out = os.path.join(job["out"], f"{job['preset']}_f{job['fold']}_s{job['seed']}")
+    size = f"_n{job['train_size']}" if job.get("train_size") else ""
+    out = os.path.join(job["out"], f"{job['preset']}_f{job['fold']}_s{job['seed']}{size}")
     r = train(
         TrainRequest(data=tr, val_samples=va, out=out, preset=job["preset"], seed=job["seed"], progress=False,
-                     accelerator=job["accelerator"], precision="32-true", max_minutes=job.get("budget")),
+                     accelerator=job["accelerator"], precision="32-true", max_minutes=job.get("budget"),
+                     report=False, epochs=job.get("epochs")),
         print_fn=lambda *a: None,
     )
     ev = evaluate(Recognizer.load(r.model_path), va, progress=False)
     return {
-        "preset": job["preset"], "fold": job["fold"], "seed": job["seed"], "n_val": len(va),
+        "preset": job["preset"], "fold": job["fold"], "seed": job["seed"], "n_val": len(va), "n_train": len(tr),
         "accuracy": ev.accuracy, "cer": ev.cer, "train_seconds": round(r.seconds, 1),
         "epochs": r.epochs_run, "best_epoch": r.best_epoch,
         "errors": [(s.label, p.text) for s, p, _ in ev.mistakes()],
@@ -108,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--protocols", default="split,cv", help="split (the seed's 10%%, seed 42) and/or cv")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--only-folds", help="comma list of folds to run (default: all)")
+    ap.add_argument("--train-sizes", help="learning curve on the seed split: comma list of training-set sizes; "
+                                          "epochs scale as 36 * 936 / size (same optimiser steps), within the budget")
     ap.add_argument("--budget-minutes", type=float, help="stop each training run after this long")
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel (keep 1 for honest CPU timings)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads per run (0 = torch's default)")
@@ -120,9 +130,14 @@ def main(argv: list[str] | None = None) -> None:
         folds.append(-1)
     if "cv" in a.protocols:
         folds.extend(range(a.folds))
-    jobs = [dict(preset=p, fold=f, seed=a.seed, data=a.data, folds=a.folds, out=a.out, threads=a.threads,
+    if a.only_folds:
+        folds = [f for f in folds if str(f) in a.only_folds.split(",")]
+    sizes = [int(n) for n in a.train_sizes.split(",")] if a.train_sizes else [0]
+    jobs = [dict(preset=p, fold=f, seed=a.seed, train_size=n,
+                 epochs=min(400, round(36 * 936 / n)) if n else None, data=a.data, folds=a.folds, out=a.out,
+                 threads=a.threads,
                  accelerator=a.accelerator, budget=a.budget_minutes, variants=VARIANTS)
-            for p in a.presets.split(",") for f in folds]
+            for p in a.presets.split(",") for f in folds for n in sizes]
     os.makedirs(os.path.dirname(a.log) or ".", exist_ok=True)
     import torch
 

@@ -8,7 +8,6 @@ in the same folder, flushed, then renamed over the target, so a crash never leav
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 
 from .charset import Charset
 from .data import Preprocess
+from .files import write_atomic
 from .model import CRNN, ModelConfig
 
 FORMAT = "captcha-ocr-model"
@@ -70,20 +70,8 @@ def clean_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def save_bundle(bundle: Bundle, path: str | os.PathLike) -> Path:
     """Write ``bundle`` to ``path`` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(bundle.to_dict(), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    data = bundle.to_dict()
+    return write_atomic(path, lambda fh: torch.save(data, fh))
 
 
 def load_bundle(path: str | os.PathLike) -> Bundle:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .files import write_atomic
 
 if TYPE_CHECKING:
     from .bundle import Bundle
@@ -157,25 +158,9 @@ def export_onnx(
     for key, value in _metadata(bundle, opset, source).items():
         proto.metadata_props.add(key=key, value=value)
     proto.producer_name = "captcha-ocr"
-    out = _write_atomic(proto.SerializeToString(), Path(out_path))
+    data = proto.SerializeToString()
+    out = write_atomic(Path(out_path), lambda fh: fh.write(data))
     return ExportReport(out, opset, diff, batch_sizes)
-
-
-def _write_atomic(data: bytes, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model file is meant to be read by a server
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def read_metadata(custom: dict[str, str], path: str | os.PathLike = "<onnx>") -> dict:
