@@ -53,7 +53,7 @@ def test_eval_prints_accuracy_cer_and_mistakes(trained_model, synth_data):
     proc = cli("eval", trained_model, synth_data, "--no-progress")
     assert "accuracy:" in proc.stdout and "CER:" in proc.stdout
     js = json.loads(cli("eval", trained_model, synth_data, "--json", "--no-progress").stdout)
-    assert js["images"] == 1500 and 0.8 <= js["accuracy"] <= 1
+    assert js["images"] == 1500 and 0.7 <= js["accuracy"] <= 1
 
 
 def test_train_through_the_cli(tmp_path, synth_data):

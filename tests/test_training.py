@@ -12,9 +12,10 @@ from conftest import write_png
 
 pytestmark = pytest.mark.slow
 
-# What 10 epochs of the default preset reach on 1350 generated digit captchas; measured at
-# 0.XX on the 150 held-out images. The bar leaves room for run-to-run noise.
-MIN_ACCURACY = 0.80
+# What 10 epochs of the default preset reach on 1350 generated digit captchas: measured 0.807
+# (best epoch 6; epochs 4-10 ranged 0.55-0.81) on the 150 held-out images on the 2-core VM,
+# 2026-11-24. The bar leaves room for other CPUs' numerics; an untrained model scores 0.
+MIN_ACCURACY = 0.70
 
 
 def test_short_training_reaches_accuracy(trained_model, synth_data):
