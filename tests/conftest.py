@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,16 @@ def write_png(path: Path, size=(64, 24), color=255, mode="L") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new(mode, size, color).save(path)
     return path
+
+
+def run_cli(*args, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``captcha-ocr ARGS`` through its installed entry point (or ``python -m``)."""
+    exe = shutil.which("captcha-ocr")
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "captcha_ocr.cli", *args]
+    proc = subprocess.run([str(a) for a in cmd], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
 
 
 @pytest.fixture

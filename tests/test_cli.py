@@ -2,23 +2,16 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from captcha_ocr.data import find_samples, split_samples
+from conftest import run_cli
 
 pytestmark = pytest.mark.slow
 
 
-def cli(*args, check=True):
-    exe = shutil.which("captcha-ocr")
-    cmd = [exe, *args] if exe else [sys.executable, "-m", "captcha_ocr.cli", *args]
-    proc = subprocess.run([str(a) for a in cmd], capture_output=True, text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+cli = run_cli
 
 
 def test_predict_json_over_files_and_folders(trained_model, synth_data, tmp_path):

@@ -26,6 +26,7 @@ from captcha_ocr.charset import Charset
 from captcha_ocr.data import Preprocess
 from captcha_ocr.export import FORMAT, METADATA_KEYS, export_onnx
 from captcha_ocr.model import build_model, get_preset
+from conftest import run_cli
 
 CHARS = "ab'(é2"
 pytestmark = [
@@ -151,12 +152,7 @@ def test_load_backend_choice_and_errors(models, tmp_path):
 
 
 def cli(*args, check: bool = True) -> subprocess.CompletedProcess:
-    exe = shutil.which("captcha-ocr")
-    cmd = [exe, *args] if exe else [sys.executable, "-m", "captcha_ocr.cli", *args]
-    proc = subprocess.run([str(a) for a in cmd], capture_output=True, text=True, timeout=120)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return run_cli(*args, check=check, timeout=120)
 
 
 def test_cli_export_then_predict_with_onnx(models, tmp_path):

@@ -454,17 +454,5 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
     )
 
 
-def evaluate_arrays(model: torch.nn.Module, data: LabelledImages, preprocess: Preprocess, charset: Charset,
-                    batch_size: int = 256) -> list[str]:
-    """Greedy predictions for already-resized images (used by benchmarks)."""
-    model.eval()
-    preds: list[str] = []
-    with torch.inference_mode():
-        for i in range(0, len(data), batch_size):
-            x = preprocess.normalize(torch.from_numpy(data.images[i : i + batch_size]))
-            preds.extend(d.text for d in greedy_decode(model(x), charset))
-    return preds
-
-
-__all__ = ["TrainRequest", "TrainResult", "train", "CTCSystem", "prepare_data", "evaluate_arrays", "init_weights",
+__all__ = ["TrainRequest", "TrainResult", "train", "CTCSystem", "prepare_data", "init_weights",
            "predict_arrays", "write_run_report"]
