@@ -69,17 +69,19 @@ def _run_one(job: dict) -> dict:
     else:
         tr, va = kfold_samples(samples, job["folds"], 42)[job["fold"]]
     size = f"_n{job['train_size']}" if job.get("train_size") else ""
-    out = os.path.join(job["out"], f"{job['preset']}_f{job['fold']}_s{job['seed']}{size}")
+    out = os.path.join(job["out"], f"{job['preset']}_f{job['fold']}_s{job['seed']}{size}"
+                       f"{'_e' + str(job['epochs']) if job.get('epochs') and not size else ''}")
     r = train(
         TrainRequest(data=tr, val_samples=va, out=out, preset=job["preset"], seed=job["seed"], progress=False,
                      accelerator=job["accelerator"], precision="32-true", max_minutes=job.get("budget"),
-                     report=False, epochs=job.get("epochs")),
+                     report=False, epochs=job.get("epochs"),
+                     resume=bool(job.get("resume")) and os.path.isfile(os.path.join(out, "last.ckpt"))),
         print_fn=lambda *a: None,
     )
     ev = evaluate(Recognizer.load(r.model_path), va, progress=False)
     return {
         "preset": job["preset"], "fold": job["fold"], "seed": job["seed"], "n_val": len(va), "n_train": len(tr),
-        "accuracy": ev.accuracy, "cer": ev.cer, "train_seconds": round(r.seconds, 1),
+        "accuracy": ev.accuracy, "cer": ev.cer, "train_seconds": round(r.run_seconds, 1),
         "epochs": r.epochs_run, "best_epoch": r.best_epoch,
         "errors": [(s.label, p.text) for s, p, _ in ev.mistakes()],
     }
@@ -119,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train-sizes", help="learning curve on the seed split: comma list of training-set sizes; "
                                           "epochs scale as 36 * 936 / size (same optimiser steps), within the budget")
     ap.add_argument("--budget-minutes", type=float, help="stop each training run after this long")
+    ap.add_argument("--epochs", type=int, help="epochs per run (default: the preset's)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue runs whose folder holds an interrupted run (last.ckpt); long runs across sessions")
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel (keep 1 for honest CPU timings)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads per run (0 = torch's default)")
     ap.add_argument("--accelerator", default="cpu")
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         folds = [f for f in folds if str(f) in a.only_folds.split(",")]
     sizes = [int(n) for n in a.train_sizes.split(",")] if a.train_sizes else [0]
     jobs = [dict(preset=p, fold=f, seed=a.seed, train_size=n,
-                 epochs=min(400, round(36 * 936 / n)) if n else None, data=a.data, folds=a.folds, out=a.out,
+                 epochs=min(400, round(36 * 936 / n)) if n else a.epochs, resume=a.resume, data=a.data, folds=a.folds, out=a.out,
                  threads=a.threads,
                  accelerator=a.accelerator, budget=a.budget_minutes, variants=VARIANTS)
             for p in a.presets.split(",") for f in folds for n in sizes]

@@ -1,8 +1,10 @@
 """End-to-end: train on generated captchas, then check accuracy and the run folder."""
 
 import csv
+from dataclasses import replace
 
 import pytest
+from lightning.pytorch.callbacks import Callback
 
 from captcha_ocr import Recognizer
 from captcha_ocr.data import DataError, find_samples, split_samples
@@ -72,3 +74,47 @@ def test_seed_preset_trains_one_epoch(tmp_path, synth_data):
     rec = Recognizer.load(result.model_path)
     assert rec.preprocess.channels == 3 and (rec.preprocess.height, rec.preprocess.width) == (75, 300)
     assert rec.bundle.config.time_steps == 75
+
+
+class _CrashAfter(Callback):
+    """Simulates a crash (power cut, killed job) at the end of epoch ``n``."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch + 1 == self.n:
+            raise RuntimeError("simulated crash")
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, synth_data):
+    samples = find_samples(synth_data)[:300]
+    out = tmp_path / "run"
+    req = TrainRequest(data=samples, out=str(out), epochs=4, progress=False, report=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(replace(req, callbacks=[_CrashAfter(2)]), print_fn=lambda *a: None)
+    assert (out / "last.ckpt").is_file() and (out / "model.pt").is_file()
+    assert [int(r["epoch"]) for r in csv.DictReader(open(out / "metrics.csv"))] == [1, 2]
+
+    printed: list[str] = []
+    result = train(replace(req, resume=True), print_fn=lambda *a: printed.append(" ".join(map(str, a))))
+    epochs_logged = [line.split(":")[0] for line in printed if line.startswith("epoch ")]
+    assert epochs_logged == ["epoch 3", "epoch 4"]  # only the missing epochs ran
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert [float(r["seconds"]) for r in rows] == sorted(float(r["seconds"]) for r in rows)
+    assert result.epochs_run == 4 and result.run_seconds >= float(rows[1]["seconds"])
+    assert not (out / "last.ckpt").exists()  # a finished run leaves no checkpoint behind
+    assert Recognizer.load(result.model_path).bundle.provenance["epoch"] == result.best_epoch
+
+
+def test_resume_refuses_other_data_and_missing_checkpoint(tmp_path, synth_data):
+    samples = find_samples(synth_data)[:300]
+    out = tmp_path / "run"
+    req = TrainRequest(data=samples, out=str(out), epochs=3, progress=False, report=False)
+    with pytest.raises(DataError, match="no interrupted run"):
+        train(replace(req, resume=True), print_fn=lambda *a: None)
+    with pytest.raises(RuntimeError):
+        train(replace(req, callbacks=[_CrashAfter(1)]), print_fn=lambda *a: None)
+    with pytest.raises(DataError, match="other data or settings"):
+        train(replace(req, data=samples[:250], resume=True), print_fn=lambda *a: None)

@@ -52,6 +52,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             progress=not a.no_progress and _progress_default(),
             init=a.init,
             report=not a.no_report,
+            resume=a.resume,
         )
     )
     acc = "n/a" if result.best_val_accuracy is None else f"{result.best_val_accuracy:.2%}"
@@ -280,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", metavar="MODEL", help="start from this model's weights (fine-tuning; same architecture; "
                                                    "classifier rows are matched by character)")
     t.add_argument("--no-report", action="store_true", help="no curves.png, errors.png, confusions.csv")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out from its last.ckpt (same data and options)")
     t.add_argument("--height", type=int, help="model input height (default: from the preset or the data)")
     t.add_argument("--width", type=int, help="model input width (default: from the preset or the data)")
     t.add_argument("--max-minutes", type=float, help="stop training after this many minutes")

@@ -6,6 +6,12 @@ improves), ``metrics.csv`` (one row per epoch), ``curves.png`` (losses, validati
 CER, learning rate; redrawn each epoch when matplotlib is installed) and, after training,
 ``errors.png`` and ``confusions.csv`` (the best model's wrong validation readings, see
 :mod:`captcha_ocr.report`). ``TrainRequest.init`` starts from another model's weights.
+
+While training runs, ``last.ckpt`` (a Lightning checkpoint: weights, optimiser, schedule and the
+run's history, written atomically after every epoch) lets an interrupted run continue where it
+stopped (``TrainRequest.resume`` / ``captcha-ocr train --resume``); it is deleted when the run
+finishes. A resumed run gives the same kind of result, not bit-identical numbers (the shuffling
+and augmentation random streams restart).
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ class TrainRequest:
     val_samples: list[Sample] | None = None  # explicit validation samples (bench folds)
     init: str | None = None  # model file to start from (fine-tuning); its image size is the default
     report: bool = True  # curves.png each epoch, errors.png + confusions.csv at the end
+    resume: bool = False  # continue the interrupted run in ``out`` from its last.ckpt
+    callbacks: list = field(default_factory=list)  # extra Lightning callbacks
 
 
 @dataclass
@@ -70,8 +78,9 @@ class TrainResult:
     best_val_accuracy: float | None
     best_val_cer: float | None
     epochs_run: int
-    seconds: float
+    seconds: float  # wall time of this call
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    run_seconds: float = 0.0  # training time of the whole run, across resumes
 
 
 class CTCSystem(L.LightningModule):
@@ -165,14 +174,18 @@ def _mean(pairs: list[tuple[float, int]]) -> float:
 
 class RunRecorder(Callback):
     """Writes ``metrics.csv`` (and ``curves.png``) each epoch, prints a summary line, keeps and
-    saves the best model."""
+    saves the best model, and writes ``last.ckpt`` to resume from. Its history travels in that
+    checkpoint (``state_dict``), so a resumed run continues the same ``metrics.csv``."""
 
     COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_cer", "lr", "seconds"]
 
-    def __init__(self, out: Path, make_bundle, has_val: bool, print_fn=print, curves: bool = True) -> None:
+    def __init__(self, out: Path, make_bundle, has_val: bool, print_fn=print, curves: bool = True,
+                 fingerprint: str = "") -> None:
         self.out = out
         self.metrics_path = out / "metrics.csv"
         self.model_path = out / "model.pt"
+        self.checkpoint_path = out / "last.ckpt"
+        self.fingerprint = fingerprint  # what the run trains on; a resume must match it
         self.curves_path: Path | None = out / "curves.png" if curves else None
         self.rows: list[dict] = []
         self.make_bundle = make_bundle
@@ -182,8 +195,35 @@ class RunRecorder(Callback):
         self.best_epoch = -1
         self.best_metrics: dict[str, float] = {}
         self.start = time.perf_counter()
+        self._write_csv_header()
+
+    def _write_csv_header(self) -> None:
         with open(self.metrics_path, "w", newline="") as fh:
             csv.writer(fh).writerow(self.COLUMNS)
+
+    def _append_csv(self, row: list) -> None:
+        with open(self.metrics_path, "a", newline="") as fh:
+            csv.writer(fh).writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v) for v in row])
+
+    def state_dict(self) -> dict:
+        return {"rows": self.rows, "best_key": self.best_key, "best_epoch": self.best_epoch,
+                "best_metrics": self.best_metrics, "elapsed": time.perf_counter() - self.start,
+                "fingerprint": self.fingerprint}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("fingerprint") != self.fingerprint:
+            raise DataError(
+                f"{self.checkpoint_path}: the interrupted run trained on other data or settings "
+                f"({state.get('fingerprint')}) than this one ({self.fingerprint}); resume with the same "
+                f"arguments, or start a new run without --resume"
+            )
+        self.rows = list(state["rows"])
+        self.best_key = tuple(state["best_key"]) if state["best_key"] is not None else None
+        self.best_epoch, self.best_metrics = state["best_epoch"], dict(state["best_metrics"])
+        self.start = time.perf_counter() - state["elapsed"]
+        self._write_csv_header()
+        for r in self.rows:
+            self._append_csv([r[c] for c in self.COLUMNS])
 
     def on_train_epoch_end(self, trainer: L.Trainer, system: CTCSystem) -> None:
         if trainer.sanity_checking:
@@ -193,8 +233,7 @@ class RunRecorder(Callback):
         lr = trainer.optimizers[0].param_groups[0]["lr"]
         row = [epoch, m.get("train_loss"), m.get("val_loss"), m.get("val_accuracy"), m.get("val_cer"), lr,
                round(time.perf_counter() - self.start, 2)]
-        with open(self.metrics_path, "a", newline="") as fh:
-            csv.writer(fh).writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v) for v in row])
+        self._append_csv(row)
         self.rows.append(dict(zip(self.COLUMNS, row)))
         if self.curves_path is not None and trainer.is_global_zero:
             self._draw_curves()
@@ -211,6 +250,7 @@ class RunRecorder(Callback):
             save_bundle(self.make_bundle(system, epoch, m), self.model_path)
             msg += "  (saved)"
         self.print(msg)
+        trainer.save_checkpoint(self.checkpoint_path)  # atomic (Lightning writes a temporary file, then moves it)
 
     def _draw_curves(self) -> None:
         from .plots import save_curves
@@ -359,6 +399,12 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
         preset = replace(preset, image_size=(init.preprocess.height, init.preprocess.width))
     L.seed_everything(tc.seed, workers=True, verbose=False)
     out = Path(req.out)
+    resume_from = out / "last.ckpt"
+    if req.resume and not resume_from.is_file():
+        raise DataError(f"{out}: no interrupted run to resume (no last.ckpt there); start it without --resume")
+    if not req.resume and resume_from.is_file():
+        print_fn(f"note: {out} holds an interrupted run (last.ckpt); this new run replaces it "
+                 f"(--resume would have continued it)")
     out.mkdir(parents=True, exist_ok=True)
 
     train_data, val_data, charset, preprocess, skipped = prepare_data(req, preset, print_fn)
@@ -409,8 +455,13 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
         if len(val_data)
         else None
     )
-    recorder = RunRecorder(out, make_bundle, has_val=val_loader is not None, print_fn=print_fn, curves=req.report)
-    callbacks: list[Callback] = [recorder]
+    fingerprint = (f"preset {preset.name}, {len(train_data)} train / {len(val_data)} val images, charset "
+                   f"{''.join(charset.chars)!r}, input {preprocess.height}x{preprocess.width}, {tc.epochs} epochs")
+    recorder = RunRecorder(out, make_bundle, has_val=val_loader is not None, print_fn=print_fn, curves=req.report,
+                           fingerprint=fingerprint)
+    if req.resume:
+        print_fn(f"resuming from {resume_from}")
+    callbacks: list[Callback] = [recorder, *req.callbacks]
     if req.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, len(train_loader) // 20)))
     if req.patience and val_loader is not None:
@@ -438,7 +489,10 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
             deterministic=False,
             default_root_dir=str(out),
         )
-        trainer.fit(system, train_loader, val_loader)
+        trainer.fit(system, train_loader, val_loader, ckpt_path=str(resume_from) if req.resume else None,
+                    weights_only=False)
+    if not trainer.interrupted:
+        resume_from.unlink(missing_ok=True)
     if req.report and len(val_data) and recorder.model_path.is_file() and trainer.is_global_zero:
         write_run_report(out, recorder.model_path, val_data)
     best = recorder.best_metrics
@@ -451,6 +505,7 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
         epochs_run=trainer.current_epoch,
         seconds=time.perf_counter() - t0,
         skipped=skipped,
+        run_seconds=float(recorder.rows[-1]["seconds"]) if recorder.rows else 0.0,
     )
 
 
