@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> None:
         folds = [f for f in folds if str(f) in a.only_folds.split(",")]
     sizes = [int(n) for n in a.train_sizes.split(",")] if a.train_sizes else [0]
     jobs = [dict(preset=p, fold=f, seed=a.seed, train_size=n,
-                 epochs=min(400, round(36 * 936 / n)) if n else a.epochs, resume=a.resume, data=a.data, folds=a.folds, out=a.out,
-                 threads=a.threads,
+                 epochs=min(400, round(36 * 936 / n)) if n else a.epochs, resume=a.resume, data=a.data,
+                 folds=a.folds, out=a.out, threads=a.threads,
                  accelerator=a.accelerator, budget=a.budget_minutes, variants=VARIANTS)
             for p in a.presets.split(",") for f in folds for n in sizes]
     os.makedirs(os.path.dirname(a.log) or ".", exist_ok=True)

@@ -13,6 +13,10 @@ import accuracy
 T25 = [(32, 1, 2, 2), (64, 1, 2, 2), (96, 2, 2, 2), (128, 1, 2, 1)]  # T = W / 8
 T50 = [(32, 1, 2, 2), (64, 1, 2, 2), (96, 2, 2, 1), (128, 1, 2, 1)]  # T = W / 4
 SMALL25 = [(32, 1, 2, 2), (64, 1, 2, 2), (96, 1, 2, 2), (128, 1, 2, 1)]
+# Cheaper convolutions (channel counts kept to multiples of 16, which ONNX Runtime's blocked
+# CPU kernels run fastest): 42% and 47% fewer multiply-adds than T25.
+LEAN = [(32, 1, 2, 2), (48, 1, 2, 2), (64, 2, 2, 2), (128, 1, 2, 1)]
+LEAN16 = [(16, 1, 2, 2), (48, 1, 2, 2), (64, 2, 2, 2), (128, 1, 2, 1)]
 
 accuracy.VARIANTS.update({
     "t50e60bs32": {"model": {"stages": T50}, "train": {"epochs": 60, "batch_size": 32}},
@@ -31,6 +35,8 @@ accuracy.VARIANTS.update({
     "t25e40bs8": {"model": {"stages": T25}, "train": {"epochs": 40, "batch_size": 8}},
     "t25e40bs8lr1": {"model": {"stages": T25}, "train": {"epochs": 40, "batch_size": 8, "lr": 1e-3}},
     "b50e40bs8": {"model": {"stages": T50}, "train": {"epochs": 40, "batch_size": 8}},
+    "lean_e45": {"model": {"stages": LEAN}, "train": {"epochs": 45}},
+    "lean16_e56": {"model": {"stages": LEAN16}, "train": {"epochs": 56}},
 })
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from captcha_ocr.charset import Charset
 from captcha_ocr.data import Preprocess
 from captcha_ocr.export import FORMAT, METADATA_KEYS, export_onnx
 from captcha_ocr.model import build_model, get_preset
-from conftest import run_cli
+from conftest import run_cli, write_png
 
 CHARS = "ab'(é2"
 pytestmark = [
@@ -368,3 +368,22 @@ def test_real_server_over_a_socket(models, recs):
     finally:
         proc.kill()
         proc.communicate(timeout=10)
+
+
+def test_onnx_path_never_imports_torch(models, tmp_path):
+    """Serving an .onnx file (Python API and CLI, errors included) must not load torch (~1 s, ~200 MB)."""
+    _, onnx_path = models
+    img = write_png(tmp_path / "x.png", size=(80, 32))
+    script = (
+        "import sys\n"
+        "from captcha_ocr import Recognizer\n"
+        "from captcha_ocr.cli import main\n"
+        f"rec = Recognizer.load({str(onnx_path)!r})\n"
+        f"assert len(rec.predict([{str(img)!r}], decoder='constrained')) == 1\n"
+        f"assert main(['predict', {str(onnx_path)!r}, {str(img)!r}, '--json', '--no-progress']) == 0\n"
+        f"assert main(['predict', {str(tmp_path / 'missing.onnx')!r}, {str(img)!r}]) != 0\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("NO-TORCH"), proc.stdout[-500:]

@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+if TYPE_CHECKING:  # torch is imported where a batch is augmented (the CLI reads the level names only)
+    import torch
 
 LEVELS = {
     # rotation (deg), scale range, shift (fraction of size) x / y, shear, contrast, noise std
@@ -92,6 +95,9 @@ def albumentations_pipeline(level: str, seed: int | None = None) -> Callable[[np
 
 def augment_batch(x: torch.Tensor, level: str = "light", generator: torch.Generator | None = None) -> torch.Tensor:
     """Randomly warp a normalised batch ``[B, C, H, W]``; returns a new tensor, same shape."""
+    import torch
+    import torch.nn.functional as F
+
     if level not in LEVELS:
         check_level(level)
         raise ValueError(f"{level!r} is a per-image augmentation: use albumentations_pipeline")

@@ -15,15 +15,12 @@ import torch
 
 from .charset import Charset
 from .data import Preprocess
+from .errors import ModelFileError
 from .files import write_atomic
 from .model import CRNN, ModelConfig
 
 FORMAT = "captcha-ocr-model"
 FORMAT_VERSION = 1
-
-
-class ModelFileError(ValueError):
-    """A model file that is missing or not a captcha-ocr model."""
 
 
 @dataclass

@@ -7,8 +7,10 @@ class ids come back through :meth:`Charset.decode` on the way out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 BLANK = 0
 
@@ -83,6 +85,8 @@ class Charset:
         Returns ``(targets, lengths)``: targets ``[B, L_max]`` long, padded with the blank id,
         and lengths ``[B]`` long.
         """
+        import torch  # only training encodes labels; reading needs no torch
+
         ids = [self.encode_one(label) for label in labels]
         lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)
         targets = torch.full((len(ids), max([1, *map(len, ids)])), BLANK)

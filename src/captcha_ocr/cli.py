@@ -337,8 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .bundle import ModelFileError
-    from .data import DataError
+    from .errors import DataError, ModelFileError
 
     if getattr(args, "devices", None) not in (None, "auto"):
         try:

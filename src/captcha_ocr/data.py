@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile
 
+from .errors import DataError
+
 # Captchas scraped from the web are often cut short; load what is there (as the seed did).
 ImageFile.LOAD_TRUNCATED_IMAGES = True
 
@@ -25,10 +27,6 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".
 MANIFEST_NAMES = ("labels.csv", "labels.tsv")
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
-
-
-class DataError(ValueError):
-    """A dataset problem the user can fix: the message names the file and the problem."""
 
 
 class ImageLoadError(DataError):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import ModelFileError
 from .files import write_atomic
 
 if TYPE_CHECKING:
@@ -183,6 +184,4 @@ def read_metadata(custom: dict[str, str], path: str | os.PathLike = "<onnx>") ->
             return {key: json.loads(custom[key]) for key in METADATA_KEYS}
         except (KeyError, json.JSONDecodeError) as exc:
             problem = f"damaged captcha-ocr metadata ({type(exc).__name__}: {exc})"
-    from .bundle import ModelFileError  # only when failing: bundle imports torch
-
     raise ModelFileError(f"{path}: {problem}")

@@ -22,6 +22,7 @@ import numpy as np
 from .charset import Charset
 from .data import ImageInput, Preprocess, load_image
 from .decode import alignment_string, decode
+from .errors import ModelFileError
 
 if TYPE_CHECKING:
     import torch
@@ -94,8 +95,6 @@ class OnnxBackend:
 
         path = Path(path)
         if not path.is_file():
-            from .bundle import ModelFileError  # imported only on failure: bundle needs torch
-
             raise ModelFileError(f"{path}: no such model file")
         options = ort.SessionOptions()
         if threads:
@@ -105,8 +104,6 @@ class OnnxBackend:
                 str(path), options, providers=list(providers or ["CPUExecutionProvider"])
             )
         except Exception as exc:  # ORT raises its own exception types for foreign or corrupt files
-            from .bundle import ModelFileError
-
             raise ModelFileError(f"{path}: not an ONNX model file ({type(exc).__name__}: {exc})") from None
         self.input_name = self.session.get_inputs()[0].name
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
@@ -182,7 +179,7 @@ class Recognizer:
         """
         if resolve_backend(path, backend) == "onnx":
             return cls.from_onnx(path, threads)
-        from .bundle import ModelFileError, load_bundle
+        from .bundle import load_bundle
 
         if Path(path).suffix.lower() == ".onnx":
             raise ModelFileError(f"{path}: an ONNX file needs the onnx backend (--backend onnx or auto)")
