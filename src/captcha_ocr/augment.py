@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-
 from typing import TYPE_CHECKING
 
 import numpy as np

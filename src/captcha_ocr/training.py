@@ -250,7 +250,7 @@ class RunRecorder(Callback):
             save_bundle(self.make_bundle(system, epoch, m), self.model_path)
             msg += "  (saved)"
         self.print(msg)
-        trainer.save_checkpoint(self.checkpoint_path, weights_only=False)  # atomic (Lightning writes a temporary file, then moves it)
+        trainer.save_checkpoint(self.checkpoint_path, weights_only=False)  # atomic: temp file, then move
 
     def _draw_curves(self) -> None:
         from .plots import save_curves
