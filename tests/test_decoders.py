@@ -94,3 +94,44 @@ def test_parse_lengths(text, out):
 def test_unknown_decoder():
     with pytest.raises(ValueError, match="unknown decoder"):
         decode(frames([1, 0, 0, 0]), CS, "viterbi2")
+
+
+def test_text_probability_matches_torch_ctc_loss():
+    """The numpy CTC forward pass equals exp(-CTCLoss) for labels with repeats, one char and none."""
+    import torch
+
+    from captcha_ocr.decode import log_softmax_np, text_probability
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, (6, 12, 5)).astype(np.float32)
+    labels = [[1, 1, 2], [3], [], [2, 3, 2, 4], [4, 4, 4, 4, 4], [1, 2, 3, 4, 1, 2]]
+    logp = log_softmax_np(logits)
+    ours = text_probability(logp, labels)
+    lp = torch.from_numpy(logp).transpose(0, 1)
+    targets = torch.tensor([c for lab in labels for c in lab])
+    loss = torch.nn.functional.ctc_loss(lp, targets, torch.full((6,), 12), torch.tensor([len(x) for x in labels]),
+                                        blank=0, reduction="none")
+    np.testing.assert_allclose(ours, torch.exp(-loss).numpy(), rtol=1e-4, atol=1e-12)
+    assert ours[4] > 0  # five 4s need 9 frames: fits in 12
+    assert text_probability(logp[:1, :3], [[1, 1, 1]])[0] == 0.0  # 3 repeats need 5 frames
+
+
+def test_every_decoder_reports_the_probability_of_its_text():
+    from captcha_ocr.decode import log_softmax_np, text_probability
+
+    charset = Charset("ab")
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (8, 10, 3)).astype(np.float32)
+    logp = log_softmax_np(logits)
+    for decoder in ("greedy", "beam", "constrained"):
+        out = decode(logits, charset, decoder, lengths=[2, 3])
+        expected = text_probability(logp, [charset.encode_one(d.text) for d in out])
+        np.testing.assert_allclose([d.confidence for d in out], expected, rtol=1e-6)
+    # greedy: at least its best path's probability
+    best_path = np.exp(logp.max(-1).sum(-1))
+    assert all(d.confidence >= p * (1 - 1e-6) for d, p in zip(decode(logits, charset), best_path))
+    # with --allow, confidence stays under the full model (a forced reading is not made confident)
+    forced = decode(logits, charset, "greedy", allow="a")
+    assert all(set(d.text) <= {"a"} for d in forced)
+    np.testing.assert_allclose([d.confidence for d in forced],
+                               text_probability(logp, [charset.encode_one(d.text) for d in forced]), rtol=1e-6)

@@ -3,6 +3,10 @@
 Greedy decoding takes the best class per frame, merges repeated classes, then drops blanks
 (in that order: ``2 2 - 2`` is ``"22"``, ``2 2 2`` is ``"2"``). It is vectorised; the only
 Python loop runs over the batch to build strings.
+
+Every decoder reports the same ``confidence``: the model's probability of the text it returns,
+summed over all the frame alignments that spell it (the CTC forward algorithm,
+:func:`text_probability`), so confidences of different decoders compare.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from .charset import BLANK, Charset
 class Decoded:
     """One decoded sequence.
 
-    ``confidence`` is the probability of the best frame-level path: the product over all T
-    frames of the winning class's softmax probability, in [0, 1]. ``char_confidences`` holds,
-    for each output character, the highest probability of that character over the frames that
-    emitted it.
+    ``confidence`` in [0, 1] is the probability the model gives ``text``: the sum, over every
+    frame alignment that collapses to ``text``, of the product of its per-frame softmax
+    probabilities (what CTC training maximises; at least the best path's probability).
+    ``char_confidences`` holds, for each output character, the highest probability of that
+    character over the frames that emitted it.
     """
 
     text: str
@@ -37,16 +42,53 @@ def log_softmax_np(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def greedy_decode(logits, charset: Charset) -> list[Decoded]:
-    """Best-path decoding of logits ``[B, T, K]`` (numpy array or torch tensor)."""
-    if hasattr(logits, "detach"):
-        logits = logits.detach().float().cpu().numpy()
-    logp = log_softmax_np(logits)
-    if logp.ndim != 3 or logp.shape[-1] != charset.num_classes:
-        raise ValueError(f"expected logits [B, T, {charset.num_classes}], got {logp.shape}")
+def text_probability(logp: np.ndarray, labels: list[list[int]]) -> np.ndarray:
+    """P(label | frames) for each row: log-probs ``[B, T, K]``, class-id labels (no blanks) -> ``[B]``.
+
+    The CTC forward algorithm over the blank-extended label (``2L + 1`` states), vectorised over
+    the batch; a loop over the T frames only.
+    """
+    b, t_steps, _ = logp.shape
+    lens = np.array([len(x) for x in labels], dtype=np.int64)
+    states = 2 * int(lens.max(initial=0)) + 1
+    ext = np.zeros((b, states), dtype=np.int64)  # blank, c1, blank, c2, ..., blank
+    for i, label in enumerate(labels):
+        ext[i, 1 : 2 * len(label) : 2] = label
+    can_skip = np.zeros((b, states), dtype=bool)  # c_{k-1} -> c_k directly when they differ
+    can_skip[:, 2:] = (ext[:, 2:] != BLANK) & (ext[:, 2:] != ext[:, :-2])
+    emit = np.take_along_axis(logp, np.broadcast_to(ext[:, None, :], (b, t_steps, states)), axis=2)
+    neg = np.full((b, 1), -np.inf, dtype=np.float64)
+    alpha = np.full((b, states), -np.inf, dtype=np.float64)
+    alpha[:, 0] = emit[:, 0, 0]
+    if states > 1:
+        alpha[:, 1] = np.where(lens > 0, emit[:, 0, 1], -np.inf)
+    with np.errstate(invalid="ignore"):
+        for t in range(1, t_steps):
+            prev1 = np.concatenate([neg, alpha[:, :-1]], axis=1)
+            prev2 = np.where(can_skip, np.concatenate([neg, neg, alpha[:, :-2]], axis=1), -np.inf)
+            alpha = np.logaddexp(np.logaddexp(alpha, prev1), prev2) + emit[:, t]
+    rows = np.arange(b)
+    end = alpha[rows, 2 * lens]
+    before = np.where(lens > 0, alpha[rows, np.maximum(2 * lens - 1, 0)], -np.inf)
+    return np.minimum(1.0, np.exp(np.logaddexp(end, before)))
+
+
+def _with_text_probability(decoded: list[Decoded], logp: np.ndarray, charset: Charset) -> list[Decoded]:
+    """Set each ``confidence`` to the probability of its text under ``logp`` (unrestricted)."""
+    if decoded:
+        labels = [charset.encode_one(d.text) for d in decoded]
+        for d, p in zip(decoded, text_probability(logp, labels)):
+            d.confidence = float(p)
+    return decoded
+
+
+def greedy_decode(logits, charset: Charset, allow: str | None = None) -> list[Decoded]:
+    """Best-path decoding of logits ``[B, T, K]`` (numpy array or torch tensor); with ``allow``,
+    the best path among the allowed characters (confidences stay under the full model)."""
+    full = _as_logp(logits, charset, None)
+    logp = restrict(full, charset, allow)
     best = logp.argmax(-1)  # [B, T]
     best_logp = np.take_along_axis(logp, best[..., None], -1)[..., 0]  # [B, T]
-    path_conf = np.exp(best_logp.sum(-1))  # [B]
     prev = np.concatenate([np.full((best.shape[0], 1), -1), best[:, :-1]], axis=1)
     new_run = best != prev  # first frame of each run of equal classes
     keep = new_run & (best != BLANK)
@@ -61,11 +103,11 @@ def greedy_decode(logits, charset: Charset) -> list[Decoded]:
         out.append(
             Decoded(
                 text=charset.decode(best[b, frames].tolist()),
-                confidence=float(path_conf[b]),
+                confidence=0.0,
                 char_confidences=[float(x) for x in run_max[run_id[b, frames]]],
             )
         )
-    return out
+    return _with_text_probability(out, full, charset)
 
 
 def alignment_string(logits, charset: Charset, blank_symbol: str = "-") -> list[str]:
@@ -130,7 +172,8 @@ def constrained_decode(
 
     Exact Viterbi over the CTC lattice, vectorised over the batch: the state after each frame
     is (characters emitted so far, last class), so the search never leaves the allowed set.
-    ``confidence`` is that path's probability, as for greedy decoding. logits ``[B, T, K]``.
+    ``confidence`` is the text's probability, as for greedy decoding (0 where no path of an
+    allowed length exists). logits ``[B, T, K]``.
     """
     logp = _as_logp(logits, charset, allow)
     allowed = sorted({int(n) for n in lengths})
@@ -177,16 +220,15 @@ def constrained_decode(
         score = new
     out: list[Decoded] = []
     valid = [n for n in allowed if n <= n_max]
+    impossible: list[int] = []
     for i in range(b):
-        if not valid:
-            out.append(Decoded("", 0.0, []))
-            continue
         finals = score[i, valid, :]  # [len(valid), K]
-        flat = int(np.argmax(finals))
-        n, c = valid[flat // k], flat % k
-        if not np.isfinite(finals.flat[flat]):
+        flat = int(np.argmax(finals)) if valid else 0
+        if not valid or not np.isfinite(finals.flat[flat]):
             out.append(Decoded("", 0.0, []))
+            impossible.append(i)
             continue
+        n, c = valid[flat // k], flat % k
         path = np.empty(t_steps, np.int64)
         for t in range(t_steps - 1, -1, -1):
             path[t] = c
@@ -195,6 +237,9 @@ def constrained_decode(
                 n -= 1
             c = prev_c
         out.append(_from_path(path, logp[i], charset))
+    _with_text_probability(out, logp, charset)
+    for i in impossible:
+        out[i].confidence = 0.0
     return out
 
 
@@ -205,16 +250,14 @@ def beam_decode(logits, charset: Charset, beam_width: int = 10, allow: str | Non
     """CTC prefix beam search: the labelling with the highest total probability summed over
     the paths that produce it, among the ``beam_width`` best prefixes kept at each frame.
 
-    ``confidence`` is that labelling's summed probability (>= its best path's), in [0, 1].
-    With ``beam_width=1`` it returns greedy decoding's text.
+    ``confidence`` is that labelling's exact probability (as for greedy decoding; the beam's
+    own sum is pruned). With ``beam_width=1`` it returns greedy decoding's text.
     """
     logp = _as_logp(logits, charset, allow)
     if beam_width < 1:
         raise ValueError("beam_width must be at least 1")
-    out = []
-    for row in logp:
-        out.append(_beam_one(row, charset, beam_width))
-    return out
+    out = [_beam_one(row, charset, beam_width) for row in logp]
+    return _with_text_probability(out, logp, charset)
 
 
 def _beam_one(logp: np.ndarray, charset: Charset, width: int) -> Decoded:
@@ -269,9 +312,7 @@ def decode(
 ) -> list[Decoded]:
     """One entry point for every decoder (``greedy``, ``beam``, ``constrained``)."""
     if decoder == "greedy":
-        if allow:
-            logits = _as_logp(logits, charset, allow)
-        return greedy_decode(logits, charset)
+        return greedy_decode(logits, charset, allow)
     if decoder == "beam":
         return beam_decode(logits, charset, beam_width, allow)
     if decoder == "constrained":
