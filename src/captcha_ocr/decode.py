@@ -54,24 +54,27 @@ def text_probability(logp: np.ndarray, labels: list[list[int]]) -> np.ndarray:
     ext = np.zeros((b, states), dtype=np.int64)  # blank, c1, blank, c2, ..., blank
     for i, label in enumerate(labels):
         ext[i, 1 : 2 * len(label) : 2] = label
-    can_skip = np.zeros((b, states), dtype=bool)  # c_{k-1} -> c_k directly when they differ
-    can_skip[:, 2:] = (ext[:, 2:] != BLANK) & (ext[:, 2:] != ext[:, :-2])
-    emit = np.take_along_axis(logp, np.broadcast_to(ext[:, None, :], (b, t_steps, states)), axis=2)
-    neg = np.full((b, 1), -np.inf, dtype=np.float64)
-    alpha = np.full((b, states), -np.inf, dtype=np.float64)
+    # c_{k-1} -> c_k directly (skipping the blank between) only when they differ
+    skip = np.zeros((b, states))
+    skip[:, 2:][(ext[:, 2:] != BLANK) & (ext[:, 2:] != ext[:, :-2])] = 1.0
+    # probabilities, rescaled every frame (the scale factors' logs add up): no underflow
+    emit = np.exp(np.take_along_axis(logp, np.broadcast_to(ext[:, None, :], (b, t_steps, states)), axis=2),
+                  dtype=np.float64)
+    padded = np.zeros((b, states + 2))  # two always-zero columns, then alpha
+    alpha = padded[:, 2:]
     alpha[:, 0] = emit[:, 0, 0]
-    if states > 1:
-        alpha[:, 1] = np.where(lens > 0, emit[:, 0, 1], -np.inf)
-    with np.errstate(invalid="ignore"):
-        for t in range(1, t_steps):
-            prev1 = np.concatenate([neg, alpha[:, :-1]], axis=1)
-            prev2 = np.where(can_skip, np.concatenate([neg, neg, alpha[:, :-2]], axis=1), -np.inf)
-            alpha = np.logaddexp(np.logaddexp(alpha, prev1), prev2) + emit[:, t]
+    alpha[:, 1:2] = np.where(lens[:, None] > 0, emit[:, 0, 1:2], 0.0) if states > 1 else 0.0
+    log_scale = np.zeros(b)
+    for t in range(1, t_steps):
+        alpha[:] = (alpha + padded[:, 1:-1] + padded[:, :-2] * skip) * emit[:, t]
+        total = alpha.sum(1, keepdims=True)
+        total[total == 0] = 1.0  # an impossible label stays at 0
+        alpha /= total
+        log_scale += np.log(total[:, 0])
     rows = np.arange(b)
-    end = alpha[rows, 2 * lens]
-    before = np.where(lens > 0, alpha[rows, np.maximum(2 * lens - 1, 0)], -np.inf)
-    return np.minimum(1.0, np.exp(np.logaddexp(end, before)))
-
+    end = alpha[rows, 2 * lens] + np.where(lens > 0, alpha[rows, np.maximum(2 * lens - 1, 0)], 0.0)
+    with np.errstate(divide="ignore"):
+        return np.minimum(1.0, np.exp(np.log(end) + log_scale))
 
 def _with_text_probability(decoded: list[Decoded], logp: np.ndarray, charset: Charset) -> list[Decoded]:
     """Set each ``confidence`` to the probability of its text under ``logp`` (unrestricted)."""
