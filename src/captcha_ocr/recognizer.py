@@ -36,8 +36,8 @@ BACKENDS = ("torch", "onnx", "auto")
 class Prediction:
     """The text read from one image.
 
-    ``confidence`` in [0, 1] is the probability the model gives its best frame-by-frame
-    reading (product of per-frame maximum softmax probabilities); ``char_confidences`` has
+    ``confidence`` in [0, 1] is the probability the model gives ``text``, summed over all the
+    frame alignments that spell it (CTC forward algorithm); ``char_confidences`` has
     one value in [0, 1] per character of ``text``.
     """
 
