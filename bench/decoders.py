@@ -39,11 +39,11 @@ def main() -> None:
     a = ap.parse_args()
     from captcha_ocr import Recognizer
     from captcha_ocr.data import find_samples, kfold_samples
-    from captcha_ocr.decode import decode
+    from captcha_ocr.decode import beam_decode, decode
 
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()}: {os.cpu_count()} CPUs, torch {torch.__version__}")
     samples = find_samples(a.data)
-    decoders = ["greedy", "beam", "constrained"]
+    decoders = ["greedy", "beam", "beam-python", "constrained"]
     totals = {d: 0 for d in decoders}
     times = {d: 0.0 for d in decoders + ["forward"]}
     n_total = 0
@@ -62,7 +62,10 @@ def main() -> None:
         accs = []
         for d in decoders:
             t = time.perf_counter()
-            out = decode(logits, rec.charset, d, lengths=rec.bundle.lengths, beam_width=a.beam_width)
+            if d == "beam-python":  # the built-in search, without fast-ctc-decode
+                out = beam_decode(logits, rec.charset, a.beam_width, impl="python")
+            else:
+                out = decode(logits, rec.charset, d, lengths=rec.bundle.lengths, beam_width=a.beam_width)
             times[d] += time.perf_counter() - t
             ok = np.array([o.text == y for o, y in zip(out, labels)])
             totals[d] += int((~ok).sum())
