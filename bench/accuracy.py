@@ -39,6 +39,12 @@ def variant_preset(name: str, spec: dict):
     return replace(p, image_size=tuple(spec["size"])) if "size" in spec else p
 
 
+def default_epochs() -> int:
+    from captcha_ocr.model import default_preset
+
+    return default_preset().train.epochs
+
+
 def run_one(job: dict) -> dict:
     """Train one preset on one split; returns accuracy, CER, errors and wall time."""
     try:
@@ -119,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--only-folds", help="comma list of folds to run (default: all)")
     ap.add_argument("--train-sizes", help="learning curve on the seed split: comma list of training-set sizes; "
-                                          "epochs scale as 36 * 936 / size (same optimiser steps), within the budget")
+                                          "epochs scale as E * 936 / size, E the default's epochs (same optimiser "
+                                          "steps), within the budget")
     ap.add_argument("--budget-minutes", type=float, help="stop each training run after this long")
     ap.add_argument("--epochs", type=int, help="epochs per run (default: the preset's)")
     ap.add_argument("--resume", action="store_true",
@@ -139,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         folds = [f for f in folds if str(f) in a.only_folds.split(",")]
     sizes = [int(n) for n in a.train_sizes.split(",")] if a.train_sizes else [0]
     jobs = [dict(preset=p, fold=f, seed=a.seed, train_size=n,
-                 epochs=min(400, round(36 * 936 / n)) if n else a.epochs, resume=a.resume, data=a.data,
+                 epochs=min(400, round(default_epochs() * 936 / n)) if n else a.epochs, resume=a.resume, data=a.data,
                  folds=a.folds, out=a.out, threads=a.threads,
                  accelerator=a.accelerator, budget=a.budget_minutes, variants=VARIANTS)
             for p in a.presets.split(",") for f in folds for n in sizes]
