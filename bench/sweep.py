@@ -36,6 +36,7 @@ accuracy.VARIANTS.update({
     "t25e40bs8lr1": {"model": {"stages": T25}, "train": {"epochs": 40, "batch_size": 8, "lr": 1e-3}},
     "b50e40bs8": {"model": {"stages": T50}, "train": {"epochs": 40, "batch_size": 8}},
     "lean_e45": {"model": {"stages": LEAN}, "train": {"epochs": 45}},
+    "previous_default": {"model": {"stages": T25}, "train": {"epochs": 36}},  # the default until 2026-11-24
     "lean16_e56": {"model": {"stages": LEAN16}, "train": {"epochs": 56}},
 })
 
