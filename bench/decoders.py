@@ -47,7 +47,7 @@ def main() -> None:
     totals = {d: 0 for d in decoders}
     times = {d: 0.0 for d in decoders + ["forward"]}
     n_total = 0
-    all_conf, all_ok, all_path = [], [], []
+    all_conf, all_ok, all_path, all_minchar, wrong = [], [], [], [], []
     print("| fold | images | " + " | ".join(f"{d} acc" for d in decoders) + " |")
     print("| --- | --- | " + " | ".join("---" for _ in decoders) + " |")
     for k, (_, val) in enumerate(kfold_samples(samples, a.folds, 42)):
@@ -75,6 +75,8 @@ def main() -> None:
                 all_ok.extend(ok.tolist())
                 # the earlier definition, for comparison: the best path's probability
                 all_path.extend(torch.log_softmax(logits.float(), -1).max(-1).values.sum(-1).exp().tolist())
+                all_minchar.extend(min(o.char_confidences, default=0.0) for o in out)
+                wrong.extend(f"{y}->{o.text} ({o.confidence:.3f})" for o, y in zip(out, labels) if o.text != y)
         n_total += len(val)
         print(f"| {k} | {len(val)} | " + " | ".join(f"{x:.2%}" for x in accs) + " |")
     print(f"\nerrors over all {n_total} held-out images: " + ", ".join(f"{d} {totals[d]}" for d in decoders))
@@ -82,7 +84,9 @@ def main() -> None:
     print(f"\nforward pass: {n_total / fwd:,.0f} images/s (batch 64, {torch.get_num_threads()} threads)")
     for d in decoders:
         print(f"{d:>12}: {n_total / times[d]:,.0f} sequences/s = {times[d] / fwd:.1%} of the forward time")
-    for name, conf in (("text probability (confidence)", all_conf), ("best-path probability", all_path)):
+    print(f"\ngreedy errors (confidence): {', '.join(wrong)}")
+    for name, conf in (("text probability (confidence)", all_conf), ("best-path probability", all_path),
+                       ("lowest character confidence", all_minchar)):
         stats = coverage_stats(np.array(conf), np.array(all_ok))
         print(f"\ngreedy, {name}: most confident 90% at {stats['acc@90%']:.2%} accuracy, 95% at "
               f"{stats['acc@95%']:.2%}; mean accuracy over all coverages {stats['aurc_acc']:.4f}")
