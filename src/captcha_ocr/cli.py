@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--count", type=int, default=3000)
     d.add_argument("--test-count", type=int, default=300)
-    d.add_argument("--epochs", type=int, default=12)
+    d.add_argument("--epochs", type=int, default=20)
     d.add_argument("--seed", type=int, default=42)
     d.set_defaults(func=cmd_demo)
 
