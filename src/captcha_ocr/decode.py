@@ -42,6 +42,16 @@ def log_softmax_np(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def _blank_extended(labels: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Label lengths ``[B]`` and the labels with blanks around every character ``[B, 2 L_max + 1]``
+    (``blank, c1, blank, c2, ..., blank``, padded with blanks): the states of the CTC lattice."""
+    lens = np.array([len(x) for x in labels], dtype=np.int64)
+    ext = np.zeros((len(labels), 2 * int(lens.max(initial=0)) + 1), dtype=np.int64)
+    for i, label in enumerate(labels):
+        ext[i, 1 : 2 * len(label) : 2] = label
+    return lens, ext
+
+
 def text_probability(logp: np.ndarray, labels: list[list[int]]) -> np.ndarray:
     """P(label | frames) for each row: log-probs ``[B, T, K]``, class-id labels (no blanks) -> ``[B]``.
 
@@ -49,11 +59,8 @@ def text_probability(logp: np.ndarray, labels: list[list[int]]) -> np.ndarray:
     the batch; a loop over the T frames only.
     """
     b, t_steps, _ = logp.shape
-    lens = np.array([len(x) for x in labels], dtype=np.int64)
-    states = 2 * int(lens.max(initial=0)) + 1
-    ext = np.zeros((b, states), dtype=np.int64)  # blank, c1, blank, c2, ..., blank
-    for i, label in enumerate(labels):
-        ext[i, 1 : 2 * len(label) : 2] = label
+    lens, ext = _blank_extended(labels)
+    states = ext.shape[1]
     # c_{k-1} -> c_k directly (skipping the blank between) only when they differ
     skip = np.zeros((b, states))
     skip[:, 2:][(ext[:, 2:] != BLANK) & (ext[:, 2:] != ext[:, :-2])] = 1.0
@@ -81,11 +88,8 @@ def char_confidences(logp: np.ndarray, labels: list[list[int]]) -> list[list[flo
     """Per character of each label, its highest frame probability along the label's best
     alignment (Viterbi over the CTC lattice, vectorised over the batch). ``logp`` ``[B, T, K]``."""
     b, t_steps, _ = logp.shape
-    lens = np.array([len(x) for x in labels], dtype=np.int64)
-    states = 2 * int(lens.max(initial=0)) + 1
-    ext = np.zeros((b, states), dtype=np.int64)
-    for i, label in enumerate(labels):
-        ext[i, 1 : 2 * len(label) : 2] = label
+    lens, ext = _blank_extended(labels)
+    states = ext.shape[1]
     skip_ok = np.zeros((b, states), dtype=bool)
     skip_ok[:, 2:] = (ext[:, 2:] != BLANK) & (ext[:, 2:] != ext[:, :-2])
     emit = np.take_along_axis(logp, np.broadcast_to(ext[:, None, :], (b, t_steps, states)), axis=2)
