@@ -16,7 +16,7 @@ torch agreement over the whole data set (max |logit difference|, identical decod
 keep-alive connections by default, or httpx with ``--client httpx``) send ``--requests``
 multipart ``POST /predict`` requests of one image each, cycling through the data set:
 req/s, latency p50/p99, failures, answers that differ from the in-process prediction, and
-the server's RSS at start and end (``/proc/PID/status``). The clients share the CPU with the
+the server's RSS at start and after each quarter of the run (``/proc/PID/status``). The clients share the CPU with the
 server, so on a small machine req/s is a floor, not the server's ceiling.
 """
 
@@ -261,7 +261,7 @@ async def load(base: str, blobs: list[bytes], expected: list[str], clients: int,
         wall = time.perf_counter() - t
     return {"requests": len(latencies), "seconds": wall, "req_s": len(latencies) / wall,
             "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "failures": sum(failures.values()),
-            "failure_kinds": failures, "wrong": wrong}
+            "failure_kinds": failures, "wrong": wrong, "latencies": latencies}
 
 
 def http_bench(name: str, model: Path, onnx_path: Path, blobs: list[bytes], a: argparse.Namespace) -> list[dict]:
@@ -278,7 +278,20 @@ def http_bench(name: str, model: Path, onnx_path: Path, blobs: list[bytes], a: a
             start = rss_mb(proc.pid)
             asyncio.run(load(base, blobs, expected, a.clients, 2 * a.clients, 30, a.client))  # warm-up
             cpu = cpu_seconds(proc.pid)
-            result = asyncio.run(load(base, blobs, expected, a.clients, a.requests, a.max_seconds, a.client))
+            # the run in four equal parts, the server's RSS read after each (memory must stay flat)
+            parts, rss_after = [], []
+            for _ in range(4):
+                parts.append(asyncio.run(load(base, blobs, expected, a.clients, a.requests // 4,
+                                              a.max_seconds / 4, a.client)))
+                rss_after.append(rss_mb(proc.pid)["VmRSS"])
+            lat = [x for p in parts for x in p["latencies"]]
+            result = {"requests": len(lat), "seconds": sum(p["seconds"] for p in parts),
+                      "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
+                      "failures": sum(p["failures"] for p in parts), "wrong": sum(p["wrong"] for p in parts),
+                      "failure_kinds": {k: sum(p["failure_kinds"].get(k, 0) for p in parts)
+                                        for k in {k for p in parts for k in p["failure_kinds"]}},
+                      "rss_quarters_mb": rss_after}
+            result["req_s"] = result["requests"] / result["seconds"]
             result["server_cpu_ms_per_req"] = (cpu_seconds(proc.pid) - cpu) * 1000 / max(1, result["requests"])
             end = rss_mb(proc.pid)
         finally:
@@ -295,13 +308,13 @@ def http_bench(name: str, model: Path, onnx_path: Path, blobs: list[bytes], a: a
 
 def print_http(rows: list[dict]) -> None:
     print("\n| model | backend | clients | requests | req/s | p50 (ms) | p99 (ms) | failures | wrong answers "
-          "| server CPU ms/req | RSS start -> end (peak) MB |")
+          "| server CPU ms/req | RSS at start; after each quarter of the run (MB) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['model']} | {r['backend']} | {r['clients']} | {r['requests']:,} | {r['req_s']:,.0f} | "
               f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['failures']} | {r['wrong']} | "
               f"{r['server_cpu_ms_per_req']:.1f} | "
-              f"{r['rss_start_mb']:.0f} -> {r['rss_end_mb']:.0f} ({r['rss_peak_mb']:.0f}) |")
+              f"{r['rss_start_mb']:.0f}; {', '.join(f'{m:.0f}' for m in r['rss_quarters_mb'])} |")
 
 
 def main() -> None:
