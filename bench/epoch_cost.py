@@ -5,7 +5,7 @@ ONNX Runtime inference throughput.
     python bench/epoch_cost.py --bf16     # also bf16 autocast training
 
 Random inputs (cost does not depend on content). Inference: the model exported to ONNX
-(opset 17), 1040 images in batches of 32, best of 3 passes, with 1 and 2 intra-op threads.
+(opset 20), 1040 images in batches of 32, best of 3 passes, with 1 and 2 intra-op threads.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def onnx_images_per_second(config, threads: int, images: int = 1040, batch: int 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, torch.randn(2, config.in_channels, config.height, config.width), buf,
-                          input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "b"}}, opset_version=17,
+                          input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "b"}}, opset_version=20,
                           dynamo=False)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
