@@ -155,3 +155,26 @@ def test_reference_dataset_is_read_as_documented():
     assert "".join(sorted(set("".join(s.label for s in samples)))) == "2345678bcdefgmnpwxy"
     _, val = split_samples(samples, 0.1, 42)
     assert len(val) == 104
+
+
+def test_label_pattern_takes_the_label_from_part_of_the_name(tmp_path):
+    for name in ["226md_0001.png", "226md_0002.png", "x9b_17.jpg"]:
+        write_png(tmp_path / name)
+    samples = find_samples(tmp_path, r"(.+)_\d+")
+    assert [(s.path.name, s.label) for s in samples] == [
+        ("226md_0001.png", "226md"), ("226md_0002.png", "226md"), ("x9b_17.jpg", "x9b")]
+    # a named group wins over the first group; no group: the whole (matching) name
+    assert [s.label for s in find_samples(tmp_path, r"(?P<n>\w\w)(?P<label>[^_]+)_\d+")] == ["6md", "6md", "b"]
+    assert [s.label for s in find_samples(tmp_path, r"[\w]+")] == ["226md_0001", "226md_0002", "x9b_17"]
+
+
+def test_label_pattern_names_the_files_that_do_not_match(tmp_path):
+    write_png(tmp_path / "226md_0001.png")
+    write_png(tmp_path / "notes.png")
+    with pytest.raises(DataError, match=r"1 of 2 image file names do not match.*notes\.png"):
+        find_samples(tmp_path, r"(.+)_\d+")
+    with pytest.raises(DataError, match="not a valid regular expression"):
+        find_samples(tmp_path, r"(.+")
+    (tmp_path / "labels.csv").write_text("226md_0001.png,226md\n")
+    with pytest.raises(DataError, match="manifest"):
+        find_samples(tmp_path, r"(.+)_\d+")

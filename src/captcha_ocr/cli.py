@@ -53,6 +53,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             init=a.init,
             report=not a.no_report,
             resume=a.resume,
+            label_pattern=a.label_pattern,
         )
     )
     acc = "n/a" if result.best_val_accuracy is None else f"{result.best_val_accuracy:.2%}"
@@ -75,7 +76,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from .recognizer import Recognizer
 
     rec = Recognizer.load(a.model, backend=a.backend)
-    samples = find_samples(a.data)
+    samples = find_samples(a.data, a.label_pattern)
     result = evaluate(rec, samples, batch_size=a.batch_size, progress=not a.no_progress and _progress_default(),
                       **_decode_options(a))
     for _path, why in result.skipped:
@@ -281,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", metavar="MODEL", help="start from this model's weights (fine-tuning; same architecture; "
                                                    "classifier rows are matched by character)")
     t.add_argument("--no-report", action="store_true", help="no curves.png, errors.png, confusions.csv")
+    from .cli_data import add_label_pattern_arg
+
+    add_label_pattern_arg(t)
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out from its last.ckpt (same data and options)")
     t.add_argument("--height", type=int, help="model input height (default: from the preset or the data)")
@@ -296,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="score a model on a labelled folder")
     e.add_argument("model")
     e.add_argument("data")
+    add_label_pattern_arg(e)
     e.add_argument("--batch-size", type=int, default=128)
     e.add_argument("--show", type=int, default=10, help="how many mistakes to list")
     e.add_argument("--json", action="store_true")

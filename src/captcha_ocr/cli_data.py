@@ -19,6 +19,13 @@ def _progress_default() -> bool:
     return _progress_default()
 
 
+def add_label_pattern_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--label-pattern", metavar="REGEX",
+                   help="take the label from part of each file name (without extension): the regex must match the "
+                        r"whole name, and its group 'label' or first group is the label, e.g. '(.+)_\d+' for "
+                        "226md_0001.png")
+
+
 def cmd_generate(a: argparse.Namespace) -> int:
     from .data import DataError
     from .synth import generate, parse_range, parse_size
@@ -40,7 +47,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
 def cmd_inspect(a: argparse.Namespace) -> int:
     from .inspect_data import format_report, inspect_dataset
 
-    report = inspect_dataset(a.data, progress=not a.no_progress and _progress_default())
+    report = inspect_dataset(a.data, progress=not a.no_progress and _progress_default(),
+                             label_pattern=a.label_pattern)
     if a.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -52,7 +60,8 @@ def cmd_preview(a: argparse.Namespace) -> int:
     from .preview import preview
 
     try:
-        r = preview(a.data, a.out, augment=a.augment, count=a.count, preset=a.preset, seed=a.seed, cols=a.cols)
+        r = preview(a.data, a.out, augment=a.augment, count=a.count, preset=a.preset, seed=a.seed, cols=a.cols,
+                    label_pattern=a.label_pattern)
     except ImportError as exc:  # albumentations missing for an albu-* level
         print(f"captcha-ocr: error: {exc}", file=sys.stderr)
         return 2
@@ -81,6 +90,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     i = sub.add_parser("inspect", help="counts, alphabet, sizes, duplicates and likely labelling problems")
     i.add_argument("data", help="folder of images named by their label, or with a labels.csv/labels.tsv")
     i.add_argument("--json", action="store_true", help="the full report as JSON")
+    add_label_pattern_arg(i)
     i.add_argument("--no-progress", action="store_true")
     i.set_defaults(func=cmd_inspect)
 
@@ -92,4 +102,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cols", type=int, default=4)
     p.add_argument("--preset", default="default", choices=["default", "seed"])
     p.add_argument("--seed", type=int, default=0, help="which samples and which augmentation draws")
+    add_label_pattern_arg(p)
     p.set_defaults(func=cmd_preview)

@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -76,12 +77,33 @@ def read_manifest(manifest: Path) -> list[Sample]:
     return samples
 
 
-def find_samples(root: str | os.PathLike) -> list[Sample]:
+def label_from_stem(stem: str, pattern: re.Pattern[str]) -> str | None:
+    """The label a ``--label-pattern`` finds in a file stem: its ``label`` group, else its first
+    group, else the whole match; ``None`` when the stem does not match (the whole stem must)."""
+    m = pattern.fullmatch(stem)
+    if m is None:
+        return None
+    if "label" in pattern.groupindex:
+        return m.group("label")
+    return m.group(1) if pattern.groups else m.group(0)
+
+
+def compile_label_pattern(label_pattern: str) -> re.Pattern[str]:
+    """Compile a ``--label-pattern``; a bad expression raises :class:`DataError`."""
+    try:
+        return re.compile(label_pattern)
+    except re.error as exc:
+        raise DataError(f"--label-pattern {label_pattern!r} is not a valid regular expression: {exc}") from None
+
+
+def find_samples(root: str | os.PathLike, label_pattern: str | None = None) -> list[Sample]:
     """Labelled samples of a folder, sorted by path.
 
     With a ``labels.csv``/``labels.tsv`` manifest in the folder, its rows; otherwise every image
     file directly in the folder, labelled by its file name without extension (``226md.png`` is
-    ``"226md"``).
+    ``"226md"``), or by the part of it that ``label_pattern`` (a regular expression the whole
+    stem must match) picks out: its ``label`` group or its first group, e.g. ``(.+)_\\d+`` for
+    ``226md_0001.png``. Files that do not match raise :class:`DataError`, naming them.
     """
     root = Path(root)
     if not root.exists():
@@ -91,9 +113,23 @@ def find_samples(root: str | os.PathLike) -> list[Sample]:
             return read_manifest(root)
         raise DataError(f"{root}: expected a folder of images or a labels.csv manifest")
     manifest = find_manifest(root)
+    if manifest is not None and label_pattern is not None:
+        raise DataError(f"{manifest}: the labels come from this manifest; --label-pattern reads file names only")
     if manifest is not None:
         return sorted(read_manifest(manifest), key=lambda s: str(s.path))
-    samples = [Sample(p, p.stem) for p in sorted(root.iterdir()) if is_image_file(p)]
+    files = [p for p in sorted(root.iterdir()) if is_image_file(p)]
+    if label_pattern is None:
+        samples = [Sample(p, p.stem) for p in files]
+    else:
+        pattern = compile_label_pattern(label_pattern)
+        labels = [label_from_stem(p.stem, pattern) for p in files]
+        misses = [p.name for p, label in zip(files, labels) if label is None]
+        if misses:
+            raise DataError(
+                f"{root}: {len(misses)} of {len(files)} image file names do not match --label-pattern "
+                f"{label_pattern!r}: {', '.join(misses[:5])}{', ...' if len(misses) > 5 else ''}"
+            )
+        samples = [Sample(p, label) for p, label in zip(files, labels)]
     if not samples:
         raise DataError(
             f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)} "

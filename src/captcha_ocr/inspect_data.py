@@ -163,12 +163,13 @@ def inspect_dataset(
     val_fraction: float = 0.1,
     seed: int = 42,
     progress: bool = False,
+    label_pattern: str | None = None,
 ) -> InspectReport:
     """Read every image of a dataset and report what is there and what looks wrong.
 
     Raises :class:`~captcha_ocr.data.DataError` when ``root`` has no samples at all.
     """
-    samples = find_samples(root)
+    samples = find_samples(root, label_pattern)
     infos = read_infos(samples, progress=progress)
     good = [i for i in infos if i.error is None]
     report = InspectReport(root=str(root), samples=len(samples), readable=len(good))

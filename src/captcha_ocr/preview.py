@@ -46,6 +46,7 @@ def preview(
     preset: str = "default",
     seed: int = 0,
     cols: int = 4,
+    label_pattern: str | None = None,
 ) -> PreviewResult:
     """Draw ``count`` random samples of ``data`` as the model gets them into the PNG ``out``.
 
@@ -56,7 +57,7 @@ def preview(
     if count < 1:
         raise ValueError("count must be at least 1")
     p = get_preset(preset)
-    samples = find_samples(data)
+    samples = find_samples(data, label_pattern)
     if p.image_size is None:  # as `train` does: median size of the training split
         sizes = {s.path: _header_size(s.path) for s in samples}
         train_s, _ = split_samples([s for s in samples if sizes[s.path]], p.train.val_fraction, p.train.seed)

@@ -66,6 +66,7 @@ class TrainRequest:
     val_samples: list[Sample] | None = None  # explicit validation samples (bench folds)
     init: str | None = None  # model file to start from (fine-tuning); its image size is the default
     report: bool = True  # curves.png each epoch, errors.png + confusions.csv at the end
+    label_pattern: str | None = None  # regex picking the label out of file stems (see find_samples)
     resume: bool = False  # continue the interrupted run in ``out`` from its last.ckpt
     callbacks: list = field(default_factory=list)  # extra Lightning callbacks
 
@@ -339,14 +340,14 @@ def _pick_accelerator(name: str) -> str:
 def prepare_data(req: TrainRequest, preset: Preset, print_fn=print):
     """Samples -> (train, val) LabelledImages, charset and preprocessing. Bad files are skipped
     and reported; unusable labels raise :class:`DataError` naming the files."""
-    samples = req.data if isinstance(req.data, list) else find_samples(req.data)
+    samples = req.data if isinstance(req.data, list) else find_samples(req.data, req.label_pattern)
     images, report = read_images(samples, progress=req.progress, desc="reading training images")
     skipped = list(report.skipped)
     if not report.samples:
         raise DataError(f"{req.data}: none of the {len(samples)} images could be read")
     by_path = dict(zip([s.path for s in report.samples], images))
     if req.val_samples is not None or req.val_dir:
-        val_list = req.val_samples if req.val_samples is not None else find_samples(req.val_dir)
+        val_list = req.val_samples if req.val_samples is not None else find_samples(req.val_dir, req.label_pattern)
         val_images, val_report = read_images(val_list, progress=req.progress, desc="reading validation images")
         skipped += val_report.skipped
         train_s, val_s = report.samples, val_report.samples
