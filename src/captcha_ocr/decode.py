@@ -42,14 +42,23 @@ def log_softmax_np(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def _blank_extended(labels: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Label lengths ``[B]`` and the labels with blanks around every character ``[B, 2 L_max + 1]``
-    (``blank, c1, blank, c2, ..., blank``, padded with blanks): the states of the CTC lattice."""
+def _lattice(logp: np.ndarray, labels: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CTC lattice of each label: its states are the label with blanks around every character
+    (``blank, c1, blank, c2, ..., blank``, padded with blanks to ``S = 2 L_max + 1``).
+
+    Returns label lengths ``[B]``, each state's log-prob per frame ``[B, T, S]`` and ``[B, S]``
+    whether a state may be entered from two states back (``c_{k-1} -> c_k`` skipping the blank
+    between, allowed only when the two characters differ).
+    """
+    b, t_steps, _ = logp.shape
     lens = np.array([len(x) for x in labels], dtype=np.int64)
-    ext = np.zeros((len(labels), 2 * int(lens.max(initial=0)) + 1), dtype=np.int64)
+    ext = np.zeros((b, 2 * int(lens.max(initial=0)) + 1), dtype=np.int64)
     for i, label in enumerate(labels):
         ext[i, 1 : 2 * len(label) : 2] = label
-    return lens, ext
+    emit = np.take_along_axis(logp, np.broadcast_to(ext[:, None, :], (b, t_steps, ext.shape[1])), axis=2)
+    can_skip = np.zeros(ext.shape, dtype=bool)
+    can_skip[:, 2:] = (ext[:, 2:] != BLANK) & (ext[:, 2:] != ext[:, :-2])
+    return lens, emit, can_skip
 
 
 def text_probability(logp: np.ndarray, labels: list[list[int]]) -> np.ndarray:
@@ -59,14 +68,11 @@ def text_probability(logp: np.ndarray, labels: list[list[int]]) -> np.ndarray:
     the batch; a loop over the T frames only.
     """
     b, t_steps, _ = logp.shape
-    lens, ext = _blank_extended(labels)
-    states = ext.shape[1]
-    # c_{k-1} -> c_k directly (skipping the blank between) only when they differ
-    skip = np.zeros((b, states))
-    skip[:, 2:][(ext[:, 2:] != BLANK) & (ext[:, 2:] != ext[:, :-2])] = 1.0
+    lens, emit_logp, can_skip = _lattice(logp, labels)
+    states = emit_logp.shape[2]
+    skip = can_skip.astype(np.float64)
     # probabilities, rescaled every frame (the scale factors' logs add up): no underflow
-    emit = np.exp(np.take_along_axis(logp, np.broadcast_to(ext[:, None, :], (b, t_steps, states)), axis=2),
-                  dtype=np.float64)
+    emit = np.exp(emit_logp, dtype=np.float64)
     padded = np.zeros((b, states + 2))  # two always-zero columns, then alpha
     alpha = padded[:, 2:]
     alpha[:, 0] = emit[:, 0, 0]
@@ -88,11 +94,8 @@ def char_confidences(logp: np.ndarray, labels: list[list[int]]) -> list[list[flo
     """Per character of each label, its highest frame probability along the label's best
     alignment (Viterbi over the CTC lattice, vectorised over the batch). ``logp`` ``[B, T, K]``."""
     b, t_steps, _ = logp.shape
-    lens, ext = _blank_extended(labels)
-    states = ext.shape[1]
-    skip_ok = np.zeros((b, states), dtype=bool)
-    skip_ok[:, 2:] = (ext[:, 2:] != BLANK) & (ext[:, 2:] != ext[:, :-2])
-    emit = np.take_along_axis(logp, np.broadcast_to(ext[:, None, :], (b, t_steps, states)), axis=2)
+    lens, emit, skip_ok = _lattice(logp, labels)
+    states = emit.shape[2]
     padded = np.full((b, states + 2), -np.inf)
     delta = padded[:, 2:]
     delta[:, 0] = emit[:, 0, 0]
@@ -115,6 +118,7 @@ def char_confidences(logp: np.ndarray, labels: list[list[int]]) -> list[list[flo
         best[rows, idx] = np.maximum(best[rows, idx], p)
         state = state - step[t, rows, state]
     return [best[i, : lens[i]].tolist() for i in range(b)]
+
 
 def _with_text_probability(decoded: list[Decoded], logp: np.ndarray, charset: Charset) -> list[Decoded]:
     """Set each ``confidence`` to the probability of its text under ``logp`` (unrestricted)."""
@@ -191,7 +195,8 @@ def _as_logp(logits, charset: Charset, allow: str | None) -> np.ndarray:
 
 
 def _from_path(path: np.ndarray, logp_row: np.ndarray, charset: Charset) -> Decoded:
-    """Collapse one frame path ``[T]`` (merge repeats, drop blanks) with its confidences."""
+    """Collapse one frame path ``[T]`` (merge repeats, drop blanks) with its character
+    confidences; the caller sets ``confidence`` (the text's probability)."""
     probs = np.exp(logp_row[np.arange(len(path)), path])
     chars, confs = [], []
     prev = -1
@@ -202,7 +207,7 @@ def _from_path(path: np.ndarray, logp_row: np.ndarray, charset: Charset) -> Deco
         elif cls == prev and cls != BLANK:
             confs[-1] = max(confs[-1], p)
         prev = cls
-    return Decoded(charset.decode(chars), float(np.prod(probs)), confs)
+    return Decoded(charset.decode(chars), 0.0, confs)
 
 
 # ----------------------------------------------------------------------------- length-constrained
@@ -313,7 +318,7 @@ def beam_decode(logits, charset: Charset, beam_width: int = 10, allow: str | Non
             if impl == "fast":
                 raise ImportError("impl='fast' needs fast-ctc-decode: pip install 'captcha-ocr[fast]'") from None
     if fast is None:
-        texts = [_beam_one(row, charset, beam_width).text for row in logp]
+        texts = [_beam_text(row, charset, beam_width) for row in logp]
     else:
         # it reads probabilities and an alphabet of strings (blank first); its labels may be any
         # strings, so each class is named by its index and mapped back
@@ -327,43 +332,35 @@ def beam_decode(logits, charset: Charset, beam_width: int = 10, allow: str | Non
     return _with_text_probability([Decoded(t, 0.0, c) for t, c in zip(texts, confs)], logp, charset)
 
 
-def _beam_one(logp: np.ndarray, charset: Charset, width: int) -> Decoded:
-    t_steps, k = logp.shape
-    # prefix -> (log p ending in blank, log p ending in non-blank), plus best char probs
+def _beam_text(logp: np.ndarray, charset: Charset, width: int) -> str:
+    """The built-in prefix beam search over one sequence's log-probs ``[T, K]``."""
+    # prefix -> (log p ending in blank, log p ending in non-blank)
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -np.inf)}
-    char_p: dict[tuple[int, ...], list[float]] = {(): []}
     la = np.logaddexp
-    for t in range(t_steps):
-        lp = logp[t]
+    for lp in logp:
         # only extend with classes that could matter at this frame
         cand = [int(c) for c in np.argsort(lp)[::-1][: max(width, 2) + 1] if c != BLANK and np.isfinite(lp[c])]
         nxt: dict[tuple[int, ...], list[float]] = {}
-        nxt_chars: dict[tuple[int, ...], list[float]] = {}
 
-        def add(prefix, pb, pnb, chars, nxt=nxt, nxt_chars=nxt_chars):
+        def add(prefix, pb, pnb, nxt=nxt):
             cur = nxt.get(prefix)
             if cur is None:
                 nxt[prefix] = [pb, pnb]
-                nxt_chars[prefix] = chars
             else:
                 cur[0], cur[1] = la(cur[0], pb), la(cur[1], pnb)
 
         for prefix, (pb, pnb) in beams.items():
             total = la(pb, pnb)
-            add(prefix, total + lp[BLANK], -np.inf, char_p[prefix])  # blank
+            add(prefix, total + lp[BLANK], -np.inf)  # blank
             if prefix:
-                last = prefix[-1]
-                chars = char_p[prefix][:-1] + [max(char_p[prefix][-1], float(np.exp(lp[last])))]
-                add(prefix, -np.inf, pnb + lp[last], chars)  # repeat collapses
+                add(prefix, -np.inf, pnb + lp[prefix[-1]])  # repeat collapses
             for c in cand:
-                new = prefix + (c,)
                 p = pb + lp[c] if prefix and prefix[-1] == c else total + lp[c]
-                add(new, -np.inf, p, char_p[prefix] + [float(np.exp(lp[c]))])
+                add(prefix + (c,), -np.inf, p)
         ranked = sorted(nxt.items(), key=lambda kv: la(kv[1][0], kv[1][1]), reverse=True)[:width]
         beams = {p: (v[0], v[1]) for p, v in ranked}
-        char_p = {p: nxt_chars[p] for p in beams}
-    best, (pb, pnb) = max(beams.items(), key=lambda kv: la(kv[1][0], kv[1][1]))
-    return Decoded(charset.decode(best), float(min(1.0, np.exp(la(pb, pnb)))), char_p[best])
+    best = max(beams.items(), key=lambda kv: la(kv[1][0], kv[1][1]))[0]
+    return charset.decode(best)
 
 
 DECODERS = ("greedy", "beam", "constrained")
