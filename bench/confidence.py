@@ -55,6 +55,7 @@ def main() -> None:
         "MC dropout: mean text probability", "MC dropout: min text probability")}
     correct: list[bool] = []
     errors: list[str] = []
+    tta_errors: list[str] = []  # decoding the shifted copies' averaged probabilities instead
     for k, (_, val) in enumerate(kfold_samples(samples, a.folds, 42)):
         rec = Recognizer.load(os.path.join(a.runs, f"{a.preset}_f{k}_s42", "model.pt"))
         model = rec.backend.model
@@ -85,8 +86,12 @@ def main() -> None:
         scores["MC dropout: mean text probability"].extend(p_drop.mean(0).tolist())
         scores["MC dropout: min text probability"].extend(p_drop.min(0).tolist())
         errors.extend(f"{s.label}->{t} ({o.confidence:.4f})" for s, t, o, g in zip(val, texts, out, ok) if not g)
+        averaged = greedy_decode(np.log(np.exp(np.stack(logp)).mean(0)), rec.charset)
+        tta_errors.extend(f"{s.label}->{o.text}" for s, o in zip(val, averaged) if o.text != s.label)
     ok = np.array(correct)
     print(f"\n{len(ok)} held-out images, {int((~ok).sum())} greedy errors: {', '.join(errors)}")
+    print(f"decoding the {len(SHIFTS)} shifted copies' averaged probabilities: {len(tta_errors)} errors: "
+          f"{', '.join(tta_errors)}")
     print(f"shifts: {SHIFTS}; MC dropout: {a.dropout_samples} samples\n")
     print("| score | most confident 90% | 95% | area under accuracy-coverage | rank of each error (of {}) |".format(len(ok)))
     print("| --- | --- | --- | --- | --- |")

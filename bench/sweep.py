@@ -38,6 +38,7 @@ accuracy.VARIANTS.update({
     "lean_e45": {"model": {"stages": LEAN}, "train": {"epochs": 45}},
     "previous_default": {"model": {"stages": T25}, "train": {"epochs": 36}},  # the default until 2026-11-24
     "lean16_e56": {"model": {"stages": LEAN16}, "train": {"epochs": 56}},
+    "smear_e56": {"train": {"augment": "smear"}},  # the default with --augment smear
 })
 
 if __name__ == "__main__":

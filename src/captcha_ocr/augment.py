@@ -29,6 +29,9 @@ LEVELS = {
     "light": dict(rot=3.0, scale=(0.93, 1.05), shift_x=0.04, shift_y=0.06, shear=0.15, contrast=0.2, noise=0.05),
     "strong": dict(rot=6.0, scale=(0.85, 1.08), shift_x=0.06, shift_y=0.10, shear=0.3, contrast=0.35, noise=0.10),
 }
+# "smear": light, and on half the images a dithered ghost copy of the strokes 1-3 px to the side,
+# like the smeared characters some captcha generators draw
+LEVELS["smear"] = dict(LEVELS["light"], smear=0.5, smear_px=3.0)
 
 
 # albumentations presets: (affine, elastic alpha/sigma/p, blur p, noise std range, brightness, contrast)
@@ -92,6 +95,27 @@ def albumentations_pipeline(level: str, seed: int | None = None) -> Callable[[np
     return apply
 
 
+def _smear(x: torch.Tensor, theta: torch.Tensor, out: torch.Tensor, prob: float, px: float,
+           generator: torch.Generator | None) -> torch.Tensor:
+    """Darken ``out`` [B, C, H, W] with a dithered copy of itself shifted by up to ``px`` pixels,
+    on a fraction ``prob`` of the images (dark strokes on light ground: the minimum keeps both)."""
+    import torch
+    import torch.nn.functional as F
+
+    b, _, h, w = x.shape
+    dev = x.device
+    shift = (torch.rand(b, 2, device=dev, generator=generator) * 2 - 1) * px
+    moved = theta.clone()
+    moved[:, 0, 2] += shift[:, 0] * 2 / w
+    moved[:, 1, 2] += shift[:, 1] * 2 / h
+    grid = F.affine_grid(moved, list(x.shape), align_corners=False)
+    ghost = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    density = torch.rand(b, 1, 1, 1, device=dev, generator=generator) * 0.6 + 0.2
+    keep = torch.rand(out.shape, device=dev, generator=generator) < density
+    on = (torch.rand(b, 1, 1, 1, device=dev, generator=generator) < prob) & keep
+    return torch.where(on, torch.minimum(out, ghost), out)
+
+
 def augment_batch(x: torch.Tensor, level: str = "light", generator: torch.Generator | None = None) -> torch.Tensor:
     """Randomly warp a normalised batch ``[B, C, H, W]``; returns a new tensor, same shape."""
     import torch
@@ -125,6 +149,8 @@ def augment_batch(x: torch.Tensor, level: str = "light", generator: torch.Genera
     theta[:, 1, 2] = ty
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if p.get("smear"):
+        out = _smear(x, theta, out, p["smear"], p["smear_px"], generator)
     # contrast around each image's mean, then a little pixel noise
     c = 1 + uniform(-p["contrast"], p["contrast"]).view(b, 1, 1, 1)
     mean = out.mean(dim=(1, 2, 3), keepdim=True)
