@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from captcha_ocr.augment import AUGMENTATIONS, albumentations_pipeline, augment_batch, check_level
+from captcha_ocr.augment import AUGMENTATIONS, _smear, albumentations_pipeline, augment_batch, check_level
 from captcha_ocr.bundle import Bundle, ModelFileError, load_bundle
 from captcha_ocr.charset import Charset
 from captcha_ocr.cli import main
@@ -203,7 +203,7 @@ def test_training_writes_the_run_report_and_eval_report(tiny_run, tmp_path, caps
 # ----------------------------------------------------------------------------- augmentation
 
 
-@pytest.mark.parametrize("level", ["none", "light", "strong"])
+@pytest.mark.parametrize("level", ["none", "light", "strong", "smear"])
 def test_batch_augmentation_keeps_shape_and_dtype(level):
     x = torch.randn(4, 1, 48, 200)
     y = augment_batch(x, level, generator=torch.Generator().manual_seed(0))
@@ -221,11 +221,24 @@ def test_albumentations_presets_keep_shape_and_dtype(level, channels):
 
 
 def test_unknown_augmentation_is_refused():
-    assert set(AUGMENTATIONS) == {"none", "light", "strong", "albu-light", "albu-strong"}
+    assert set(AUGMENTATIONS) == {"none", "light", "strong", "smear", "albu-light", "albu-strong"}
     with pytest.raises(ValueError, match="unknown augmentation"):
         check_level("heavy")
     with pytest.raises(ValueError, match="per-image"):
         augment_batch(torch.zeros(1, 1, 8, 8), "albu-light")
+
+
+def test_smear_only_darkens_with_a_shifted_copy_of_the_strokes():
+    x = torch.ones(8, 1, 20, 40)  # light ground (normalised +1) ...
+    x[:, :, 4:16, 18:20] = -1.0  # ... with one dark vertical stroke
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(8, 2, 3)
+    out = _smear(x, identity, x.clone(), prob=1.0, px=3.0, generator=torch.Generator().manual_seed(0))
+    assert (out <= x).all()  # nothing lighter: the ghost is the minimum of the two
+    added = (out < 0) & (x > 0)
+    assert added.any(dim=(1, 2, 3)).all()  # every image got ghost pixels ...
+    cols = added.any(dim=2).squeeze(1).nonzero()[:, 1]
+    assert cols.min() >= 15 and cols.max() <= 22  # ... next to the stroke, within 3 px
+    assert (_smear(x, identity, x.clone(), 0.0, 3.0, None) == x).all()  # prob 0: unchanged
 
 
 @pytest.mark.parametrize("level", ["light", "albu-light"])

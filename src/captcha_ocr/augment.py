@@ -5,7 +5,7 @@ shifts of a few pixels, mild scale and shear, a little elastic wobble.
 
 Two paths behind one ``--augment`` name:
 
-- ``light`` / ``strong`` (the default preset uses ``light``): :func:`augment_batch`, a whole
+- ``light`` / ``strong`` / ``smear`` (the default preset uses ``light``): :func:`augment_batch`, a whole
   normalised float batch ``[B, C, H, W]`` at once on the training device (one ``grid_sample``).
 - ``albu-light`` / ``albu-strong``: :func:`albumentations_pipeline`, per image on uint8
   ``[H, W, C]`` in the dataset (CPU, needs the optional ``albumentations`` package), adding

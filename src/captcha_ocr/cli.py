@@ -259,9 +259,10 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .augment import AUGMENTATIONS
+    from .cli_serving import add_backend_arg
 
     ap = argparse.ArgumentParser(prog="captcha-ocr", description="Train, evaluate and run captcha recognisers.")
-    from .cli_serving import add_backend_arg
 
     ap.add_argument("--version", action="version", version=f"captcha-ocr {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -276,9 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
-    t.add_argument("--augment", choices=["none", "light", "strong", "albu-light", "albu-strong"],
-                   help="light/strong: batch affine, contrast, noise (the default preset uses light); albu-*: "
-                        "per image with albumentations, adding elastic warps and blur")
+    t.add_argument("--augment", choices=AUGMENTATIONS,
+                   help="light/strong: batch affine, contrast, noise (the default preset uses light); smear: light "
+                        "plus a dithered ghost of the strokes on half the images; albu-*: per image with "
+                        "albumentations, adding elastic warps and blur")
     t.add_argument("--init", metavar="MODEL", help="start from this model's weights (fine-tuning; same architecture; "
                                                    "classifier rows are matched by character)")
     t.add_argument("--no-report", action="store_true", help="no curves.png, errors.png, confusions.csv")
