@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 import torch
+
 from decoders import coverage_stats
 
 SHIFTS = [(dx, dy) for dx in (-2, 0, 2) for dy in (-2, 0, 2)]  # pixels; (0, 0) is the image itself
@@ -93,7 +94,7 @@ def main() -> None:
     print(f"decoding the {len(SHIFTS)} shifted copies' averaged probabilities: {len(tta_errors)} errors: "
           f"{', '.join(tta_errors)}")
     print(f"shifts: {SHIFTS}; MC dropout: {a.dropout_samples} samples\n")
-    print("| score | most confident 90% | 95% | area under accuracy-coverage | rank of each error (of {}) |".format(len(ok)))
+    print(f"| score | most confident 90% | 95% | area under accuracy-coverage | rank of each error (of {len(ok)}) |")
     print("| --- | --- | --- | --- | --- |")
     for name, values in scores.items():
         v = np.array(values)

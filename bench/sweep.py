@@ -39,6 +39,7 @@ accuracy.VARIANTS.update({
     "previous_default": {"model": {"stages": T25}, "train": {"epochs": 36}},  # the default until 2026-11-24
     "lean16_e56": {"model": {"stages": LEAN16}, "train": {"epochs": 56}},
     "smear_e56": {"train": {"augment": "smear"}},  # the default with --augment smear
+    "albu_light_e56": {"train": {"augment": "albu-light"}},  # ... with --augment albu-light
 })
 
 if __name__ == "__main__":
