@@ -13,15 +13,10 @@ accuracy-coverage curve, and where each error ranks (0 = the most confident pred
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import time
-
 import numpy as np
 import torch
 
-from decoders import coverage_stats
+from decoders import coverage_stats, fold_models, fold_parser, print_header
 
 SHIFTS = [(dx, dy) for dx in (-2, 0, 2) for dy in (-2, 0, 2)]  # pixels; (0, 0) is the image itself
 
@@ -36,20 +31,13 @@ def shifted(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--runs", default="bench/out/accuracy")
-    ap.add_argument("--preset", default="default")
-    ap.add_argument("--folds", type=int, default=5)
+    ap = fold_parser(__doc__)
     ap.add_argument("--dropout-samples", type=int, default=10)
     a = ap.parse_args()
-    from captcha_ocr import Recognizer
-    from captcha_ocr.data import find_samples, kfold_samples
     from captcha_ocr.decode import greedy_decode, text_probability
 
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()}: {os.cpu_count()} CPUs, torch {torch.__version__}")
+    print_header()
     torch.manual_seed(0)
-    samples = find_samples(a.data)
     scores: dict[str, list[float]] = {k: [] for k in (
         "text probability (confidence)", "best-path probability", "lowest character confidence",
         "shifts: mean text probability", "shifts: min text probability", "shifts: same reading (share)",
@@ -57,8 +45,7 @@ def main() -> None:
     correct: list[bool] = []
     errors: list[str] = []
     tta_errors: list[str] = []  # decoding the shifted copies' averaged probabilities instead
-    for k, (_, val) in enumerate(kfold_samples(samples, a.folds, 42)):
-        rec = Recognizer.load(os.path.join(a.runs, f"{a.preset}_f{k}_s42", "model.pt"))
+    for _, rec, val in fold_models(a):
         model = rec.backend.model
         x = torch.from_numpy(rec.prepare([s.path for s in val]))
         with torch.no_grad():

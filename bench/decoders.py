@@ -29,20 +29,36 @@ def coverage_stats(confidences: np.ndarray, correct: np.ndarray) -> dict:
     return {"acc@90%": top(0.90), "acc@95%": top(0.95), "aurc_acc": float(acc_at.mean())}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def fold_parser(doc: str) -> argparse.ArgumentParser:
+    """Options shared by the scripts that read the k-fold models of bench/accuracy.py."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
     ap.add_argument("--runs", default="bench/out/accuracy")
     ap.add_argument("--preset", default="default")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--beam-width", type=int, default=10)
-    a = ap.parse_args()
+    return ap
+
+
+def print_header() -> None:
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()}: {os.cpu_count()} CPUs, torch {torch.__version__}")
+
+
+def fold_models(a: argparse.Namespace):
+    """Yield ``(fold, Recognizer, held-out samples)`` for each fold model."""
     from captcha_ocr import Recognizer
     from captcha_ocr.data import find_samples, kfold_samples
+
+    for k, (_, val) in enumerate(kfold_samples(find_samples(a.data), a.folds, 42)):
+        yield k, Recognizer.load(os.path.join(a.runs, f"{a.preset}_f{k}_s42", "model.pt")), val
+
+
+def main() -> None:
+    ap = fold_parser(__doc__)
+    ap.add_argument("--beam-width", type=int, default=10)
+    a = ap.parse_args()
     from captcha_ocr.decode import beam_decode, decode
 
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()}: {os.cpu_count()} CPUs, torch {torch.__version__}")
-    samples = find_samples(a.data)
+    print_header()
     decoders = ["greedy", "beam", "beam-python", "constrained"]
     totals = {d: 0 for d in decoders}
     times = {d: 0.0 for d in decoders + ["forward"]}
@@ -50,9 +66,7 @@ def main() -> None:
     all_conf, all_ok, all_path, all_minchar, wrong = [], [], [], [], []
     print("| fold | images | " + " | ".join(f"{d} acc" for d in decoders) + " |")
     print("| --- | --- | " + " | ".join("---" for _ in decoders) + " |")
-    for k, (_, val) in enumerate(kfold_samples(samples, a.folds, 42)):
-        path = os.path.join(a.runs, f"{a.preset}_f{k}_s42", "model.pt")
-        rec = Recognizer.load(path)
+    for k, rec, val in fold_models(a):
         x = rec.prepare([s.path for s in val])
         rec.logits(x[:8])  # warm-up
         t = time.perf_counter()
