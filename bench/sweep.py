@@ -17,6 +17,7 @@ SMALL25 = [(32, 1, 2, 2), (64, 1, 2, 2), (96, 1, 2, 2), (128, 1, 2, 1)]
 # CPU kernels run fastest): 42% and 47% fewer multiply-adds than T25.
 LEAN = [(32, 1, 2, 2), (48, 1, 2, 2), (64, 2, 2, 2), (128, 1, 2, 1)]
 LEAN16 = [(16, 1, 2, 2), (48, 1, 2, 2), (64, 2, 2, 2), (128, 1, 2, 1)]
+LEAN16_T50 = [(16, 1, 2, 2), (48, 1, 2, 2), (64, 2, 2, 1), (128, 1, 2, 1)]  # T = W / 4
 
 accuracy.VARIANTS.update({
     "t50e60bs32": {"model": {"stages": T50}, "train": {"epochs": 60, "batch_size": 32}},
@@ -40,6 +41,7 @@ accuracy.VARIANTS.update({
     "lean16_e56": {"model": {"stages": LEAN16}, "train": {"epochs": 56}},
     "smear_e56": {"train": {"augment": "smear"}},  # the default with --augment smear
     "albu_light_e56": {"train": {"augment": "albu-light"}},  # ... with --augment albu-light
+    "lean16_t50": {"model": {"stages": LEAN16_T50}},  # the default with twice the frames
 })
 
 if __name__ == "__main__":
