@@ -260,6 +260,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .augment import AUGMENTATIONS
+    from .cli_data import add_label_pattern_arg
     from .cli_serving import add_backend_arg
 
     ap = argparse.ArgumentParser(prog="captcha-ocr", description="Train, evaluate and run captcha recognisers.")
@@ -284,8 +285,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", metavar="MODEL", help="start from this model's weights (fine-tuning; same architecture; "
                                                    "classifier rows are matched by character)")
     t.add_argument("--no-report", action="store_true", help="no curves.png, errors.png, confusions.csv")
-    from .cli_data import add_label_pattern_arg
-
     add_label_pattern_arg(t)
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out from its last.ckpt (same data and options)")
