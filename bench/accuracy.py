@@ -31,7 +31,7 @@ def variant_preset(name: str, spec: dict):
     """The default preset with a variant's overrides."""
     from dataclasses import replace
 
-    from captcha_ocr.model import default_preset
+    from captcha_ocr.config import default_preset
 
     p = default_preset()
     p = replace(p, name=name, model=replace(p.model, **spec.get("model", {})),
@@ -40,7 +40,7 @@ def variant_preset(name: str, spec: dict):
 
 
 def default_epochs() -> int:
-    from captcha_ocr.model import default_preset
+    from captcha_ocr.config import default_preset
 
     return default_preset().train.epochs
 

@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--train-epochs", type=int, default=0, help="also train this many epochs per level")
     a = ap.parse_args()
     from captcha_ocr.augment import albumentations_pipeline, augment_batch
-    from captcha_ocr.model import get_preset
+    from captcha_ocr.config import get_preset
     from captcha_ocr.training import TrainRequest, prepare_data, train
 
     preset = get_preset("default")

@@ -21,7 +21,8 @@ import torch
 
 import accuracy
 import sweep  # noqa: F401  (registers the variants)
-from captcha_ocr.model import CRNN, get_preset
+from captcha_ocr.config import get_preset
+from captcha_ocr.model import CRNN
 
 
 def epoch_seconds(config, batch: int, images: int, bf16: bool = False, steps: int = 10) -> float:

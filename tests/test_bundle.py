@@ -5,8 +5,9 @@ import torch
 from captcha_ocr import Recognizer
 from captcha_ocr.bundle import Bundle, ModelFileError, load_bundle, save_bundle
 from captcha_ocr.charset import Charset
+from captcha_ocr.config import get_preset
 from captcha_ocr.data import Preprocess
-from captcha_ocr.model import build_model, get_preset
+from captcha_ocr.model import build_model
 
 
 def make_bundle(seed=0) -> Bundle:
@@ -68,3 +69,12 @@ def test_prediction_contract():
         assert 0.0 <= p.confidence <= 1.0
         assert len(p.char_confidences) == len(p.text)
     assert len(rec.predict(np.zeros((32, 96), np.uint8))) == 1  # a single image, not in a list
+
+
+def test_model_file_with_the_old_num_workers_setting_loads(tmp_path):
+    # model files written before TrainConfig.num_workers was removed store it in their provenance
+    bundle = make_bundle()
+    bundle.provenance = {"train_config": {"epochs": 200, "num_workers": 8}}
+    path = save_bundle(bundle, tmp_path / "old.pt")
+    assert load_bundle(path).provenance["train_config"]["num_workers"] == 8
+    assert len(Recognizer.load(path).predict(np.zeros((32, 96), np.uint8))) == 1

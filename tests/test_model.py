@@ -1,7 +1,11 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from captcha_ocr.model import CRNN, ModelConfig, build_model, get_preset
+from captcha_ocr.config import ModelConfig, feature_map_size, get_preset
+from captcha_ocr.model import CRNN, build_model
 
 
 @pytest.mark.parametrize("height,width", [(32, 96), (48, 200), (60, 160), (64, 256), (50, 333)])
@@ -33,3 +37,14 @@ def test_config_round_trip():
 def test_too_small_image_is_refused():
     with pytest.raises(ValueError, match="too small"):
         CRNN(ModelConfig(num_classes=5, height=8, width=8))
+
+
+def test_config_is_torch_free_and_computes_t_once():
+    code = ("import sys; from captcha_ocr.config import feature_map_size, get_preset; "
+            "assert 'torch' not in sys.modules, 'config imports torch'; "
+            "print(feature_map_size(75, 300, get_preset('seed').model.stages))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "(18, 75)"
+    stages = [[16, 1, 2, 2], [48, 1, 2, 1]]  # as a model file stores them
+    assert feature_map_size(32, 100, stages) == (8, 50)
+    assert ModelConfig(num_classes=3, height=32, width=100, stages=[tuple(s) for s in stages]).time_steps == 50

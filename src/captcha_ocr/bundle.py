@@ -14,10 +14,11 @@ from pathlib import Path
 import torch
 
 from .charset import Charset
+from .config import ModelConfig
 from .data import Preprocess
 from .errors import ModelFileError
 from .files import write_atomic
-from .model import CRNN, ModelConfig
+from .model import CRNN
 
 FORMAT = "captcha-ocr-model"
 FORMAT_VERSION = 1

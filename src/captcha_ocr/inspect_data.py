@@ -15,7 +15,7 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .charset import min_ctc_frames
@@ -128,9 +128,9 @@ def case_warnings(labels: Sequence[tuple[str, str]]) -> list[str]:
 
 def default_time_steps(height: int, width: int) -> int:
     """T of the default preset's model for an input of ``height`` x ``width``."""
-    from .model import default_preset
+    from .config import default_preset, feature_map_size
 
-    return replace(default_preset().model, num_classes=2, height=height, width=width).time_steps
+    return feature_map_size(height, width, default_preset().model.stages)[1]
 
 
 def narrow_images(infos: Sequence[ImageInfo], model_input: tuple[int, int]) -> tuple[int, list[dict]]:

@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from .augment import ALBU_LEVELS, albumentations_pipeline, augment_batch, check_level
+from .config import get_preset
 from .data import DataError, ImageLoadError, Preprocess, auto_image_size, find_samples, load_image, split_samples
-from .model import get_preset
 from .plots import BLACK, image_grid, save_png, to_uint8
 
 

@@ -189,10 +189,9 @@ class Recognizer:
     @property
     def time_steps(self) -> int:
         """T, the number of output frames."""
-        w = int(self.config["width"])
-        for stage in self.config["stages"]:
-            w //= int(stage[3])
-        return w
+        from .config import feature_map_size
+
+        return feature_map_size(self.config["height"], self.config["width"], self.config["stages"])[1]
 
     def prepare(self, images: Iterable[ImageInput]) -> np.ndarray:
         """Images (paths, bytes, PIL images, HxW[xC] uint8 arrays) -> float32 ``[B, C, H, W]``."""

@@ -32,11 +32,12 @@ from . import __version__
 from .augment import albumentations_pipeline, augment_batch, check_level, is_batch_level
 from .bundle import Bundle, ModelFileError, clean_state_dict, load_bundle, save_bundle
 from .charset import Charset
+from .config import ModelConfig, Preset, TrainConfig, feature_map_size, get_preset
 from .data import DataError, Preprocess, Sample, auto_image_size, find_samples, read_images, split_samples
 from .dataset import LabelledImages, TorchDataset, check_labels, collate
 from .decode import Decoded, greedy_decode
 from .metrics import character_error_rate, sequence_accuracy
-from .model import CRNN, ModelConfig, Preset, TrainConfig, build_model, count_parameters, get_preset
+from .model import CRNN, build_model, count_parameters
 
 log = logging.getLogger("captcha_ocr")
 
@@ -367,8 +368,7 @@ def prepare_data(req: TrainRequest, preset: Preset, print_fn=print):
         height, width = preset.image_size
     preprocess = Preprocess(height, width, preset.channels, preset.mean, preset.std, preset.alpha)
     charset = Charset.from_labels([s.label for s in train_s + val_s if s.label])
-    probe = replace(preset.model, num_classes=charset.num_classes, height=height, width=width)
-    check_labels(train_s + val_s, probe.time_steps)
+    check_labels(train_s + val_s, feature_map_size(height, width, preset.model.stages)[1])
     missing = sorted(set("".join(s.label for s in val_s)) - set("".join(s.label for s in train_s)))
     if missing:
         print_fn(f"warning: characters {missing} appear only in the validation data; the model cannot learn them")

@@ -1,0 +1,177 @@
+"""What a model and a training run are, as plain data (no torch): architecture, optimisation
+settings, named presets, and the one computation of the frame count T.
+
+Everything here is importable without torch, so the ONNX path, the data tools and the CLI can
+reason about a model (its T, its input size) from a model file's config dict or a preset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+Stage = tuple[int, int, int, int]  # (out_channels, convs, pool_h, pool_w)
+
+
+def feature_map_size(height: int, width: int, stages: Sequence[Sequence[int]]) -> tuple[int, int]:
+    """``(H', T)``: the feature map's height and its width in frames after every stage's pooling
+    of an input ``height`` x ``width``. ``stages`` are ``(out_channels, convs, pool_h, pool_w)``
+    (tuples, or the lists a model file stores). The one place T is computed."""
+    h, w = int(height), int(width)
+    for stage in stages:
+        h //= int(stage[2])
+        w //= int(stage[3])
+    return h, w
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a network (stored in the model file).
+
+    ``stages`` lists conv stages as ``(out_channels, convs, pool_h, pool_w)``; each conv is 3x3
+    (padding 1), followed by BatchNorm when ``batchnorm`` is set, then ReLU; each stage ends
+    with a max-pool of ``(pool_h, pool_w)`` (none when both are 1).
+    """
+
+    num_classes: int
+    in_channels: int = 1
+    height: int = 48
+    width: int = 200
+    # channel counts are multiples of 16, which ONNX Runtime's blocked CPU convolutions run fastest
+    stages: list[Stage] = field(
+        default_factory=lambda: [(16, 1, 2, 2), (48, 1, 2, 2), (64, 2, 2, 2), (128, 1, 2, 1)]
+    )
+    batchnorm: bool = True
+    proj_dim: int = 128  # Linear(C' * H' -> proj_dim) before the RNN; 0 = none
+    proj_dropout: float = 0.1
+    rnn_hidden: int = 128  # per direction
+    rnn_layers: int = 1
+    rnn_dropout: float = 0.0
+    head_dropout: float = 0.1
+
+    @property
+    def time_steps(self) -> int:
+        """T: frames along the width after pooling."""
+        return feature_map_size(self.height, self.width, self.stages)[1]
+
+    @property
+    def feature_height(self) -> int:
+        """H': rows of the feature map after pooling."""
+        return feature_map_size(self.height, self.width, self.stages)[0]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stages"] = [list(s) for s in self.stages]
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        data = dict(data)
+        data["stages"] = [tuple(s) for s in data["stages"]]
+        return cls(**data)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings of a preset (stored as provenance in the model file)."""
+
+    epochs: int = 56
+    batch_size: int = 8
+    optimizer: str = "adamw"  # "adam" | "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    scheduler: str = "onecycle"  # "onecycle" | "plateau" | "none"
+    plateau_factor: float = 0.8
+    plateau_patience: int = 5
+    grad_clip: float = 5.0
+    augment: str = "light"  # "none" | "light" | "strong" | "albu-light" | "albu-strong" (see augment.py)
+    val_fraction: float = 0.1
+    seed: int = 42
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Preset:
+    """A named recipe: preprocessing, architecture and training settings."""
+
+    name: str
+    model: ModelConfig
+    train: TrainConfig
+    channels: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    alpha: str
+    # (height, width) of the model input; None = chosen from the training images.
+    image_size: tuple[int, int] | None
+
+    def model_config(self, num_classes: int, height: int, width: int) -> ModelConfig:
+        """This preset's architecture for ``num_classes`` outputs and a ``height`` x ``width`` input."""
+        return replace(self.model, num_classes=num_classes, height=height, width=width, in_channels=self.channels)
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def seed_preset() -> Preset:
+    """The walkthrough this project started from: RGB 75x300, conv 128/64, GRU 32x2, Adam 3e-4."""
+    return Preset(
+        name="seed",
+        model=ModelConfig(
+            num_classes=0,
+            in_channels=3,
+            height=75,
+            width=300,
+            stages=[(128, 1, 2, 2), (64, 1, 2, 2)],
+            batchnorm=False,
+            proj_dim=64,
+            proj_dropout=0.2,
+            rnn_hidden=32,
+            rnn_layers=2,
+            rnn_dropout=0.25,
+            head_dropout=0.0,
+        ),
+        train=TrainConfig(
+            epochs=200,
+            batch_size=8,
+            optimizer="adam",
+            lr=3e-4,
+            weight_decay=0.0,
+            scheduler="plateau",
+            plateau_factor=0.8,
+            plateau_patience=5,
+            grad_clip=0.0,
+            augment="none",
+        ),
+        channels=3,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        alpha="drop",
+        image_size=(75, 300),
+    )
+
+
+def default_preset() -> Preset:
+    """Ours: grayscale at native-ish size, BatchNorm CRNN, AdamW + one-cycle, augmentation."""
+    return Preset(
+        name="default",
+        model=ModelConfig(num_classes=0),
+        train=TrainConfig(),
+        channels=1,
+        mean=(0.5,),
+        std=(0.5,),
+        alpha="white",
+        image_size=None,
+    )
+
+
+PRESETS = {"seed": seed_preset, "default": default_preset}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None
