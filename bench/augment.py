@@ -32,11 +32,11 @@ def main() -> None:
     a = ap.parse_args()
     from captcha_ocr.augment import albumentations_pipeline, augment_batch
     from captcha_ocr.config import get_preset
-    from captcha_ocr.training import TrainRequest, prepare_data, train
+    from captcha_ocr.dataset import prepare_data
+    from captcha_ocr.training import TrainRequest, train
 
     preset = get_preset("default")
-    req = TrainRequest(data=a.data, out="", progress=False)
-    train_data, _, _, pre, _ = prepare_data(req, preset, print_fn=lambda *x: None)
+    train_data, _, _, pre, _ = prepare_data(a.data, preset, progress=False, print_fn=lambda *x: None)
     n, bs = len(train_data), preset.train.batch_size
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()}: {os.cpu_count()} CPUs, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} training images "

@@ -1,20 +1,35 @@
-"""A labelled dataset held in memory as resized uint8 images, ready for batching.
+"""Training data: labelled samples -> train and validation images held in memory -> batches.
 
-Reading a folder decodes each image once (bad files are reported and skipped), resizes it
-with the model's :class:`~captcha_ocr.data.Preprocess`, and keeps ``uint8 [N, C, H, W]``;
-normalisation and augmentation happen per batch, on the training device.
+:func:`prepare_data` reads the samples (bad files are reported and skipped), splits off the
+validation set, picks the input size, builds the charset and checks every label fits the
+model. Each image is decoded once, resized with the model's
+:class:`~captcha_ocr.data.Preprocess` and kept as ``uint8 [N, C, H, W]``; normalisation and
+augmentation happen per batch, on the training device.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from .charset import Charset, min_ctc_frames
-from .data import DataError, LoadReport, Preprocess, Sample, read_images, to_arrays
+from .config import Preset, feature_map_size
+from .data import (
+    DataError,
+    LoadReport,
+    Preprocess,
+    Sample,
+    auto_image_size,
+    find_samples,
+    read_images,
+    split_samples,
+    to_arrays,
+)
 
 
 @dataclass
@@ -97,3 +112,65 @@ def check_labels(samples: Sequence[Sample], time_steps: int, charset: Charset | 
     if problems:
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise DataError(f"{len(problems)} unusable label(s):\n  " + "\n  ".join(problems[:10]) + more)
+
+
+class TrainingData(NamedTuple):
+    """What :func:`prepare_data` returns."""
+
+    train: LabelledImages
+    val: LabelledImages
+    charset: Charset
+    preprocess: Preprocess
+    skipped: list[tuple[Path, str]]  # unreadable files and why
+
+
+def prepare_data(
+    data: str | list[Sample],
+    preset: Preset,
+    val: str | list[Sample] | None = None,
+    height: int | None = None,
+    width: int | None = None,
+    label_pattern: str | None = None,
+    progress: bool = True,
+    print_fn=print,
+) -> TrainingData:
+    """A folder (or samples) -> train and validation images, charset and preprocessing.
+
+    ``val`` (a folder or samples) is the validation set; without it, ``preset.train.val_fraction``
+    of ``data`` is split off with ``preset.train.seed``. The input size is the preset's, or
+    chosen from the training images (``height``/``width`` override either). Bad files are
+    skipped and reported; unusable labels raise :class:`DataError` naming the files.
+    """
+    samples = data if isinstance(data, list) else find_samples(data, label_pattern)
+    images, report = read_images(samples, progress=progress, desc="reading training images")
+    skipped = list(report.skipped)
+    if not report.samples:
+        raise DataError(f"{data}: none of the {len(samples)} images could be read")
+    by_path = dict(zip([s.path for s in report.samples], images))
+    if val is not None:
+        val_list = val if isinstance(val, list) else find_samples(val, label_pattern)
+        val_images, val_report = read_images(val_list, progress=progress, desc="reading validation images")
+        skipped += val_report.skipped
+        train_s, val_s = report.samples, val_report.samples
+        val_by_path = dict(zip([s.path for s in val_s], val_images))
+    else:
+        train_s, val_s = split_samples(report.samples, preset.train.val_fraction, preset.train.seed)
+        val_by_path = by_path
+    if not train_s:
+        raise DataError(f"{data}: no training images left after the validation split")
+
+    if height or width or preset.image_size is None:
+        auto_h, auto_w = auto_image_size([by_path[s.path].size for s in train_s])
+        base_h, base_w = preset.image_size or (auto_h, auto_w)
+        height, width = height or base_h, width or base_w
+    else:
+        height, width = preset.image_size
+    preprocess = Preprocess(height, width, preset.channels, preset.mean, preset.std, preset.alpha)
+    charset = Charset.from_labels([s.label for s in train_s + val_s if s.label])
+    check_labels(train_s + val_s, feature_map_size(height, width, preset.model.stages)[1])
+    missing = sorted(set("".join(s.label for s in val_s)) - set("".join(s.label for s in train_s)))
+    if missing:
+        print_fn(f"warning: characters {missing} appear only in the validation data; the model cannot learn them")
+    train = LabelledImages.from_samples(train_s, preprocess, [by_path[s.path] for s in train_s])[0]
+    val_data = LabelledImages.from_samples(val_s, preprocess, [val_by_path[s.path] for s in val_s])[0]
+    return TrainingData(train, val_data, charset, preprocess, skipped)

@@ -1,0 +1,138 @@
+"""What a training run leaves in its folder: ``metrics.csv``, ``model.pt``, ``curves.png``,
+``last.ckpt`` and, at the end, ``errors.png`` and ``confusions.csv``.
+
+Under multi-process training every process keeps the same history (the metrics are computed
+from all processes' readings, see :mod:`captcha_ocr.system`), so all agree on the best epoch;
+only the first process (``trainer.is_global_zero``) prints and writes files.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+from .bundle import Bundle, load_bundle, save_bundle
+from .dataset import LabelledImages
+from .errors import DataError
+from .system import CTCSystem
+
+
+class RunRecorder(Callback):
+    """Writes ``metrics.csv`` (and ``curves.png``) each epoch, prints a summary line, keeps and
+    saves the best model, and writes ``last.ckpt`` to resume from. Its history travels in that
+    checkpoint (``state_dict``), so a resumed run continues the same ``metrics.csv``.
+
+    ``make_bundle(system, epoch, metrics) -> Bundle`` makes the model file of an epoch.
+    """
+
+    COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_cer", "lr", "seconds"]
+
+    def __init__(self, out: Path, make_bundle: Callable[[CTCSystem, int, dict], Bundle] | None, has_val: bool,
+                 print_fn=print, curves: bool = True, fingerprint: str = "") -> None:
+        self.out = out
+        self.metrics_path = out / "metrics.csv"
+        self.model_path = out / "model.pt"
+        self.checkpoint_path = out / "last.ckpt"
+        self.fingerprint = fingerprint  # what the run trains on; a resume must match it
+        self.curves_path: Path | None = out / "curves.png" if curves else None
+        self.rows: list[dict] = []
+        self.make_bundle = make_bundle
+        self.has_val = has_val
+        self.print = print_fn
+        self.best_key: tuple[float, float] | None = None
+        self.best_epoch = -1
+        self.best_metrics: dict[str, float] = {}
+        self.start = time.perf_counter()
+
+    def _write_csv(self, rows: list[list], mode: str = "a") -> None:
+        with open(self.metrics_path, mode, newline="") as fh:
+            writer = csv.writer(fh)
+            for row in rows:
+                writer.writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v) for v in row])
+
+    def state_dict(self) -> dict:
+        return {"rows": self.rows, "best_key": self.best_key, "best_epoch": self.best_epoch,
+                "best_metrics": self.best_metrics, "elapsed": time.perf_counter() - self.start,
+                "fingerprint": self.fingerprint}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("fingerprint") != self.fingerprint:
+            raise DataError(
+                f"{self.checkpoint_path}: the interrupted run trained on other data or settings "
+                f"({state.get('fingerprint')}) than this one ({self.fingerprint}); resume with the same "
+                f"arguments, or start a new run without --resume"
+            )
+        self.rows = list(state["rows"])
+        self.best_key = tuple(state["best_key"]) if state["best_key"] is not None else None
+        self.best_epoch, self.best_metrics = state["best_epoch"], dict(state["best_metrics"])
+        self.start = time.perf_counter() - state["elapsed"]
+
+    def on_fit_start(self, trainer: L.Trainer, system: CTCSystem) -> None:
+        # after a resume's checkpoint is restored: metrics.csv starts over with the rows it holds
+        if trainer.is_global_zero:
+            self._write_csv([self.COLUMNS] + [[r[c] for c in self.COLUMNS] for r in self.rows], mode="w")
+
+    def on_train_epoch_end(self, trainer: L.Trainer, system: CTCSystem) -> None:
+        if trainer.sanity_checking:
+            return
+        m = dict(system.epoch_metrics, train_loss=system.train_loss())  # every process takes part
+        epoch = trainer.current_epoch + 1
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        row = [epoch, m.get("train_loss"), m.get("val_loss"), m.get("val_accuracy"), m.get("val_cer"), lr,
+               round(time.perf_counter() - self.start, 2)]
+        self.rows.append(dict(zip(self.COLUMNS, row)))
+        if self.has_val:
+            key = (m.get("val_accuracy", 0.0), -m.get("val_loss", float("inf")))
+            msg = (f"epoch {epoch}: train_loss {m.get('train_loss', float('nan')):.4f}  val_loss "
+                   f"{m.get('val_loss', float('nan')):.4f}  val_acc {m.get('val_accuracy', 0):.2%}  "
+                   f"val_cer {m.get('val_cer', 0):.4f}")
+        else:
+            key = (float(epoch), 0.0)  # no validation: the latest model is the best we know
+            msg = f"epoch {epoch}: train_loss {m.get('train_loss', float('nan')):.4f}"
+        improved = self.best_key is None or key > self.best_key
+        if improved:
+            self.best_key, self.best_epoch, self.best_metrics = key, epoch, m
+        if trainer.is_global_zero:
+            self._write_csv([row])
+            if self.curves_path is not None:
+                self._draw_curves()
+            if improved:
+                save_bundle(self.make_bundle(system, epoch, m), self.model_path)
+                msg += "  (saved)"
+            self.print(msg)
+        # every process calls it; Lightning writes the file from the first only (atomically: a
+        # temporary file, then a move) and waits for all
+        trainer.save_checkpoint(self.checkpoint_path, weights_only=False)
+
+    def _draw_curves(self) -> None:
+        from .plots import save_curves
+
+        try:
+            save_curves(self.rows, self.curves_path)
+        except ImportError:
+            self.print("warning: matplotlib is not installed, so no curves.png (pip install 'captcha-ocr[plots]')")
+            self.curves_path = None
+        except Exception as exc:  # a plotting problem must never stop training
+            self.print(f"warning: could not draw curves.png ({type(exc).__name__}: {exc}); not trying again")
+            self.curves_path = None
+
+
+def write_run_report(out: Path, model_path: Path, val: LabelledImages, batch_size: int = 256) -> list[Path]:
+    """``errors.png`` and ``confusions.csv`` for the saved (best) model on the validation images
+    (already resized uint8 ``[N, C, H, W]``), read the way :class:`~captcha_ocr.recognizer.Recognizer`
+    reads (greedy decoding)."""
+    from .recognizer import Recognizer
+    from .report import write_report
+
+    rec = Recognizer(load_bundle(model_path))
+    preds = []
+    for i in range(0, len(val), batch_size):
+        batch = rec.preprocess.normalize(val.images[i : i + batch_size])
+        preds.extend(rec.decode_logits(rec.logits(batch)))
+    return write_report(out, val.labels, [p.text for p in preds], [p.confidence for p in preds],
+                        lambda i: val.images[i], val.paths)
