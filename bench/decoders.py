@@ -46,7 +46,7 @@ def print_header() -> None:
 def fold_models(a: argparse.Namespace):
     """Yield ``(fold, Recognizer, held-out samples)`` for each fold model."""
     from captcha_ocr import Recognizer
-    from captcha_ocr.data import find_samples, kfold_samples
+    from captcha_ocr.samples import find_samples, kfold_samples
 
     for k, (_, val) in enumerate(kfold_samples(find_samples(a.data), a.folds, 42)):
         yield k, Recognizer.load(os.path.join(a.runs, f"{a.preset}_f{k}_s42", "model.pt")), val

@@ -52,7 +52,7 @@ def machine_line() -> str:
 
 def load_data(folder: str) -> list[bytes]:
     """Every image file of the data set, read into memory (sorted by path)."""
-    from captcha_ocr.data import find_samples
+    from captcha_ocr.samples import find_samples
 
     return [s.path.read_bytes() for s in find_samples(folder)]
 

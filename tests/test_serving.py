@@ -23,8 +23,8 @@ from PIL import Image
 from captcha_ocr import Recognizer
 from captcha_ocr.bundle import Bundle, ModelFileError, save_bundle
 from captcha_ocr.charset import Charset
-from captcha_ocr.data import Preprocess
 from captcha_ocr.export import FORMAT, METADATA_KEYS, export_onnx
+from captcha_ocr.images import Preprocess
 from captcha_ocr.model import build_model, get_preset
 from conftest import run_cli, write_png
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 
 from .charset import Charset
-from .data import Preprocess
 from .errors import ModelFileError
 from .files import write_atomic
+from .images import Preprocess
 from .model import CRNN, ModelConfig
 
 FORMAT = "captcha-ocr-model"

@@ -71,9 +71,9 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
-    from .data import find_samples
     from .evaluation import evaluate
     from .recognizer import Recognizer
+    from .samples import find_samples
 
     rec = Recognizer.load(a.model, backend=a.backend)
     samples = find_samples(a.data, a.label_pattern)
@@ -117,7 +117,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
     """Files as given; folders expanded to the image files directly inside them, sorted."""
-    from .data import DataError, is_image_file
+    from .errors import DataError
+    from .samples import is_image_file
 
     out: list[Path] = []
     for item in inputs:
@@ -134,10 +135,10 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
 
 def _read_for_predict(rec, path: Path):
     """``(path, uint8 [C, H, W] or None, error or None)`` for one file (runs in a worker thread)."""
-    from .data import ImageLoadError, load_image
+    from .errors import ImageLoadError
 
     try:
-        return path, rec.preprocess.resize(load_image(path)), None
+        return path, rec.preprocess.load(path), None
     except ImageLoadError as exc:
         return path, None, str(exc)
     except (OSError, ValueError, SyntaxError) as exc:  # decodes the header, fails on the pixels
@@ -230,9 +231,9 @@ def _add_decode_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_demo(a: argparse.Namespace) -> int:
     """Generate captchas, train the default preset on them, evaluate on fresh ones, predict."""
-    from .data import find_samples
     from .evaluation import evaluate
     from .recognizer import Recognizer
+    from .samples import find_samples
     from .synth import generate
     from .training import TrainRequest, train
 

@@ -27,7 +27,7 @@ def add_label_pattern_arg(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from .data import DataError
+    from .errors import DataError
     from .synth import generate, parse_range, parse_size
 
     out = Path(a.out)

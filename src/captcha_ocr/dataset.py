@@ -14,7 +14,9 @@ import numpy as np
 import torch
 
 from .charset import Charset, min_ctc_frames
-from .data import DataError, LoadReport, Preprocess, Sample, read_images, to_arrays
+from .errors import DataError
+from .images import LoadReport, Preprocess, read_images, to_arrays
+from .samples import Sample
 
 
 @dataclass

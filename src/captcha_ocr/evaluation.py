@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import Sample, read_images
 from .dataset import check_labels
+from .images import read_images
 from .metrics import character_error_rate, edit_distance, sequence_accuracy
 from .recognizer import Prediction, Recognizer
+from .samples import Sample
 
 
 @dataclass
@@ -61,7 +62,7 @@ def evaluate(
 ) -> EvalResult:
     """Predict every readable sample; unreadable files are skipped and listed.
 
-    Raises :class:`~captcha_ocr.data.DataError` if a label holds a character the model does not know.
+    Raises :class:`~captcha_ocr.errors.DataError` if a label holds a character the model does not know.
     """
     check_labels(samples, time_steps=10**9, charset=rec.charset)
     images, report = read_images(samples, progress=progress, desc="reading images")

@@ -1,7 +1,7 @@
 """What the model sees: a grid of samples after preprocessing and, optionally, augmentation.
 
-Images go through the same steps as in training: the preset's :class:`~captcha_ocr.data.Preprocess`
-at the size ``train`` would pick (:func:`~captcha_ocr.data.auto_image_size` over the training
+Images go through the same steps as in training: the preset's :class:`~captcha_ocr.images.Preprocess`
+at the size ``train`` would pick (:func:`~captcha_ocr.images.auto_image_size` over the training
 split for the default preset), then normalisation and the chosen augmentation, then back to
 pixels for display.
 """
@@ -16,9 +16,11 @@ import numpy as np
 from PIL import Image
 
 from .augment import ALBU_LEVELS, albumentations_pipeline, augment_batch, check_level
-from .data import DataError, ImageLoadError, Preprocess, auto_image_size, find_samples, load_image, split_samples
+from .errors import DataError, ImageLoadError
+from .images import Preprocess, auto_image_size
 from .model import get_preset
 from .plots import BLACK, image_grid, save_png, to_uint8
+from .samples import find_samples, split_samples
 
 
 @dataclass
@@ -71,7 +73,7 @@ def preview(
     arrays, labels = [], []
     for i in np.random.RandomState(seed).permutation(len(samples)):
         try:
-            arrays.append(pre.resize(load_image(samples[i].path)))
+            arrays.append(pre.load(samples[i].path))
         except ImageLoadError:
             continue
         labels.append(samples[i].label)

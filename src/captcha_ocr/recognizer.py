@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .charset import Charset
-from .data import ImageInput, Preprocess, load_image
 from .decode import alignment_string, decode
 from .errors import ModelFileError
+from .images import ImageInput, Preprocess
 
 if TYPE_CHECKING:
     import torch
@@ -196,7 +196,7 @@ class Recognizer:
 
     def prepare(self, images: Iterable[ImageInput]) -> np.ndarray:
         """Images (paths, bytes, PIL images, HxW[xC] uint8 arrays) -> float32 ``[B, C, H, W]``."""
-        arrays = [self.preprocess.resize(load_image(img)) for img in images]
+        arrays = [self.preprocess.load(img) for img in images]
         if not arrays:
             return np.empty((0, self.preprocess.channels, self.preprocess.height, self.preprocess.width), np.float32)
         return self.preprocess.normalize(np.stack(arrays))

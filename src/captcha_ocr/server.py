@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
 import json
 import os
 import queue
@@ -36,10 +35,10 @@ from typing import Literal
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from PIL import Image
 from pydantic import BaseModel
 
 from .decode import parse_lengths
+from .errors import ImageLoadError, ImageTooLargeError
 from .recognizer import Recognizer
 
 DEFAULT_MAX_BYTES = 1_000_000
@@ -436,26 +435,14 @@ def create_app(
 
 def _decode_image(rec: Recognizer, name: str, data: bytes, max_bytes: int, max_pixels: int) -> np.ndarray:
     """Bytes -> uint8 ``[C, H, W]`` at the model's size; HTTPException 400/413 for bad input."""
-    if not data:
-        raise _fail(400, f"{name}: empty file")
     if len(data) > max_bytes:
         raise _fail(413, f"{name}: {len(data)} bytes is over the limit of {max_bytes}")
     try:
-        image = Image.open(io.BytesIO(data))  # reads the header only
-    except Image.DecompressionBombError as exc:
-        raise _fail(413, f"{name}: {exc}") from None
-    except Exception as exc:  # PIL raises many types for junk
-        raise _fail(400, f"{name}: not a readable image ({type(exc).__name__})") from None
-    width, height = image.size
-    if width * height > max_pixels:
-        raise _fail(413, f"{name}: {width}x{height} = {width * height} pixels is over the limit of {max_pixels}")
-    if width == 0 or height == 0:
-        raise _fail(400, f"{name}: image has no pixels")
-    try:
-        image.load()
-        return rec.preprocess.resize(image)
-    except Exception as exc:  # truncated or odd files: PIL and numpy raise many types
-        raise _fail(400, f"{name}: not a readable image ({type(exc).__name__}: {exc})") from None
+        return rec.preprocess.load(data, name, max_pixels)
+    except ImageTooLargeError as exc:
+        raise _fail(413, str(exc)) from None
+    except ImageLoadError as exc:
+        raise _fail(400, str(exc)) from None
 
 
 def _version() -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from .data import Sample
+from .samples import Sample
 
 DEFAULT_ALPHABET = "0123456789abcdefghjkmnpqrstuvwxyz"
 CHUNK = 64  # images per job handed to a worker process

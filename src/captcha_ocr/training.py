@@ -32,11 +32,13 @@ from . import __version__
 from .augment import albumentations_pipeline, augment_batch, check_level, is_batch_level
 from .bundle import Bundle, ModelFileError, clean_state_dict, load_bundle, save_bundle
 from .charset import Charset
-from .data import DataError, Preprocess, Sample, auto_image_size, find_samples, read_images, split_samples
 from .dataset import LabelledImages, TorchDataset, check_labels, collate
 from .decode import Decoded, greedy_decode
+from .errors import DataError
+from .images import Preprocess, auto_image_size, read_images
 from .metrics import character_error_rate, sequence_accuracy
 from .model import CRNN, ModelConfig, Preset, TrainConfig, build_model, count_parameters, get_preset
+from .samples import Sample, find_samples, split_samples
 
 log = logging.getLogger("captcha_ocr")
 
