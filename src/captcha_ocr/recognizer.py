@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .charset import Charset
-from .decode import alignment_string, decode
+from .decode import DecodeOptions, alignment_string, decode
 from .errors import ModelFileError
 from .images import ImageInput, Preprocess
 
@@ -227,7 +227,7 @@ class Recognizer:
             lengths = self.lengths
         if len(logits) == 0:
             return []
-        decoded = decode(logits, self.charset, decoder, lengths, allow, beam_width)
+        decoded = decode(logits, self.charset, DecodeOptions(decoder, lengths, allow, beam_width))
         sources = sources if sources is not None else [None] * len(decoded)
         return [Prediction(d.text, d.confidence, d.char_confidences, s) for d, s in zip(decoded, sources)]
 
