@@ -23,6 +23,7 @@ from PIL import Image
 from captcha_ocr import Recognizer
 from captcha_ocr.bundle import Bundle, ModelFileError, save_bundle
 from captcha_ocr.charset import Charset
+from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.export import FORMAT, METADATA_KEYS, export_onnx
 from captcha_ocr.images import Preprocess
 from captcha_ocr.model import build_model, get_preset
@@ -117,8 +118,8 @@ def test_onnx_matches_torch(recs, kind):
         got = onnx_rec.logits(x[:b])
         assert got.shape == ref.shape
         np.testing.assert_allclose(got, ref, atol=1e-4, rtol=0)
-    for options in ({}, {"decoder": "beam"}, {"decoder": "constrained"}, {"allow": "ab"}):
-        a, b = torch_rec.predict(images, **options), onnx_rec.predict(images, **options)
+    for options in (None, DecodeOptions("beam"), DecodeOptions("constrained"), DecodeOptions(allow="ab")):
+        a, b = torch_rec.predict(images, options), onnx_rec.predict(images, options)
         assert [p.text for p in a] == [p.text for p in b]
         np.testing.assert_allclose([p.confidence for p in a], [p.confidence for p in b], rtol=1e-3, atol=1e-6)
     texts = {p.text for p in torch_rec.predict(images)}
@@ -304,7 +305,7 @@ def test_concurrent_requests_each_get_their_own_answer(client, recs):
 
 
 def test_micro_batcher_groups_requests_and_passes_errors():
-    from captcha_ocr.server import MicroBatcher
+    from captcha_ocr.batcher import MicroBatcher
 
     calls = []
 
@@ -343,7 +344,7 @@ def test_real_server_over_a_socket(models, recs):
     _, onnx_path = models
     port = free_port()
     exe = shutil.which("captcha-ocr")
-    cmd = [exe] if exe else [sys.executable, "-m", "captcha_ocr.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "captcha_ocr"]
     proc = subprocess.Popen([*cmd, "serve", str(onnx_path), "--host", "127.0.0.1", "--port", str(port),
                              "--no-access-log", "--log-level", "warning"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -377,9 +378,10 @@ def test_onnx_path_never_imports_torch(models, tmp_path):
     script = (
         "import sys\n"
         "from captcha_ocr import Recognizer\n"
+        "from captcha_ocr.decode import DecodeOptions\n"
         "from captcha_ocr.cli import main\n"
         f"rec = Recognizer.load({str(onnx_path)!r})\n"
-        f"assert len(rec.predict([{str(img)!r}], decoder='constrained')) == 1\n"
+        f"assert len(rec.predict([{str(img)!r}], DecodeOptions('constrained'))) == 1\n"
         f"assert main(['predict', {str(onnx_path)!r}, {str(img)!r}, '--json', '--no-progress']) == 0\n"
         f"assert main(['predict', {str(tmp_path / 'missing.onnx')!r}, {str(img)!r}]) != 0\n"
         "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"

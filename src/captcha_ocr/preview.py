@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from .augment import ALBU_LEVELS, albumentations_pipeline, augment_batch, check_level
-from .errors import DataError, ImageLoadError
+from .errors import DataError, ImageLoadError, MissingExtraError
 from .images import Preprocess, auto_image_size
 from .model import get_preset
 from .plots import BLACK, image_grid, save_png, to_uint8
@@ -99,7 +99,10 @@ def _augmented(batch: np.ndarray, pre: Preprocess, level: str, seed: int) -> np.
     import torch
 
     if level in ALBU_LEVELS:  # per image on uint8 [H, W, C], before normalisation (as in training)
-        apply = albumentations_pipeline(level, seed)
+        try:
+            apply = albumentations_pipeline(level, seed)
+        except ImportError as exc:  # its message names the extra to install
+            raise MissingExtraError(str(exc), name=exc.name) from None
         return np.stack([apply(np.ascontiguousarray(im.transpose(1, 2, 0))).transpose(2, 0, 1) for im in batch])
     x = pre.normalize(torch.from_numpy(batch))
     x = augment_batch(x, level, generator=torch.Generator().manual_seed(seed))
