@@ -150,7 +150,7 @@ def start_server(model: Path, backend: str, extra: list[str]) -> tuple[subproces
 
     port = free_port()
     exe = shutil.which("captcha-ocr")
-    cmd = [exe] if exe else [sys.executable, "-m", "captcha_ocr.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "captcha_ocr"]
     proc = subprocess.Popen([*cmd, "serve", str(model), "--backend", backend, "--host", "127.0.0.1",
                              "--port", str(port), "--no-access-log", "--log-level", "warning", *extra])
     base = f"http://127.0.0.1:{port}"

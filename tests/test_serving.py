@@ -149,6 +149,33 @@ def test_load_backend_choice_and_errors(models, tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
+@pytest.mark.parametrize("which", [0, 1])
+def test_predict_files_in_order_with_per_file_errors(recs, tmp_path, which):
+    """predict_files reads in threads and batches, yields one result per path in order, and an
+    unreadable file is that file's error, not the run's; torch and onnx alike."""
+    rec = recs[which]
+    images = random_images(7, seed=4)
+    paths = []
+    for i, arr in enumerate(images):
+        paths.append(tmp_path / f"img{i}.png")
+        Image.fromarray(arr).save(paths[-1])
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG garbage")
+    paths.insert(3, broken)
+    paths.append(tmp_path / "missing.png")
+    options = DecodeOptions("beam", allow="ab")
+    results = list(rec.predict_files(paths, options, batch_size=3, workers=2, alignments=True))
+    assert [r.path for r in results] == paths
+    assert [r.error is not None for r in results] == [p.name in ("broken.png", "missing.png") for p in paths]
+    assert "broken.png: not a readable image" in results[3].error and "no such file" in results[-1].error
+    good = [r for r in results if r.error is None]
+    expected = rec.predict(images, options)
+    assert [r.prediction.text for r in good] == [p.text for p in expected]
+    assert [r.prediction.source for r in good] == [str(p) for p in paths if p.name.startswith("img")]
+    assert all(len(r.alignment) == rec.time_steps for r in good)
+    assert [r.alignment for r in results if r.error is not None] == [None, None]
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
