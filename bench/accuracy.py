@@ -60,8 +60,8 @@ def _run_one(job: dict) -> dict:
         torch.set_num_threads(job["threads"])
     from captcha_ocr import Recognizer
     from captcha_ocr import model as model_mod
-    from captcha_ocr.data import find_samples, kfold_samples, split_samples
     from captcha_ocr.evaluation import evaluate
+    from captcha_ocr.samples import find_samples, kfold_samples, split_samples
     from captcha_ocr.training import TrainRequest, train
 
     for name, spec in job.get("variants", {}).items():

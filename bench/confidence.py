@@ -34,7 +34,8 @@ def main() -> None:
     ap = fold_parser(__doc__)
     ap.add_argument("--dropout-samples", type=int, default=10)
     a = ap.parse_args()
-    from captcha_ocr.decode import greedy_decode, text_probability
+    from captcha_ocr.ctc import text_probability
+    from captcha_ocr.decode import greedy_decode
 
     print_header()
     torch.manual_seed(0)

@@ -46,7 +46,7 @@ def print_header() -> None:
 def fold_models(a: argparse.Namespace):
     """Yield ``(fold, Recognizer, held-out samples)`` for each fold model."""
     from captcha_ocr import Recognizer
-    from captcha_ocr.data import find_samples, kfold_samples
+    from captcha_ocr.samples import find_samples, kfold_samples
 
     for k, (_, val) in enumerate(kfold_samples(find_samples(a.data), a.folds, 42)):
         yield k, Recognizer.load(os.path.join(a.runs, f"{a.preset}_f{k}_s42", "model.pt")), val
@@ -56,7 +56,8 @@ def main() -> None:
     ap = fold_parser(__doc__)
     ap.add_argument("--beam-width", type=int, default=10)
     a = ap.parse_args()
-    from captcha_ocr.decode import beam_decode, decode
+    from captcha_ocr.beam import beam_decode
+    from captcha_ocr.decode import DecodeOptions, decode
 
     print_header()
     decoders = ["greedy", "beam", "beam-python", "constrained"]
@@ -79,7 +80,7 @@ def main() -> None:
             if d == "beam-python":  # the built-in search, without fast-ctc-decode
                 out = beam_decode(logits, rec.charset, a.beam_width, impl="python")
             else:
-                out = decode(logits, rec.charset, d, lengths=rec.bundle.lengths, beam_width=a.beam_width)
+                out = decode(logits, rec.charset, DecodeOptions(d, rec.bundle.lengths, beam_width=a.beam_width))
             times[d] += time.perf_counter() - t
             ok = np.array([o.text == y for o, y in zip(out, labels)])
             totals[d] += int((~ok).sum())

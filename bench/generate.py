@@ -61,9 +61,11 @@ def main() -> None:
     a = ap.parse_args()
     import captcha
 
-    from captcha_ocr.synth import DEFAULT_ALPHABET, generate, parse_range, parse_size
+    from captcha_ocr.decode import parse_lengths
+    from captcha_ocr.synth import DEFAULT_ALPHABET, generate, parse_size
 
-    size, lengths = parse_size(a.size), parse_range(a.length)
+    size, lengths = parse_size(a.size), parse_lengths(a.length)
+    lengths = (lengths[0], lengths[-1])
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()}: {os.cpu_count()} CPUs, "
           f"{platform.python_version()}, captcha {getattr(captcha, '__version__', '?')}; "
           f"{a.count} images {size[0]}x{size[1]}, lengths {lengths[0]}-{lengths[1]}, best of {a.repeats}")

@@ -52,7 +52,7 @@ def machine_line() -> str:
 
 def load_data(folder: str) -> list[bytes]:
     """Every image file of the data set, read into memory (sorted by path)."""
-    from captcha_ocr.data import find_samples
+    from captcha_ocr.samples import find_samples
 
     return [s.path.read_bytes() for s in find_samples(folder)]
 
@@ -150,7 +150,7 @@ def start_server(model: Path, backend: str, extra: list[str]) -> tuple[subproces
 
     port = free_port()
     exe = shutil.which("captcha-ocr")
-    cmd = [exe] if exe else [sys.executable, "-m", "captcha_ocr.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "captcha_ocr"]
     proc = subprocess.Popen([*cmd, "serve", str(model), "--backend", backend, "--host", "127.0.0.1",
                              "--port", str(port), "--no-access-log", "--log-level", "warning", *extra])
     base = f"http://127.0.0.1:{port}"

@@ -23,7 +23,7 @@ def write_png(path: Path, size=(64, 24), color=255, mode="L") -> Path:
 def run_cli(*args, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``captcha-ocr ARGS`` through its installed entry point (or ``python -m``)."""
     exe = shutil.which("captcha-ocr")
-    cmd = [exe, *args] if exe else [sys.executable, "-m", "captcha_ocr.cli", *args]
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "captcha_ocr", *args]
     proc = subprocess.run([str(a) for a in cmd], capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")

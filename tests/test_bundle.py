@@ -6,7 +6,7 @@ from captcha_ocr import Recognizer
 from captcha_ocr.bundle import Bundle, ModelFileError, load_bundle, save_bundle
 from captcha_ocr.charset import Charset
 from captcha_ocr.config import get_preset
-from captcha_ocr.data import Preprocess
+from captcha_ocr.images import Preprocess
 from captcha_ocr.model import build_model
 
 

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from captcha_ocr.data import find_samples, split_samples
+from captcha_ocr.samples import find_samples, split_samples
 from conftest import run_cli
 
 pytestmark = pytest.mark.slow

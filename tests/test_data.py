@@ -5,16 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_ocr.data import (
-    DataError,
-    ImageLoadError,
-    Preprocess,
-    auto_image_size,
-    find_samples,
-    kfold_samples,
-    load_image,
-    split_samples,
-)
+from captcha_ocr.errors import DataError, ImageLoadError
+from captcha_ocr.images import Preprocess, auto_image_size, load_image
+from captcha_ocr.samples import find_samples, kfold_samples, split_samples
 from conftest import REFERENCE, write_png
 
 
@@ -178,3 +171,21 @@ def test_label_pattern_names_the_files_that_do_not_match(tmp_path):
     (tmp_path / "labels.csv").write_text("226md_0001.png,226md\n")
     with pytest.raises(DataError, match="manifest"):
         find_samples(tmp_path, r"(.+)_\d+")
+
+
+def test_preprocess_load_is_the_one_image_path(tmp_path):
+    """Paths, bytes, PIL images and arrays give the same uint8 [C, H, W]; errors name the source."""
+    from captcha_ocr.errors import ImageTooLargeError
+
+    arr = np.random.default_rng(2).integers(0, 255, (20, 60), dtype=np.uint8)
+    path = tmp_path / "a.png"
+    Image.fromarray(arr).save(path)
+    pre = Preprocess(24, 64)
+    expected = pre.load(path)
+    assert expected.shape == (1, 24, 64) and expected.dtype == np.uint8
+    for source in (path.read_bytes(), Image.open(path), arr, str(path)):
+        np.testing.assert_array_equal(pre.load(source), expected)
+    with pytest.raises(ImageTooLargeError, match="upload.png: 60x20 = 1200 pixels is over the limit of 1000"):
+        pre.load(path.read_bytes(), "upload.png", max_pixels=1000)
+    with pytest.raises(ImageLoadError, match="upload.png: empty file"):
+        pre.load(b"", "upload.png")

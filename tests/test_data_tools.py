@@ -18,14 +18,15 @@ from captcha_ocr.bundle import Bundle, ModelFileError, load_bundle
 from captcha_ocr.charset import Charset
 from captcha_ocr.cli import main
 from captcha_ocr.config import ModelConfig, TrainConfig
-from captcha_ocr.data import Preprocess, Sample, find_samples, split_samples
 from captcha_ocr.finetune import init_weights
+from captcha_ocr.images import Preprocess
 from captcha_ocr.inspect_data import inspect_dataset
 from captcha_ocr.model import CRNN
 from captcha_ocr.plots import CURVES_SIZE, PAD, save_curves
 from captcha_ocr.preview import preview
 from captcha_ocr.recorder import RunRecorder
 from captcha_ocr.report import write_report
+from captcha_ocr.samples import Sample, find_samples, split_samples
 from captcha_ocr.synth import generate
 from captcha_ocr.system import CTCSystem
 from captcha_ocr.training import TrainRequest, train

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from captcha_ocr import Recognizer
-from captcha_ocr.data import find_samples
 from captcha_ocr.metrics import character_error_rate, sequence_accuracy
+from captcha_ocr.samples import find_samples
 
 pytestmark = pytest.mark.slow
 

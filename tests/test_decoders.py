@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from captcha_ocr.beam import beam_decode
 from captcha_ocr.charset import Charset
-from captcha_ocr.decode import beam_decode, constrained_decode, decode, greedy_decode, parse_lengths
+from captcha_ocr.decode import DecodeOptions, constrained_decode, decode, greedy_decode, parse_lengths
 
 CS = Charset("abm")  # a=1, b=2, m=3
 
@@ -66,11 +67,11 @@ def test_impossible_length_gives_empty_zero_confidence():
 def test_alphabet_restriction(decoder):
     rng = np.random.default_rng(2)
     logits = (rng.normal(size=(32, 10, 4)) * 3).astype(np.float32)
-    for d in decode(logits, CS, decoder, lengths=[2, 3], allow="ab"):
+    for d in decode(logits, CS, DecodeOptions(decoder, lengths=(2, 3), allow="ab")):
         assert set(d.text) <= {"a", "b"}
         assert 0.0 <= d.confidence <= 1.0 and all(0.0 <= c <= 1.0 for c in d.char_confidences)
     with pytest.raises(ValueError, match="does not know"):
-        decode(logits, CS, decoder, lengths=[2], allow="az")
+        decode(logits, CS, DecodeOptions(decoder, lengths=(2,), allow="az"))
 
 
 @pytest.mark.parametrize("impl", BEAMS)
@@ -104,8 +105,8 @@ def test_confidence_orders_sure_above_unsure():
     sure = frames([0.02, 0.96, 0.01, 0.01], [0.96, 0.02, 0.01, 0.01])
     unsure = frames([0.3, 0.5, 0.1, 0.1], [0.6, 0.2, 0.1, 0.1])
     for decoder in ("greedy", "beam", "constrained"):
-        (s,) = decode(sure, CS, decoder, lengths=[1])
-        (u,) = decode(unsure, CS, decoder, lengths=[1])
+        (s,) = decode(sure, CS, DecodeOptions(decoder, lengths=(1,)))
+        (u,) = decode(unsure, CS, DecodeOptions(decoder, lengths=(1,)))
         assert s.text == u.text == "a"
         assert s.confidence > u.confidence
 
@@ -113,18 +114,25 @@ def test_confidence_orders_sure_above_unsure():
 @pytest.mark.parametrize("text,out", [("5", [5]), ("4-6", [4, 5, 6]), ("4,6", [4, 6]), ("3-4,7", [3, 4, 7])])
 def test_parse_lengths(text, out):
     assert parse_lengths(text) == out
+    assert DecodeOptions.parse("constrained", text).lengths == tuple(out)
+
+
+@pytest.mark.parametrize("text", ["x", "5-3", "-1", "4,,6"])
+def test_parse_lengths_refuses_nonsense(text):
+    with pytest.raises(ValueError, match="bad length"):
+        parse_lengths(text)
 
 
 def test_unknown_decoder():
     with pytest.raises(ValueError, match="unknown decoder"):
-        decode(frames([1, 0, 0, 0]), CS, "viterbi2")
+        decode(frames([1, 0, 0, 0]), CS, DecodeOptions("viterbi2"))
 
 
 def test_text_probability_matches_torch_ctc_loss():
     """The numpy CTC forward pass equals exp(-CTCLoss) for labels with repeats, one char and none."""
     import torch
 
-    from captcha_ocr.decode import log_softmax_np, text_probability
+    from captcha_ocr.ctc import log_softmax_np, text_probability
 
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 2, (6, 12, 5)).astype(np.float32)
@@ -141,21 +149,21 @@ def test_text_probability_matches_torch_ctc_loss():
 
 
 def test_every_decoder_reports_the_probability_of_its_text():
-    from captcha_ocr.decode import log_softmax_np, text_probability
+    from captcha_ocr.ctc import log_softmax_np, text_probability
 
     charset = Charset("ab")
     rng = np.random.default_rng(1)
     logits = rng.normal(0, 3, (8, 10, 3)).astype(np.float32)
     logp = log_softmax_np(logits)
     for decoder in ("greedy", "beam", "constrained"):
-        out = decode(logits, charset, decoder, lengths=[2, 3])
+        out = decode(logits, charset, DecodeOptions(decoder, lengths=(2, 3)))
         expected = text_probability(logp, [charset.encode_one(d.text) for d in out])
         np.testing.assert_allclose([d.confidence for d in out], expected, rtol=1e-6)
     # greedy: at least its best path's probability
     best_path = np.exp(logp.max(-1).sum(-1))
     assert all(d.confidence >= p * (1 - 1e-6) for d, p in zip(decode(logits, charset), best_path))
     # with --allow, confidence stays under the full model (a forced reading is not made confident)
-    forced = decode(logits, charset, "greedy", allow="a")
+    forced = decode(logits, charset, DecodeOptions("greedy", allow="a"))
     assert all(set(d.text) <= {"a"} for d in forced)
     np.testing.assert_allclose([d.confidence for d in forced],
                                text_probability(logp, [charset.encode_one(d.text) for d in forced]), rtol=1e-6)

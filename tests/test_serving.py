@@ -24,8 +24,9 @@ from captcha_ocr import Recognizer
 from captcha_ocr.bundle import Bundle, ModelFileError, save_bundle
 from captcha_ocr.charset import Charset
 from captcha_ocr.config import get_preset
-from captcha_ocr.data import Preprocess
+from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.export import FORMAT, METADATA_KEYS, export_onnx
+from captcha_ocr.images import Preprocess
 from captcha_ocr.model import build_model
 from conftest import run_cli, write_png
 
@@ -118,8 +119,8 @@ def test_onnx_matches_torch(recs, kind):
         got = onnx_rec.logits(x[:b])
         assert got.shape == ref.shape
         np.testing.assert_allclose(got, ref, atol=1e-4, rtol=0)
-    for options in ({}, {"decoder": "beam"}, {"decoder": "constrained"}, {"allow": "ab"}):
-        a, b = torch_rec.predict(images, **options), onnx_rec.predict(images, **options)
+    for options in (None, DecodeOptions("beam"), DecodeOptions("constrained"), DecodeOptions(allow="ab")):
+        a, b = torch_rec.predict(images, options), onnx_rec.predict(images, options)
         assert [p.text for p in a] == [p.text for p in b]
         np.testing.assert_allclose([p.confidence for p in a], [p.confidence for p in b], rtol=1e-3, atol=1e-6)
     texts = {p.text for p in torch_rec.predict(images)}
@@ -147,6 +148,33 @@ def test_load_backend_choice_and_errors(models, tmp_path):
     with pytest.raises(ValueError, match="opset"):
         export_onnx(pt, tmp_path / "x.onnx", opset=99)
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_predict_files_in_order_with_per_file_errors(recs, tmp_path, which):
+    """predict_files reads in threads and batches, yields one result per path in order, and an
+    unreadable file is that file's error, not the run's; torch and onnx alike."""
+    rec = recs[which]
+    images = random_images(7, seed=4)
+    paths = []
+    for i, arr in enumerate(images):
+        paths.append(tmp_path / f"img{i}.png")
+        Image.fromarray(arr).save(paths[-1])
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG garbage")
+    paths.insert(3, broken)
+    paths.append(tmp_path / "missing.png")
+    options = DecodeOptions("beam", allow="ab")
+    results = list(rec.predict_files(paths, options, batch_size=3, workers=2, alignments=True))
+    assert [r.path for r in results] == paths
+    assert [r.error is not None for r in results] == [p.name in ("broken.png", "missing.png") for p in paths]
+    assert "broken.png: not a readable image" in results[3].error and "no such file" in results[-1].error
+    good = [r for r in results if r.error is None]
+    expected = rec.predict(images, options)
+    assert [r.prediction.text for r in good] == [p.text for p in expected]
+    assert [r.prediction.source for r in good] == [str(p) for p in paths if p.name.startswith("img")]
+    assert all(len(r.alignment) == rec.time_steps for r in good)
+    assert [r.alignment for r in results if r.error is not None] == [None, None]
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -305,7 +333,7 @@ def test_concurrent_requests_each_get_their_own_answer(client, recs):
 
 
 def test_micro_batcher_groups_requests_and_passes_errors():
-    from captcha_ocr.server import MicroBatcher
+    from captcha_ocr.batcher import MicroBatcher
 
     calls = []
 
@@ -344,7 +372,7 @@ def test_real_server_over_a_socket(models, recs):
     _, onnx_path = models
     port = free_port()
     exe = shutil.which("captcha-ocr")
-    cmd = [exe] if exe else [sys.executable, "-m", "captcha_ocr.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "captcha_ocr"]
     proc = subprocess.Popen([*cmd, "serve", str(onnx_path), "--host", "127.0.0.1", "--port", str(port),
                              "--no-access-log", "--log-level", "warning"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -378,9 +406,10 @@ def test_onnx_path_never_imports_torch(models, tmp_path):
     script = (
         "import sys\n"
         "from captcha_ocr import Recognizer\n"
+        "from captcha_ocr.decode import DecodeOptions\n"
         "from captcha_ocr.cli import main\n"
         f"rec = Recognizer.load({str(onnx_path)!r})\n"
-        f"assert len(rec.predict([{str(img)!r}], decoder='constrained')) == 1\n"
+        f"assert len(rec.predict([{str(img)!r}], DecodeOptions('constrained'))) == 1\n"
         f"assert main(['predict', {str(onnx_path)!r}, {str(img)!r}, '--json', '--no-progress']) == 0\n"
         f"assert main(['predict', {str(tmp_path / 'missing.onnx')!r}, {str(img)!r}]) != 0\n"
         "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"

@@ -7,8 +7,9 @@ import pytest
 from lightning.pytorch.callbacks import Callback
 
 from captcha_ocr import Recognizer
-from captcha_ocr.data import DataError, find_samples, split_samples
+from captcha_ocr.errors import DataError
 from captcha_ocr.evaluation import evaluate
+from captcha_ocr.samples import find_samples, split_samples
 from captcha_ocr.training import TrainRequest, train
 from conftest import write_png
 

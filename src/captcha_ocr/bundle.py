@@ -15,9 +15,9 @@ import torch
 
 from .charset import Charset
 from .config import ModelConfig
-from .data import Preprocess
 from .errors import ModelFileError
 from .files import write_atomic
+from .images import Preprocess
 from .model import CRNN
 
 FORMAT = "captcha-ocr-model"

@@ -1,16 +1,12 @@
 """The alphabet: characters <-> class ids, with id 0 reserved for the CTC blank.
 
-The network never sees a string: labels go through :meth:`Charset.encode` on the way in and
+The network never sees a string: labels go through :meth:`Charset.encode_one` on the way in and
 class ids come back through :meth:`Charset.decode` on the way out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import torch
+from collections.abc import Iterable
 
 BLANK = 0
 
@@ -78,22 +74,6 @@ class Charset:
             raise UnknownCharacterError(
                 f"label {label!r} has characters not in the charset: {self.unknown(label)}"
             ) from None
-
-    def encode(self, labels: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encode a batch of labels.
-
-        Returns ``(targets, lengths)``: targets ``[B, L_max]`` long, padded with the blank id,
-        and lengths ``[B]`` long.
-        """
-        import torch  # only training encodes labels; reading needs no torch
-
-        ids = [self.encode_one(label) for label in labels]
-        lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)
-        targets = torch.full((len(ids), max([1, *map(len, ids)])), BLANK)
-        for row, seq in enumerate(ids):
-            if seq:
-                targets[row, : len(seq)] = torch.tensor(seq)
-        return targets, lengths
 
     def decode(self, ids: Iterable[int]) -> str:
         """Class ids -> string, skipping blanks (no merging of repeats: see decode.py)."""

@@ -3,7 +3,7 @@
 :func:`prepare_data` reads the samples (bad files are reported and skipped), splits off the
 validation set, picks the input size, builds the charset and checks every label fits the
 model. Each image is decoded once, resized with the model's
-:class:`~captcha_ocr.data.Preprocess` and kept as ``uint8 [N, C, H, W]``; normalisation and
+:class:`~captcha_ocr.images.Preprocess` and kept as ``uint8 [N, C, H, W]``; normalisation and
 augmentation happen per batch, on the training device.
 """
 
@@ -19,17 +19,9 @@ import torch
 
 from .charset import Charset, min_ctc_frames
 from .config import Preset, feature_map_size
-from .data import (
-    DataError,
-    LoadReport,
-    Preprocess,
-    Sample,
-    auto_image_size,
-    find_samples,
-    read_images,
-    split_samples,
-    to_arrays,
-)
+from .errors import DataError
+from .images import LoadReport, Preprocess, auto_image_size, read_images, to_arrays
+from .samples import Sample, find_samples, split_samples
 
 
 @dataclass

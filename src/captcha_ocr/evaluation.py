@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import Sample, read_images
 from .dataset import check_labels
+from .decode import DecodeOptions
 from .metrics import character_error_rate, edit_distance, sequence_accuracy
 from .recognizer import Prediction, Recognizer
+from .samples import Sample
 
 
 @dataclass
@@ -57,15 +58,29 @@ class EvalResult:
 
 
 def evaluate(
-    rec: Recognizer, samples: Sequence[Sample], batch_size: int = 128, progress: bool = True, **decode_options
+    rec: Recognizer,
+    samples: Sequence[Sample],
+    options: DecodeOptions | None = None,
+    batch_size: int = 128,
+    progress: bool = True,
 ) -> EvalResult:
-    """Predict every readable sample; unreadable files are skipped and listed.
+    """Predict every readable sample (``options``: the decoder; default greedy); unreadable
+    files are skipped and listed.
 
-    Raises :class:`~captcha_ocr.data.DataError` if a label holds a character the model does not know.
+    Raises :class:`~captcha_ocr.errors.DataError` if a label holds a character the model does not know.
     """
+    from tqdm.auto import tqdm
+
     check_labels(samples, time_steps=10**9, charset=rec.charset)
-    images, report = read_images(samples, progress=progress, desc="reading images")
-    preds = rec.predict(images, batch_size=batch_size, **decode_options)
-    for s, p in zip(report.samples, preds):
-        p.source = str(s.path)
-    return EvalResult(report.samples, preds, report.skipped)
+    kept: list[Sample] = []
+    preds: list[Prediction] = []
+    skipped: list[tuple[Path, str]] = []
+    results = rec.predict_files([s.path for s in samples], options, batch_size=batch_size)
+    for sample, r in tqdm(zip(samples, results), total=len(samples), desc="reading images", disable=not progress,
+                          leave=False):
+        if r.prediction is None:
+            skipped.append((sample.path, r.error or "unreadable"))
+        else:
+            kept.append(sample)
+            preds.append(r.prediction)
+    return EvalResult(kept, preds, skipped)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import ModelFileError
+from .errors import ExportError, ModelFileError, missing_extra
 from .files import write_atomic
 
 if TYPE_CHECKING:
@@ -38,10 +38,6 @@ MAX_OPSET = 22
 INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
 METADATA_KEYS = ("charset", "preprocess", "lengths", "config", "provenance")
-
-
-class ExportError(RuntimeError):
-    """ONNX Runtime and PyTorch disagree on the exported graph."""
 
 
 @dataclass
@@ -133,11 +129,19 @@ def export_onnx(
 
     With ``verify`` (default) ONNX Runtime is run on random batches of 1, 3 and 16 images and
     :class:`ExportError` is raised (and nothing written) when a logit differs from PyTorch's
-    by more than ``tolerance``. Raises :class:`~captcha_ocr.bundle.ModelFileError` for a bad
-    model file and ``ValueError`` for an unsupported ``opset``.
+    by more than ``tolerance``. Raises :class:`~captcha_ocr.errors.ModelFileError` for a bad
+    model file, ``ValueError`` for an unsupported ``opset`` and
+    :class:`~captcha_ocr.errors.MissingExtraError` without the ``onnx`` extra.
     """
-    import onnx
     import torch
+
+    try:
+        import onnx
+
+        if verify:
+            import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise missing_extra("export", "onnx", exc) from None
 
     from .bundle import Bundle, load_bundle
 
@@ -153,9 +157,14 @@ def export_onnx(
     batch_sizes: tuple[int, ...] = ()
     if verify:
         batch_sizes = (1, 3, 16)
-        diff = verify_onnx(model, data, shape, batch_sizes)
+        name = source or "model"
+        try:
+            diff = verify_onnx(model, data, shape, batch_sizes)
+        except ExportError as exc:
+            raise ExportError(f"{name}: {exc}; nothing written") from None
         if diff > tolerance:
-            raise ExportError(f"ONNX Runtime logits differ from PyTorch by {diff:.3g} (> {tolerance:g})")
+            raise ExportError(f"{name}: ONNX Runtime logits differ from PyTorch by {diff:.3g} (> {tolerance:g}); "
+                              "nothing written")
     proto = onnx.load_from_string(data)
     del proto.metadata_props[:]
     for key, value in _metadata(bundle, opset, source).items():
@@ -170,7 +179,7 @@ def read_metadata(custom: dict[str, str], path: str | os.PathLike = "<onnx>") ->
     """Parse a session's ``custom_metadata_map`` (or an ONNX file's ``metadata_props``).
 
     Returns ``{"charset": dict, "preprocess": dict, "lengths": list, "config": dict,
-    "provenance": dict}``; raises :class:`~captcha_ocr.bundle.ModelFileError` when the file
+    "provenance": dict}``; raises :class:`~captcha_ocr.errors.ModelFileError` when the file
     was not written by :func:`export_onnx` or is newer than this version understands.
     """
     problem = None

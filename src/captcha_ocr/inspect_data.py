@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .charset import min_ctc_frames
-from .data import ImageLoadError, Sample, auto_image_size, find_samples, load_image, split_samples
+from .errors import ImageLoadError
+from .images import auto_image_size, default_workers, load_image
+from .samples import Sample, find_samples, split_samples
 
 RARE_BELOW = 10  # a character seen fewer times than this is hard to learn
 MINORITY_CASE = 0.05  # upper-case letters under 5% of all cased letters (or lower-case) look accidental
@@ -89,8 +91,7 @@ def read_infos(samples: Sequence[Sample], progress: bool = False, workers: int |
     """Read every sample's image (threads); unreadable ones come back with ``error`` set."""
     from tqdm.auto import tqdm
 
-    workers = workers or min(8, (os.cpu_count() or 1) * 2)
-    with ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(default_workers(workers)) as pool:
         results = pool.map(_read_info, samples)
         return list(tqdm(results, total=len(samples), desc="inspecting", disable=not progress, leave=False))
 
@@ -167,7 +168,7 @@ def inspect_dataset(
 ) -> InspectReport:
     """Read every image of a dataset and report what is there and what looks wrong.
 
-    Raises :class:`~captcha_ocr.data.DataError` when ``root`` has no samples at all.
+    Raises :class:`~captcha_ocr.errors.DataError` when ``root`` has no samples at all.
     """
     samples = find_samples(root, label_pattern)
     infos = read_infos(samples, progress=progress)

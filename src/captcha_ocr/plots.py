@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from .files import write_atomic
 
 PAD = 6  # pixels around and between cells
 FONT_SIZE = 13
@@ -94,21 +95,7 @@ def image_grid(
 
 def save_png(image: Image.Image, path: str | os.PathLike) -> Path:
     """Write a PNG atomically (a viewer refreshing it never sees half a file); returns the path."""
-    return _atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
-
-
-def _atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
-    """``write(tmp)`` to a hidden file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomic(path, lambda fh: image.save(fh, format="PNG"))
 
 
 def error_grid(
@@ -167,7 +154,7 @@ def save_curves(rows: Sequence[dict], path: str | os.PathLike) -> Path:
             ax.legend()
     # fixed margins: tight_layout costs more than the plot itself, and this runs every epoch
     fig.subplots_adjust(left=0.06, right=0.98, top=0.95, bottom=0.07, hspace=0.3, wspace=0.18)
-    return _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    return write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
 
 
 def _finite(v) -> bool:

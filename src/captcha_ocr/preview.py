@@ -1,7 +1,7 @@
 """What the model sees: a grid of samples after preprocessing and, optionally, augmentation.
 
-Images go through the same steps as in training: the preset's :class:`~captcha_ocr.data.Preprocess`
-at the size ``train`` would pick (:func:`~captcha_ocr.data.auto_image_size` over the training
+Images go through the same steps as in training: the preset's :class:`~captcha_ocr.images.Preprocess`
+at the size ``train`` would pick (:func:`~captcha_ocr.images.auto_image_size` over the training
 split for the default preset), then normalisation and the chosen augmentation, then back to
 pixels for display.
 """
@@ -17,8 +17,10 @@ from PIL import Image
 
 from .augment import ALBU_LEVELS, albumentations_pipeline, augment_batch, check_level
 from .config import get_preset
-from .data import DataError, ImageLoadError, Preprocess, auto_image_size, find_samples, load_image, split_samples
+from .errors import DataError, ImageLoadError, MissingExtraError
+from .images import Preprocess, auto_image_size
 from .plots import BLACK, image_grid, save_png, to_uint8
+from .samples import find_samples, split_samples
 
 
 @dataclass
@@ -71,7 +73,7 @@ def preview(
     arrays, labels = [], []
     for i in np.random.RandomState(seed).permutation(len(samples)):
         try:
-            arrays.append(pre.resize(load_image(samples[i].path)))
+            arrays.append(pre.load(samples[i].path))
         except ImageLoadError:
             continue
         labels.append(samples[i].label)
@@ -97,7 +99,10 @@ def _augmented(batch: np.ndarray, pre: Preprocess, level: str, seed: int) -> np.
     import torch
 
     if level in ALBU_LEVELS:  # per image on uint8 [H, W, C], before normalisation (as in training)
-        apply = albumentations_pipeline(level, seed)
+        try:
+            apply = albumentations_pipeline(level, seed)
+        except ImportError as exc:  # its message names the extra to install
+            raise MissingExtraError(str(exc), name=exc.name) from None
         return np.stack([apply(np.ascontiguousarray(im.transpose(1, 2, 0))).transpose(2, 0, 1) for im in batch])
     x = pre.normalize(torch.from_numpy(batch))
     x = augment_batch(x, level, generator=torch.Generator().manual_seed(seed))

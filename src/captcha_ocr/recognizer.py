@@ -1,35 +1,37 @@
 """Recognizer: load a model file, predict text from images.
 
-``Recognizer.load(path).predict(images)`` runs preprocess -> model -> CTC decoding and returns
-one :class:`Prediction` per image. The model runs behind a small backend object with
-``logits(batch [B, C, H, W]) -> [B, T, K]``: :class:`TorchBackend` for a ``.pt`` model file
-(under ``torch.inference_mode()``) or :class:`OnnxBackend` for a ``.onnx`` file written by
-``captcha-ocr export`` (ONNX Runtime; torch is not needed to run it). Preprocessing and
-decoding are the same code for both. The recognizer holds no per-call state, so one instance
-may serve many threads (ONNX Runtime sessions are thread-safe for ``run``).
+``Recognizer.load(path).predict(images)`` runs image -> array (:meth:`Preprocess.load
+<captcha_ocr.images.Preprocess.load>`) -> model (a backend, :mod:`captcha_ocr.backends`: torch
+for ``.pt``, ONNX Runtime for ``.onnx``) -> CTC decoding (:func:`~captcha_ocr.decode.decode`)
+and returns one :class:`Prediction` per image; :meth:`Recognizer.predict_files` does the same
+over many files, reading them in threads, one result (or error) per file. The recognizer holds
+no per-call state, so one instance may serve many threads (ONNX Runtime sessions are
+thread-safe for ``run``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from itertools import islice, repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .backends import OnnxBackend, TorchBackend, resolve_backend
 from .charset import Charset
-from .data import ImageInput, Preprocess, load_image
-from .decode import alignment_string, decode
-from .errors import ModelFileError
+from .decode import DecodeOptions, alignment_string, decode
+from .errors import ImageLoadError, ModelFileError
+from .images import ImageInput, Preprocess, default_workers
 
 if TYPE_CHECKING:
     import torch
 
     from .bundle import Bundle
-
-BACKENDS = ("torch", "onnx", "auto")
 
 
 @dataclass
@@ -54,76 +56,15 @@ class Prediction:
             **({"source": self.source} if self.source is not None else {}),
         }
 
+@dataclass
+class FileResult:
+    """What :meth:`Recognizer.predict_files` found for one file: a prediction, or why the file
+    could not be read; with ``alignments=True``, the raw per-frame reading too."""
 
-# ----------------------------------------------------------------------------- backends
-
-
-class TorchBackend:
-    """A PyTorch CRNN; ``logits`` returns a CPU float32 ``torch.Tensor`` ``[B, T, K]``."""
-
-    name = "torch"
-
-    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu") -> None:
-        import torch
-
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-
-    def logits(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Normalised ``[B, C, H, W]`` -> logits ``[B, T, K]`` (on the CPU)."""
-        import torch
-
-        with torch.inference_mode():
-            x = torch.as_tensor(batch, dtype=torch.float32, device=self.device)
-            return self.model(x).float().cpu()
-
-
-class OnnxBackend:
-    """An ONNX Runtime session; ``logits`` returns a float32 numpy array ``[B, T, K]``.
-
-    ``threads`` sets the session's intra-op thread count (default: ONNX Runtime's own choice).
-    """
-
-    name = "onnx"
-
-    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers: Sequence[str] | None = None):
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise ImportError(f"the onnx backend needs onnxruntime: pip install 'captcha-ocr[onnx]' ({exc})",
-                              name="onnxruntime") from None
-
-        path = Path(path)
-        if not path.is_file():
-            raise ModelFileError(f"{path}: no such model file")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = int(threads)
-        try:
-            self.session = ort.InferenceSession(
-                str(path), options, providers=list(providers or ["CPUExecutionProvider"])
-            )
-        except Exception as exc:  # ORT raises its own exception types for foreign or corrupt files
-            raise ModelFileError(f"{path}: not an ONNX model file ({type(exc).__name__}: {exc})") from None
-        self.input_name = self.session.get_inputs()[0].name
-        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
-
-    def logits(self, batch: np.ndarray | Any) -> np.ndarray:
-        """Normalised ``[B, C, H, W]`` -> logits ``[B, T, K]``."""
-        x = np.ascontiguousarray(np.asarray(batch, dtype=np.float32))
-        return self.session.run(None, {self.input_name: x})[0]
-
-
-def resolve_backend(path: str | os.PathLike, backend: str = "auto") -> str:
-    """``auto`` -> ``onnx`` for a ``.onnx`` file, else ``torch``; checks the name."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    if backend == "auto":
-        return "onnx" if Path(path).suffix.lower() == ".onnx" else "torch"
-    return backend
-
-
-# ----------------------------------------------------------------------------- recognizer
+    path: Path
+    prediction: Prediction | None = None
+    error: str | None = None
+    alignment: str | None = None
 
 
 class Recognizer:
@@ -195,7 +136,7 @@ class Recognizer:
 
     def prepare(self, images: Iterable[ImageInput]) -> np.ndarray:
         """Images (paths, bytes, PIL images, HxW[xC] uint8 arrays) -> float32 ``[B, C, H, W]``."""
-        arrays = [self.preprocess.resize(load_image(img)) for img in images]
+        arrays = [self.preprocess.load(img) for img in images]
         if not arrays:
             return np.empty((0, self.preprocess.channels, self.preprocess.height, self.preprocess.width), np.float32)
         return self.preprocess.normalize(np.stack(arrays))
@@ -215,36 +156,30 @@ class Recognizer:
     def decode_logits(
         self,
         logits: np.ndarray | torch.Tensor,
-        decoder: str = "greedy",
-        lengths: Sequence[int] | None = None,
-        allow: str | None = None,
-        beam_width: int = 10,
+        options: DecodeOptions | None = None,
         sources: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
-        """Logits ``[B, T, K]`` -> one :class:`Prediction` per row (options as in :meth:`predict`)."""
-        if decoder == "constrained" and not lengths:
-            lengths = self.lengths
+        """Logits ``[B, T, K]`` -> one :class:`Prediction` per row (greedy unless ``options`` say
+        otherwise; ``constrained`` without lengths uses the lengths seen in training)."""
+        options = options or DecodeOptions()
+        if options.decoder == "constrained" and not options.lengths:
+            options = replace(options, lengths=tuple(self.lengths))
         if len(logits) == 0:
             return []
-        decoded = decode(logits, self.charset, decoder, lengths, allow, beam_width)
+        decoded = decode(logits, self.charset, options)
         sources = sources if sources is not None else [None] * len(decoded)
         return [Prediction(d.text, d.confidence, d.char_confidences, s) for d, s in zip(decoded, sources)]
 
     def predict(
         self,
         images: ImageInput | Sequence[ImageInput],
+        options: DecodeOptions | None = None,
         batch_size: int = 64,
-        decoder: str = "greedy",
-        lengths: Sequence[int] | None = None,
-        allow: str | None = None,
-        beam_width: int = 10,
     ) -> list[Prediction]:
-        """Read each image; a single image (not in a list) is accepted too.
-
-        ``decoder``: ``greedy`` (best path), ``beam`` (prefix beam search, ``beam_width``) or
-        ``constrained`` (best path whose text length is in ``lengths``; default: the lengths
-        seen in training). ``allow`` restricts the output to a subset of the charset.
-        """
+        """Read each image (paths, bytes, PIL images, HxW[xC] arrays); a single image (not in a
+        list) is accepted too. ``options``: which decoder and how (default: greedy); see
+        :class:`~captcha_ocr.decode.DecodeOptions`. Raises ``ImageLoadError`` for an unreadable
+        image (:meth:`predict_files` reports those per file instead)."""
         if isinstance(images, (str, os.PathLike, bytes, np.ndarray)) or hasattr(images, "getpixel"):
             images = [images]
         images = list(images)
@@ -253,9 +188,57 @@ class Recognizer:
             chunk = images[start : start + batch_size]
             sources = [str(img) if isinstance(img, (str, os.PathLike)) else None for img in chunk]
             logits = self.logits(self.prepare(chunk))
-            out.extend(self.decode_logits(logits, decoder, lengths, allow, beam_width, sources))
+            out.extend(self.decode_logits(logits, options, sources))
         return out
 
-    def alignments(self, images: Sequence[ImageInput]) -> list[str]:
-        """Per-frame raw readings (``-`` = blank), to see what the model emits frame by frame."""
-        return alignment_string(self.logits(self.prepare(images)), self.charset)
+    def predict_files(
+        self,
+        paths: Iterable[str | os.PathLike],
+        options: DecodeOptions | None = None,
+        batch_size: int = 64,
+        workers: int | None = None,
+        alignments: bool = False,
+    ) -> Iterator[FileResult]:
+        """Read many image files: one :class:`FileResult` per path, in order, yielded as each
+        batch is done.
+
+        ``workers`` threads (default: 2 per CPU, at most 8) read and resize the files, two
+        batches ahead of the model. A file that cannot be read gives a result with ``error``
+        set, and the others go on. ``alignments``: also give each file's raw per-frame reading
+        (``-`` = blank).
+        """
+        paths = [Path(p) for p in paths]
+        with ThreadPoolExecutor(default_workers(workers)) as pool:
+            for chunk in _read_ahead(pool, self._read_file, paths, batch_size):
+                good = [(path, arr) for path, arr, error in chunk if error is None]
+                preds: Iterator[Prediction] = iter(())
+                aligned: Iterator[str | None] = repeat(None)
+                if good:
+                    logits = self.logits(self.preprocess.normalize(np.stack([arr for _, arr in good])))
+                    preds = iter(self.decode_logits(logits, options, [str(path) for path, _ in good]))
+                    if alignments:
+                        aligned = iter(alignment_string(logits, self.charset))
+                for path, _, error in chunk:
+                    if error is None:
+                        yield FileResult(path, next(preds), alignment=next(aligned))
+                    else:
+                        yield FileResult(path, error=error)
+
+    def _read_file(self, path: Path) -> tuple[Path, np.ndarray | None, str | None]:
+        """``(path, uint8 [C, H, W] or None, error or None)``: runs in a worker thread."""
+        try:
+            return path, self.preprocess.load(path), None
+        except ImageLoadError as exc:
+            return path, None, str(exc)
+
+
+def _read_ahead(pool: ThreadPoolExecutor, fn: Callable, items: list, size: int, ahead: int = 2) -> Iterator[list]:
+    """Yield ``[fn(x) for x in chunk]`` per chunk of ``size``, keeping ``ahead`` chunks in flight."""
+    chunks = (items[i : i + size] for i in range(0, len(items), size))
+    pending = deque([pool.submit(fn, x) for x in chunk] for chunk in islice(chunks, ahead))
+    while pending:
+        current = pending.popleft()
+        nxt = next(chunks, None)
+        if nxt is not None:
+            pending.append([pool.submit(fn, x) for x in nxt])
+        yield [f.result() for f in current]

@@ -71,9 +71,7 @@ def write_report(
 
 def write_eval_report(out_dir: str | os.PathLike, result, preprocess) -> list[Path]:
     """The report for an :class:`~captcha_ocr.evaluation.EvalResult` (images re-read from disk)."""
-    from .data import load_image
-
     return write_report(
         out_dir, result.truths, result.texts, [p.confidence for p in result.predictions],
-        lambda i: preprocess.resize(load_image(result.samples[i].path)), [str(s.path) for s in result.samples],
+        lambda i: preprocess.load(result.samples[i].path), [str(s.path) for s in result.samples],
     )

@@ -18,25 +18,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from .data import Sample
+from .samples import Sample
 
 DEFAULT_ALPHABET = "0123456789abcdefghjkmnpqrstuvwxyz"
 CHUNK = 64  # images per job handed to a worker process
-
-
-def parse_range(text: str | int | tuple[int, int]) -> tuple[int, int]:
-    """``"5"`` -> (5, 5); ``"4-6"`` -> (4, 6)."""
-    if isinstance(text, tuple):
-        return text
-    text = str(text)
-    lo, _, hi = text.partition("-")
-    try:
-        lo_i, hi_i = int(lo), int(hi or lo)
-    except ValueError:
-        raise ValueError(f"bad length range {text!r}: expected N or N-M") from None
-    if lo_i < 1 or hi_i < lo_i:
-        raise ValueError(f"bad length range {text!r}: expected N or N-M with 1 <= N <= M")
-    return lo_i, hi_i
 
 
 def parse_size(text: str | tuple[int, int]) -> tuple[int, int]:
@@ -126,7 +111,8 @@ def generate(
     workers: int | None = None,
     progress: bool | Callable[[int], None] = False,
 ) -> list[Sample]:
-    """Write ``count`` captchas of ``size`` (width, height) and ``labels.csv`` into ``out``.
+    """Write ``count`` captchas of ``size`` (width, height) and ``labels.csv`` into ``out``, with
+    label lengths drawn from ``lengths`` = (shortest, longest).
 
     ``workers`` processes draw the images (default: one per CPU); ``progress`` is ``True`` for a
     progress bar, or a callback given the number of images finished since its last call.
@@ -135,12 +121,14 @@ def generate(
         raise ValueError("count must be at least 1")
     if not alphabet:
         raise ValueError("alphabet is empty")
-    lengths = parse_range(lengths)
+    lo, hi = lengths = tuple(lengths)
+    if lo < 1 or hi < lo:
+        raise ValueError(f"bad length range {lo}-{hi}: expected N-M with 1 <= N <= M")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(seed, range(s, min(s + CHUNK, count)), alphabet, lengths, tuple(size), str(out))
             for s in range(0, count, CHUNK)]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    workers = min(workers or os.cpu_count() or 1, len(jobs))  # processes: drawing is CPU-bound
     bar = None
     if progress is True:
         from tqdm.auto import tqdm

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from .augment import augment_batch, is_batch_level
 from .charset import Charset
 from .config import ModelConfig, TrainConfig
-from .data import Preprocess
 from .decode import greedy_decode
+from .images import Preprocess
 from .metrics import character_error_rate, sequence_accuracy
 from .model import CRNN
 

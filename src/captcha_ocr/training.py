@@ -39,11 +39,12 @@ from . import __version__
 from .augment import albumentations_pipeline, check_level
 from .bundle import Bundle, clean_state_dict, load_bundle
 from .config import Preset, get_preset
-from .data import DataError, Sample
 from .dataset import TorchDataset, collate, prepare_data
+from .errors import DataError
 from .finetune import init_weights
 from .model import count_parameters
 from .recorder import RunRecorder, write_run_report
+from .samples import Sample
 from .system import CTCSystem
 
 

@@ -1,25 +1,17 @@
-"""CLI commands for serving: ``export`` (ONNX) and ``serve`` (HTTP)."""
+"""``captcha-ocr export`` (ONNX) and ``captcha-ocr serve`` (HTTP)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from .common import add_backend_arg
+
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from .export import ExportError, export_onnx
+    from ..export import export_onnx
 
-    try:
-        report = export_onnx(a.model, a.out, opset=a.opset, verify=not a.no_verify, tolerance=a.tolerance)
-    except ExportError as exc:
-        print(f"captcha-ocr: error: {a.model}: {exc}; nothing written", file=sys.stderr)
-        return 1
-    except ImportError as exc:
-        if exc.name not in ("onnx", "onnxruntime"):
-            raise
-        print(f"captcha-ocr: error: export needs the 'onnx' extra: pip install 'captcha-ocr[onnx]' ({exc})",
-              file=sys.stderr)
-        return 2
+    report = export_onnx(a.model, a.out, opset=a.opset, verify=not a.no_verify, tolerance=a.tolerance)
     print(f"wrote {report.path} (opset {report.opset})")
     if report.max_abs_diff is not None:
         sizes = ", ".join(map(str, report.batch_sizes))
@@ -28,14 +20,14 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
+    from ..errors import missing_extra
+
     try:
         import uvicorn
 
-        from .server import create_app
+        from ..server import create_app
     except ImportError as exc:
-        print(f"captcha-ocr: error: serving needs the 'serve' extra ({exc}); "
-              "pip install 'captcha-ocr[serve]'", file=sys.stderr)
-        return 2
+        raise missing_extra("serving", "serve", exc) from None
     limits = {k: getattr(a, k) for k in ("max_bytes", "max_pixels", "max_images", "batch_window_ms", "max_batch")}
     app = create_app(a.model, backend=a.backend, threads=a.threads,
                      **{k: v for k, v in limits.items() if v is not None})
@@ -46,8 +38,8 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register this module's sub-commands on the ``captcha-ocr`` parser."""
-    from .export import DEFAULT_OPSET  # light; the server module (fastapi) is imported only by `serve`
+    """Register ``export`` and ``serve`` on the ``captcha-ocr`` parser."""
+    from ..export import DEFAULT_OPSET  # light; the server module (fastapi) is imported only by `serve`
 
     x = sub.add_parser("export", help="export a model to ONNX (one file with charset and preprocessing)")
     x.add_argument("model", help="model file (.pt) written by train")
@@ -72,8 +64,3 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     s.add_argument("--no-access-log", action="store_true")
     s.set_defaults(func=cmd_serve)
-
-
-def add_backend_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
-                   help="torch for .pt, onnx (ONNX Runtime) for .onnx; auto picks by file suffix")

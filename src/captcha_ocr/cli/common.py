@@ -1,0 +1,59 @@
+"""What the command modules share: the options several commands take, and how to talk to the
+terminal. Option choices come from the library's registries, never from lists kept here."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..backends import BACKENDS
+from ..config import PRESETS
+from ..decode import DECODERS, DecodeOptions
+
+EXIT_USER_ERROR = 2  # the user can fix it: a bad path, option or dataset
+EXIT_FAILED = 1  # it ran, but not everything worked (some files unreadable, export parity)
+
+
+def error_line(message: str) -> str:
+    return f"captcha-ocr: error: {message}"
+
+
+def print_error(message: str) -> None:
+    print(error_line(message), file=sys.stderr)
+
+
+def show_progress(no_progress: bool = False) -> bool:
+    """Progress bars only on a terminal, never in CI, and not with ``--no-progress``."""
+    return not no_progress and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def add_preset_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="default", choices=list(PRESETS),
+                   help="model and training recipe: %(choices)s (default: %(default)s)")
+
+
+def add_label_pattern_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--label-pattern", metavar="REGEX",
+                   help="take the label from part of each file name (without extension): the regex must match the "
+                        r"whole name, and its group 'label' or first group is the label, e.g. '(.+)_\d+' for "
+                        "226md_0001.png")
+
+
+def add_backend_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="torch for .pt, onnx (ONNX Runtime) for .onnx; auto picks by file suffix")
+
+
+def add_decode_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--decoder", default="greedy", choices=DECODERS,
+                   help="greedy best path; beam = prefix beam search; constrained = best path of an allowed length")
+    p.add_argument("--length", help="allowed label lengths for --decoder constrained: 5, 4-6 or 4,6 "
+                                    "(default: the lengths seen in training)")
+    p.add_argument("--allow", help="only output these characters (a subset of the model's charset)")
+    p.add_argument("--beam-width", type=int, default=10)
+
+
+def decode_options(a: argparse.Namespace) -> DecodeOptions:
+    """The :class:`DecodeOptions` of the arguments :func:`add_decode_args` added."""
+    return DecodeOptions.parse(a.decoder, a.length, a.allow, a.beam_width)

@@ -1,0 +1,132 @@
+"""``captcha-ocr train`` and ``captcha-ocr demo`` (generate, train, evaluate, predict)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..augment import AUGMENTATIONS
+from .common import add_label_pattern_arg, add_preset_arg, show_progress
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from ..training import TrainRequest, train
+
+    result = train(
+        TrainRequest(
+            data=a.data,
+            out=a.out,
+            preset=a.preset,
+            val_dir=a.val_dir,
+            val_fraction=a.val_split,
+            seed=a.seed,
+            epochs=a.epochs,
+            batch_size=a.batch_size,
+            lr=a.lr,
+            augment=a.augment,
+            height=a.height,
+            width=a.width,
+            max_minutes=a.max_minutes,
+            patience=a.patience,
+            accelerator=a.device,
+            devices=a.devices,
+            num_nodes=a.num_nodes,
+            precision=a.precision,
+            progress=show_progress(a.no_progress),
+            init=a.init,
+            report=not a.no_report,
+            resume=a.resume,
+            label_pattern=a.label_pattern,
+        )
+    )
+    if not result.is_global_zero:  # the other processes of a multi-process run stay quiet
+        return 0
+    acc = "n/a" if result.best_val_accuracy is None else f"{result.best_val_accuracy:.2%}"
+    cer = "n/a" if result.best_val_cer is None else f"{result.best_val_cer:.4f}"
+    print(
+        f"done in {result.seconds:.0f}s: best epoch {result.best_epoch} of {result.epochs_run}, "
+        f"val accuracy {acc}, val CER {cer}\nmodel: {result.model_path}\nmetrics: {result.metrics_path}"
+    )
+    if result.skipped:
+        print(f"{len(result.skipped)} unreadable file(s) were skipped (listed above)")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    """Generate captchas, train the default preset on them, evaluate on fresh ones, predict."""
+    from ..evaluation import evaluate
+    from ..recognizer import Recognizer
+    from ..samples import find_samples
+    from ..synth import generate
+    from ..training import TrainRequest, train
+
+    out = Path(a.out)
+    print(f"generating {a.count} training and {a.test_count} test captchas in {out}/ ...")
+    generate(out / "train", a.count, lengths=(4, 5), seed=a.seed)
+    generate(out / "test", a.test_count, lengths=(4, 5), seed=a.seed + 1)
+    result = train(
+        TrainRequest(data=str(out / "train"), out=str(out / "run"), preset="default", epochs=a.epochs,
+                     seed=a.seed, progress=show_progress())
+    )
+    rec = Recognizer.load(result.model_path)
+    ev = evaluate(rec, find_samples(out / "test"), progress=False)
+    print(f"\nheld-out test set ({len(ev.samples)} new captchas): accuracy {ev.accuracy:.2%}, CER {ev.cer:.4f}")
+    for s, p in list(zip(ev.samples, ev.predictions))[:5]:
+        mark = "ok " if s.label == p.text else "ERR"
+        print(f"  {mark} {s.path.name}: label {s.label!r}, read {p.text!r} (confidence {p.confidence:.3f})")
+    print(f"\nmodel: {result.model_path}\ntry:   captcha-ocr predict {result.model_path} {out / 'test'} --json")
+    return 0
+
+
+def devices_arg(text: str) -> int | str:
+    """``--devices``: a number or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or 'auto', got {text!r}") from None
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``train`` and ``demo`` on the ``captcha-ocr`` parser."""
+    t = sub.add_parser("train", help="train a model on a folder of labelled captchas")
+    t.add_argument("data", help="folder of images named by their label, or with a labels.csv/labels.tsv")
+    t.add_argument("--out", default="runs/latest", help="run folder (model.pt, metrics.csv)")
+    add_preset_arg(t)
+    t.add_argument("--val-dir", help="validation folder (instead of a split of DATA)")
+    t.add_argument("--val-split", type=float, help="held-out fraction of DATA (default 0.1)")
+    t.add_argument("--seed", type=int, help="random seed for the split and training (default 42)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--augment", choices=AUGMENTATIONS,
+                   help="light/strong: batch affine, contrast, noise (the default preset uses light); smear: light "
+                        "plus a dithered ghost of the strokes on half the images; albu-*: per image with "
+                        "albumentations, adding elastic warps and blur")
+    t.add_argument("--init", metavar="MODEL", help="start from this model's weights (fine-tuning; same architecture; "
+                                                   "classifier rows are matched by character)")
+    t.add_argument("--no-report", action="store_true", help="no curves.png, errors.png, confusions.csv")
+    add_label_pattern_arg(t)
+    t.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out from its last.ckpt (same data and options)")
+    t.add_argument("--height", type=int, help="model input height (default: from the preset or the data)")
+    t.add_argument("--width", type=int, help="model input width (default: from the preset or the data)")
+    t.add_argument("--max-minutes", type=float, help="stop training after this many minutes")
+    t.add_argument("--patience", type=int, help="stop when val accuracy has not improved for N epochs")
+    t.add_argument("--device", default="auto", help="auto (cuda if present), cpu, gpu, ...")
+    t.add_argument("--devices", default=1, type=devices_arg, help="number of devices (GPUs) per machine, or 'auto'")
+    t.add_argument("--num-nodes", type=int, default=1,
+                   help="number of machines (Lightning num_nodes; start one process per machine, e.g. with "
+                        "torchrun or SLURM)")
+    t.add_argument("--precision", help="Lightning precision, e.g. 32-true, bf16-mixed (default: bf16-mixed on GPU)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t.set_defaults(func=cmd_train)
+
+    d = sub.add_parser("demo", help="generate captchas, train on them, evaluate and predict (no download)")
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--count", type=int, default=3000)
+    d.add_argument("--test-count", type=int, default=300)
+    d.add_argument("--epochs", type=int, default=20)
+    d.add_argument("--seed", type=int, default=42)
+    d.set_defaults(func=cmd_demo)

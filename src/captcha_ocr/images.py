@@ -1,0 +1,256 @@
+"""Image -> uint8 array: the one path from any image source to what the network reads.
+
+:meth:`Preprocess.load` opens a path, bytes, PIL image or numpy array and resizes it to the
+model's input, uint8 ``[C, H, W]``; :meth:`Preprocess.normalize` turns such arrays into float32
+network input. Training, :class:`~captcha_ocr.recognizer.Recognizer`, the HTTP server, the
+reports and ``preview`` all read images through it, so a model sees the same pixels everywhere.
+The ``Preprocess`` is stored in the model file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from .errors import ImageLoadError, ImageTooLargeError
+from .samples import Sample
+
+# Captchas scraped from the web are often cut short; load what is there (as the seed did).
+ImageFile.LOAD_TRUNCATED_IMAGES = True
+
+ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
+
+
+def default_workers(workers: int | None = None) -> int:
+    """Threads for reading images: ``workers`` if given, else 2 per CPU, at most 8."""
+    return workers or min(8, (os.cpu_count() or 1) * 2)
+
+
+def _source_name(source: ImageInput, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, bytes):
+        return "<bytes>"
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return "array" if isinstance(source, np.ndarray) else "image"
+
+
+def load_image(source: ImageInput, name: str | None = None, max_pixels: int | None = None) -> Image.Image:
+    """Open a path, raw bytes, PIL image or numpy array (HxW or HxWxC uint8) as a PIL image.
+
+    Raises :class:`ImageLoadError` naming the source (``name``, else the path) when it is not a
+    readable image, and :class:`ImageTooLargeError` when its header says it has more than
+    ``max_pixels`` pixels (checked before the pixels are decoded).
+    """
+    label = _source_name(source, name)
+    if isinstance(source, Image.Image):
+        return source
+    if isinstance(source, np.ndarray):
+        arr = source
+        if arr.dtype != np.uint8:
+            if np.issubdtype(arr.dtype, np.floating) and arr.size and arr.max() <= 1.0:
+                arr = arr * 255.0
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+            raise ImageLoadError(f"{label}: expected HxW or HxWx3/4, got shape {arr.shape}")
+        return Image.fromarray(arr)
+    try:
+        if isinstance(source, bytes):
+            if not source:
+                raise ImageLoadError(f"{label}: empty file")
+            image = Image.open(io.BytesIO(source))  # reads the header only
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise ImageLoadError(f"{path}: no such file")
+            if path.is_file() and path.stat().st_size == 0:
+                raise ImageLoadError(f"{path}: empty file")
+            image = Image.open(path)
+        width, height = image.size
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageTooLargeError(
+                f"{label}: {width}x{height} = {width * height} pixels is over the limit of {max_pixels}")
+        if width == 0 or height == 0:
+            raise ImageLoadError(f"{label}: image has no pixels")
+        image.load()
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{label}: {exc}") from None
+    except Exception as exc:  # untrusted files: PIL raises many types for junk, never let one escape
+        raise ImageLoadError(f"{label}: not a readable image ({type(exc).__name__}: {exc})") from None
+    return image
+
+
+@dataclass
+class Preprocess:
+    """Image -> network input. Stored in the model file; used by training and inference alike.
+
+    ``load`` gives uint8 ``[C, H, W]`` from any image source (``resize`` from a PIL image);
+    ``normalize`` turns a uint8 ``[..., C, H, W]`` array or tensor into float32
+    ``(x / 255 - mean) / std``.
+    """
+
+    height: int
+    width: int
+    channels: int = 1  # 1 = grayscale, 3 = RGB
+    mean: tuple[float, ...] = (0.5,)
+    std: tuple[float, ...] = (0.5,)
+    # "white": composite transparent pixels onto white; "drop": discard alpha (seed behaviour).
+    alpha: str = "white"
+    resample: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError("channels must be 1 or 3")
+        self.mean = tuple(float(m) for m in self.mean)
+        self.std = tuple(float(s) for s in self.std)
+        if len(self.mean) != self.channels or len(self.std) != self.channels:
+            raise ValueError("mean and std need one value per channel")
+
+    def to_mode(self, image: Image.Image) -> Image.Image:
+        """Any PIL mode (RGBA, P, LA, CMYK, I;16, ...) -> "L" or "RGB"."""
+        target = "L" if self.channels == 1 else "RGB"
+        if self.alpha == "white" and (
+            image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        ):
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, rgba)
+        elif image.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = np.asarray(image, dtype=np.float64)
+            peak = arr.max() if arr.size and arr.max() > 0 else 1.0
+            image = Image.fromarray((arr * (255.0 / peak)).astype(np.uint8))
+        elif image.mode == "F":
+            arr = np.asarray(image, dtype=np.float64)
+            image = Image.fromarray(np.clip(arr * (255.0 if arr.max() <= 1 else 1), 0, 255).astype(np.uint8))
+        return image if image.mode == target else image.convert(target)
+
+    def resize(self, image: Image.Image) -> np.ndarray:
+        """PIL image -> uint8 ``[C, H, W]`` at the model's size."""
+        image = self.to_mode(image)
+        resample = getattr(Image.Resampling, self.resample.upper())
+        image = image.resize((self.width, self.height), resample)
+        arr = np.asarray(image, dtype=np.uint8)
+        return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1).copy()
+
+    def normalize(self, batch):
+        """uint8 ``[..., C, H, W]`` (numpy or torch) -> float32 normalised, same type."""
+        if isinstance(batch, np.ndarray):
+            mean = np.asarray(self.mean, dtype=np.float32).reshape(-1, 1, 1)
+            std = np.asarray(self.std, dtype=np.float32).reshape(-1, 1, 1)
+            return (batch.astype(np.float32) / 255.0 - mean) / std
+        import torch
+
+        mean = torch.tensor(self.mean, dtype=torch.float32, device=batch.device).view(-1, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float32, device=batch.device).view(-1, 1, 1)
+        return (batch.float() / 255.0 - mean) / std
+
+    def load(self, source: ImageInput, name: str | None = None, max_pixels: int | None = None) -> np.ndarray:
+        """Any supported image source -> uint8 ``[C, H, W]`` at the model's size.
+
+        The one image -> array path. Raises :class:`ImageLoadError` (naming ``name`` or the
+        path) for anything unreadable, :class:`ImageTooLargeError` over ``max_pixels``.
+        """
+        image = load_image(source, name, max_pixels)
+        try:
+            return self.resize(image)
+        except Exception as exc:  # truncated or odd files fail only when their pixels are converted
+            raise ImageLoadError(f"{_source_name(source, name)}: not a readable image "
+                                 f"({type(exc).__name__}: {exc})") from None
+
+    def __call__(self, source: ImageInput) -> np.ndarray:
+        """Any supported input -> float32 ``[C, H, W]`` ready for the network."""
+        return self.normalize(self.load(source))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Preprocess:
+        return cls(**data)
+
+
+def auto_image_size(sizes: Iterable[tuple[int, int]], max_height: int = 64, max_width: int = 512) -> tuple[int, int]:
+    """A model input ``(height, width)`` for images of the given ``(width, height)`` sizes.
+
+    The median size, scaled down to at most ``max_height`` (aspect kept), width rounded to a
+    multiple of 8 and height to a multiple of 4.
+    """
+    sizes = list(sizes)
+    if not sizes:
+        raise ValueError("no image sizes given")
+    width = float(np.median([w for w, _ in sizes]))
+    height = float(np.median([h for _, h in sizes]))
+    scale = min(1.0, max_height / height, max_width / width)
+    h = max(16, int(round(height * scale / 4)) * 4)
+    w = max(16, int(round(width * scale / 8)) * 8)
+    return h, w
+
+
+# ----------------------------------------------------------------------------- reading a dataset
+
+
+@dataclass
+class LoadReport:
+    """What happened while reading a dataset: the images kept and the files skipped."""
+
+    samples: list[Sample] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _read_one(sample: Sample) -> tuple[Image.Image | None, str | None]:
+    try:
+        return load_image(sample.path), None
+    except ImageLoadError as exc:
+        return None, str(exc)
+
+
+def read_images(
+    samples: Sequence[Sample],
+    progress: bool = True,
+    desc: str = "reading images",
+    workers: int | None = None,
+) -> tuple[list[Image.Image], LoadReport]:
+    """Decode every sample's image; unreadable files are reported in the report and skipped."""
+    from tqdm.auto import tqdm
+
+    report = LoadReport()
+    images: list[Image.Image] = []
+    with ThreadPoolExecutor(default_workers(workers)) as pool:
+        results = pool.map(_read_one, samples)
+        for sample, (image, error) in tqdm(
+            zip(samples, results), total=len(samples), desc=desc, disable=not progress, leave=False
+        ):
+            if image is None:
+                report.skipped.append((sample.path, error or "unreadable"))
+                continue
+            images.append(image)
+            report.samples.append(sample)
+            report.sizes.append(image.size)
+    return images, report
+
+
+def to_arrays(
+    images: Sequence[Image.Image], preprocess: Preprocess, workers: int | None = None
+) -> np.ndarray:
+    """Resize every image: uint8 ``[N, C, H, W]``."""
+    out = np.empty((len(images), preprocess.channels, preprocess.height, preprocess.width), np.uint8)
+
+    def fill(i: int) -> None:
+        out[i] = preprocess.load(images[i])
+
+    with ThreadPoolExecutor(default_workers(workers)) as pool:
+        list(pool.map(fill, range(len(images))))
+    return out

@@ -1,0 +1,178 @@
+"""Files -> samples: the labelled images of a dataset folder, and the train/validation splits.
+
+A sample is a path and its label; nothing here opens an image (that is :mod:`captcha_ocr.images`).
+Labels come from a ``labels.csv``/``labels.tsv`` manifest, or from each file name (optionally
+through a ``--label-pattern``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+MANIFEST_NAMES = ("labels.csv", "labels.tsv")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled image on disk."""
+
+    path: Path
+    label: str
+
+
+def is_image_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def find_manifest(root: Path) -> Path | None:
+    for name in MANIFEST_NAMES:
+        if (root / name).is_file():
+            return root / name
+    return None
+
+
+def read_manifest(manifest: Path) -> list[Sample]:
+    """Read a ``file,label`` CSV (or tab-separated TSV); a header row ``file,label`` is optional.
+
+    Labels are taken verbatim (no stripping), so any character a CSV can quote is allowed.
+    """
+    delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
+    samples: list[Sample] = []
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        for lineno, row in enumerate(csv.reader(fh, delimiter=delimiter), start=1):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if lineno == 1 and [c.strip().lower() for c in row[:2]] == ["file", "label"]:
+                continue
+            if len(row) < 2:
+                raise DataError(f"{manifest}:{lineno}: expected 'file{delimiter}label', got {row!r}")
+            samples.append(Sample(manifest.parent / row[0], row[1]))
+    if not samples:
+        raise DataError(f"{manifest}: the manifest lists no samples")
+    return samples
+
+
+def label_from_stem(stem: str, pattern: re.Pattern[str]) -> str | None:
+    """The label a ``--label-pattern`` finds in a file stem: its ``label`` group, else its first
+    group, else the whole match; ``None`` when the stem does not match (the whole stem must)."""
+    m = pattern.fullmatch(stem)
+    if m is None:
+        return None
+    if "label" in pattern.groupindex:
+        return m.group("label")
+    return m.group(1) if pattern.groups else m.group(0)
+
+
+def compile_label_pattern(label_pattern: str) -> re.Pattern[str]:
+    """Compile a ``--label-pattern``; a bad expression raises :class:`DataError`."""
+    try:
+        return re.compile(label_pattern)
+    except re.error as exc:
+        raise DataError(f"--label-pattern {label_pattern!r} is not a valid regular expression: {exc}") from None
+
+
+def find_samples(root: str | os.PathLike, label_pattern: str | None = None) -> list[Sample]:
+    """Labelled samples of a folder, sorted by path.
+
+    With a ``labels.csv``/``labels.tsv`` manifest in the folder, its rows; otherwise every image
+    file directly in the folder, labelled by its file name without extension (``226md.png`` is
+    ``"226md"``), or by the part of it that ``label_pattern`` (a regular expression the whole
+    stem must match) picks out: its ``label`` group or its first group, e.g. ``(.+)_\\d+`` for
+    ``226md_0001.png``. Files that do not match raise :class:`DataError`, naming them.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"{root}: no such folder")
+    if root.is_file():
+        if root.name.lower() in MANIFEST_NAMES:
+            return read_manifest(root)
+        raise DataError(f"{root}: expected a folder of images or a labels.csv manifest")
+    manifest = find_manifest(root)
+    if manifest is not None and label_pattern is not None:
+        raise DataError(f"{manifest}: the labels come from this manifest; --label-pattern reads file names only")
+    if manifest is not None:
+        return sorted(read_manifest(manifest), key=lambda s: str(s.path))
+    files = [p for p in sorted(root.iterdir()) if is_image_file(p)]
+    if label_pattern is None:
+        samples = [Sample(p, p.stem) for p in files]
+    else:
+        pattern = compile_label_pattern(label_pattern)
+        labels = [label_from_stem(p.stem, pattern) for p in files]
+        misses = [p.name for p, label in zip(files, labels) if label is None]
+        if misses:
+            raise DataError(
+                f"{root}: {len(misses)} of {len(files)} image file names do not match --label-pattern "
+                f"{label_pattern!r}: {', '.join(misses[:5])}{', ...' if len(misses) > 5 else ''}"
+            )
+        samples = [Sample(p, label) for p, label in zip(files, labels)]
+    if not samples:
+        raise DataError(
+            f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)} "
+            f"or a {' / '.join(MANIFEST_NAMES)} manifest)"
+        )
+    return samples
+
+
+def split_samples(
+    samples: Sequence[Sample], val_fraction: float = 0.1, seed: int = 42
+) -> tuple[list[Sample], list[Sample]]:
+    """Deterministic train/validation split, the same as scikit-learn's
+    ``train_test_split(samples, test_size=val_fraction, random_state=seed)``.
+
+    Returns ``(train, val)``.
+    """
+    n = len(samples)
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = math.ceil(val_fraction * n)
+    if n_val == 0:
+        return list(samples), []
+    perm = np.random.RandomState(seed).permutation(n)
+    val = [samples[i] for i in perm[:n_val]]
+    train = [samples[i] for i in perm[n_val:]]
+    return train, val
+
+
+def kfold_samples(
+    samples: Sequence[Sample], folds: int = 5, seed: int = 42
+) -> list[tuple[list[Sample], list[Sample]]]:
+    """``folds`` (train, val) pairs from one shuffled order; every sample is held out once."""
+    perm = np.random.RandomState(seed).permutation(len(samples))
+    parts = np.array_split(perm, folds)
+    out = []
+    for k in range(folds):
+        held = set(parts[k].tolist())
+        out.append(
+            (
+                [samples[i] for i in perm if i not in held],
+                [samples[i] for i in parts[k]],
+            )
+        )
+    return out
+
+
+
+def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """Files as given; folders expanded to the image files directly inside them, sorted."""
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if is_image_file(f))
+            if not found:
+                raise DataError(f"{p}: no images in this folder")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
