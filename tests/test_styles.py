@@ -1,0 +1,143 @@
+"""captcha_ocr.styles: deterministic hard synthetic captchas of named styles."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from captcha_ocr import styles
+from captcha_ocr.data import find_samples
+from captcha_ocr.styles import STYLES, StyleSpec, draw_style, generate_style, random_style
+
+BENCHMARK_STYLES = ("outline", "pale", "tiny", "long", "mixed62")
+
+
+def pixels(image) -> bytes:
+    return image.tobytes()
+
+
+@pytest.mark.parametrize("style", ["outline", "pale", "dotted", "jpeg_noisy", "random"])
+def test_same_seed_and_index_give_the_same_pixels_in_any_order(style):
+    forward = [draw_style(style, 7, i) for i in range(6)]
+    backward = [draw_style(style, 7, i) for i in reversed(range(6))][::-1]
+    for (la, a), (lb, b) in zip(forward, backward):
+        assert la == lb and a.size == b.size and pixels(a) == pixels(b)
+
+
+def test_different_seeds_differ():
+    a = [draw_style("mixed62", 0, i) for i in range(4)]
+    b = [draw_style("mixed62", 1, i) for i in range(4)]
+    assert [x[0] for x in a] != [x[0] for x in b]
+    assert all(pixels(x[1]) != pixels(y[1]) for x, y in zip(a, b))
+    assert pixels(draw_style("tiny", 0, 0)[1]) != pixels(draw_style("tiny", 0, 1)[1])
+
+
+def test_benchmark_styles_are_defined():
+    assert set(BENCHMARK_STYLES) <= set(STYLES)
+    assert STYLES["outline"].size == (200, 50) and STYLES["outline"].lengths == (5, 5)
+    assert len(STYLES["outline"].alphabet) == 23
+    assert STYLES["tiny"].size == (80, 25) and set(STYLES["tiny"].alphabet) == set("0123456789")
+    assert STYLES["long"].lengths == (4, 10) and STYLES["long"].size == (240, 50)
+    assert len(STYLES["mixed62"].alphabet) == 62 and len(STYLES["pale"].alphabet) == 62
+
+
+@pytest.mark.parametrize("name", list(STYLES))
+def test_each_style_keeps_its_size_lengths_and_alphabet(name):
+    spec = STYLES[name]
+    for i in range(25):
+        label, image = draw_style(name, 3, i)
+        assert image.mode == "RGB"
+        assert image.size == spec.size
+        assert spec.lengths[0] <= len(label) <= spec.lengths[1]
+        assert set(label) <= set(spec.alphabet)
+
+
+def test_labels_keep_case():
+    labels = "".join(draw_style("mixed62", 0, i)[0] for i in range(40))
+    assert any(c.isupper() for c in labels) and any(c.islower() for c in labels)
+
+
+def test_fonts_are_found_and_draw_every_character():
+    fonts = styles.available_fonts()
+    assert fonts and all(p.is_file() and p.suffix == ".ttf" for p in fonts)
+    assert any(p.name == "DroidSansMono.ttf" for p in fonts)  # the captcha package's own font
+    assert not any("lastresort" in p.name.lower() for p in fonts)
+    for spec in STYLES.values():
+        pool = styles.fonts_for(spec.fonts, spec.alphabet)
+        assert pool
+        for path in pool:
+            assert all(styles._drawable(path, c) for c in spec.alphabet) or path == ""
+
+
+def test_a_font_family_subset_falls_back_to_all():
+    everything = styles.fonts_for((), "abc")
+    assert styles.fonts_for(("no-such-family",), "abc") == everything
+    mono = styles.fonts_for(("mono",), "abc")
+    assert mono and set(mono) < set(everything)
+
+
+def test_glyphs_stay_inside_the_image():
+    # a long, rotated label in a small plain image: the text is shrunk to fit, the border stays background
+    spec = StyleSpec(name="fit", size=(60, 20), alphabet="WMQ@", lengths=(10, 10), colours="grey",
+                     rotation=30, spacing=(0.1, 0.3), jitter=0.1, text_height=(0.9, 0.9))
+    for i in range(10):
+        _, image = draw_style(spec, 0, i)
+        a = np.asarray(image).astype(int)
+        border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+        assert (border == a[0, 0]).all()
+        assert (a != a[0, 0]).any()  # something was drawn
+
+
+def test_generate_style_writes_images_and_a_manifest(tmp_path: Path):
+    samples = generate_style(tmp_path / "out", "long", 10, seed=2, workers=1)
+    assert len(samples) == 10 and all(s.path.is_file() for s in samples)
+    found = find_samples(tmp_path / "out")
+    assert [(s.path.name, s.label) for s in found] == [(s.path.name, s.label) for s in samples]
+    assert [s.label for s in samples] == [draw_style("long", 2, i)[0] for i in range(10)]
+    jpegs = generate_style(tmp_path / "jpeg", "jpeg_noisy", 3, seed=0, workers=1)
+    assert all(s.path.suffix == ".jpg" for s in jpegs)
+    assert len(find_samples(tmp_path / "jpeg")) == 3
+
+
+def test_workers_do_not_change_the_images(tmp_path: Path):
+    count = styles.CHUNK + 6  # two jobs
+    one = generate_style(tmp_path / "one", "mixed62", count, seed=4, workers=1)
+    two = generate_style(tmp_path / "two", "mixed62", count, seed=4, workers=2)
+    assert [s.label for s in one] == [s.label for s in two]
+    for a, b in zip(one, two):
+        assert a.path.read_bytes() == b.path.read_bytes()
+
+
+def test_random_style_covers_its_ranges():
+    specs = [random_style(random.Random(k)) for k in range(400)]
+    widths = [s.size[0] for s in specs]
+    heights = [s.size[1] for s in specs]
+    assert 60 <= min(widths) < 90 and 560 < max(widths) <= 640
+    assert 20 <= min(heights) <= 23 and 97 <= max(heights) <= 100
+    assert min(s.lengths[0] for s in specs) == 1 and max(s.lengths[1] for s in specs) == 10
+    assert all(1 <= s.lengths[0] <= s.lengths[1] <= 10 for s in specs)
+    alphabets = {s.alphabet for s in specs}
+    assert "0123456789" in alphabets and styles.ALNUM62 in alphabets
+    assert any(set(a) & set(styles.SYMBOLS) for a in alphabets)
+    assert {c for s in specs for c in [s.colours]} == set(styles.COLOURS)
+    assert {s.fill[0] for s in specs} == set(styles.FILLS)
+    assert {s.background[0] for s in specs} == set(styles.BACKGROUNDS)
+    assert any(s.jpeg[0] > 0 for s in specs) and any(s.jpeg == (0, 0) for s in specs)
+    assert any(s.boxes for s in specs) and any(s.wave[1] > 0 for s in specs)
+
+
+def test_the_random_pseudo_style_draws_within_the_ranges():
+    for i in range(30):
+        label, image = draw_style("random", 0, i)
+        assert 60 <= image.width <= 640 and 20 <= image.height <= 100
+        assert 1 <= len(label) <= 10
+
+
+def test_a_bad_style_name_names_the_choices(tmp_path: Path):
+    with pytest.raises(ValueError, match="outline.*mixed62.*random"):
+        draw_style("nope", 0, 0)
+    with pytest.raises(ValueError, match="nope"):
+        generate_style(tmp_path, "nope", 1)
