@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from captcha_ocr.errors import DataError, ImageLoadError
-from captcha_ocr.images import Preprocess, auto_image_size, load_image
+from captcha_ocr.images import Preprocess, load_image
 from captcha_ocr.samples import find_samples, kfold_samples, split_samples
 from conftest import REFERENCE, write_png
 
@@ -132,12 +132,6 @@ def test_kfold_holds_each_sample_out_once(tiny_folder):
     assert sorted(held, key=lambda s: s.label) == sorted(samples, key=lambda s: s.label)
     for train, val in kfold_samples(samples, 3):
         assert not set(train) & set(val)
-
-
-def test_auto_image_size():
-    assert auto_image_size([(200, 50)] * 3) == (48, 200)
-    h, w = auto_image_size([(600, 150)])
-    assert h <= 64 and w % 8 == 0 and h % 4 == 0
 
 
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="reference dataset ../shared not beside this checkout")

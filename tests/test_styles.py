@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from captcha_ocr import styles
-from captcha_ocr.data import find_samples
+from captcha_ocr.samples import find_samples
 from captcha_ocr.styles import STYLES, StyleSpec, draw_style, generate_style, random_style
 
 BENCHMARK_STYLES = ("outline", "pale", "tiny", "long", "mixed62")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 BLANK = 0
+CASE_POLICIES = ("keep", "fold", "lower", "upper")
 
 
 class UnknownCharacterError(ValueError):
@@ -19,10 +20,16 @@ class Charset:
     """An ordered alphabet. Class id ``i + 1`` is ``chars[i]``; id 0 is the CTC blank.
 
     Characters are Unicode code points, compared exactly: ``A`` and ``a`` are different
-    characters unless the labels were case-folded before the charset was built.
+    characters under the ``keep`` case policy. ``case`` says how labels are cased before they
+    reach the network, and how an answer is scored against a label (see :meth:`apply_case`):
+
+    - ``keep``: as labelled; ``A`` and ``a`` are two characters.
+    - ``lower`` / ``upper``: every label in that case; the model answers in it.
+    - ``fold``: the site ignores case; each letter is learned once, in the case most training
+      labels give it (``case_map``), and labels are scored in that same casing.
     """
 
-    def __init__(self, chars: str | Iterable[str]) -> None:
+    def __init__(self, chars: str | Iterable[str], case: str = "keep", case_map: dict[str, str] | None = None) -> None:
         chars = list(chars)
         if not chars:
             raise ValueError("a charset needs at least one character")
@@ -30,16 +37,41 @@ class Charset:
             raise ValueError("charset entries must be single characters")
         if len(set(chars)) != len(chars):
             raise ValueError("charset has duplicate characters")
+        if case not in CASE_POLICIES:
+            raise ValueError(f"unknown case policy {case!r}; choose from {', '.join(CASE_POLICIES)}")
         self.chars: str = "".join(chars)
+        self.case = case
+        self.case_map: dict[str, str] = dict(case_map or {})  # fold: lower-case letter -> the case learned
         self._index = {c: i + 1 for i, c in enumerate(chars)}
 
     @classmethod
-    def from_labels(cls, labels: Iterable[str]) -> Charset:
-        """The sorted set of characters used by ``labels``."""
-        found = sorted(set("".join(labels)))
+    def from_labels(cls, labels: Iterable[str], case: str = "keep") -> Charset:
+        """The sorted set of characters used by ``labels`` once cased by the ``case`` policy."""
+        labels = list(labels)
+        case_map: dict[str, str] = {}
+        if case == "fold":  # each letter in the case the labels use most (ties: lower case)
+            counts: dict[str, int] = {}
+            for c in "".join(labels):
+                counts[c] = counts.get(c, 0) + 1
+            for c in sorted(counts):
+                low, up = c.lower(), c.upper()
+                if low != up and len(low) == len(up) == 1:
+                    case_map[low] = up if counts.get(up, 0) > counts.get(low, 0) else low
+        charset = cls("?", case, case_map)  # a stand-in, to case the labels with
+        found = sorted(set("".join(charset.apply_case(label) for label in labels)))
         if not found:
             raise ValueError("no characters found in the labels (are they all empty?)")
-        return cls(found)
+        return cls(found, case, case_map)
+
+    def apply_case(self, label: str) -> str:
+        """``label`` as this charset's case policy has the model learn and answer it."""
+        if self.case == "lower":
+            return label.lower() if len(label.lower()) == len(label) else label
+        if self.case == "upper":
+            return label.upper() if len(label.upper()) == len(label) else label
+        if self.case == "fold":
+            return "".join(self.case_map.get(c.lower(), c) for c in label)
+        return label
 
     @property
     def num_classes(self) -> int:
@@ -53,7 +85,8 @@ class Charset:
         return char in self._index
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Charset) and other.chars == self.chars
+        return isinstance(other, Charset) and (other.chars, other.case, other.case_map) == (
+            self.chars, self.case, self.case_map)
 
     def __repr__(self) -> str:
         return f"Charset({self.chars!r})"
@@ -80,13 +113,13 @@ class Charset:
         return "".join(self.chars[i - 1] for i in ids if i != BLANK)
 
     def to_dict(self) -> dict:
-        return {"chars": self.chars, "blank": BLANK}
+        return {"chars": self.chars, "blank": BLANK, "case": self.case, "case_map": self.case_map}
 
     @classmethod
     def from_dict(cls, data: dict) -> Charset:
         if data.get("blank", BLANK) != BLANK:
             raise ValueError("only charsets with blank = 0 are supported")
-        return cls(data["chars"])
+        return cls(data["chars"], data.get("case", "keep"), data.get("case_map"))
 
 
 def min_ctc_frames(label: str) -> int:

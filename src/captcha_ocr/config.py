@@ -24,6 +24,14 @@ def feature_map_size(height: int, width: int, stages: Sequence[Sequence[int]]) -
     return h, w
 
 
+def frame_width(stages: Sequence[Sequence[int]]) -> int:
+    """Input pixels per output frame: the product of the stages' width pooling."""
+    width = 1
+    for stage in stages:
+        width *= int(stage[3])
+    return width
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a network (stored in the model file).

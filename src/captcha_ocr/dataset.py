@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from .charset import Charset, min_ctc_frames
-from .config import Preset, feature_map_size
+from .config import Preset, feature_map_size, frame_width
 from .errors import DataError
-from .images import LoadReport, Preprocess, auto_image_size, read_images, to_arrays
+from .geometry import choose_geometry
+from .images import LoadReport, Preprocess, read_images, to_arrays
 from .samples import Sample, find_samples, split_samples
 
 
@@ -125,12 +126,14 @@ def prepare_data(
     label_pattern: str | None = None,
     progress: bool = True,
     print_fn=print,
+    case: str = "keep",
 ) -> TrainingData:
     """A folder (or samples) -> train and validation images, charset and preprocessing.
 
     ``val`` (a folder or samples) is the validation set; without it, ``preset.train.val_fraction``
     of ``data`` is split off with ``preset.train.seed``. The input size is the preset's, or
-    chosen from the training images (``height``/``width`` override either). Bad files are
+    chosen from the training images (``height``/``width`` override either). Labels are cased by
+    the ``case`` policy (see :class:`~captcha_ocr.charset.Charset`). Bad files are
     skipped and reported; unusable labels raise :class:`DataError` naming the files.
     """
     samples = data if isinstance(data, list) else find_samples(data, label_pattern)
@@ -151,14 +154,19 @@ def prepare_data(
     if not train_s:
         raise DataError(f"{data}: no training images left after the validation split")
 
+    charset = Charset.from_labels([s.label for s in train_s + val_s if s.label], case)
+    train_s = [Sample(s.path, charset.apply_case(s.label)) for s in train_s]
+    val_s = [Sample(s.path, charset.apply_case(s.label)) for s in val_s]
     if height or width or preset.image_size is None:
-        auto_h, auto_w = auto_image_size([by_path[s.path].size for s in train_s])
-        base_h, base_w = preset.image_size or (auto_h, auto_w)
+        geometry = choose_geometry([by_path[s.path].size for s in train_s], [s.label for s in train_s],
+                                   frame_width(preset.model.stages))
+        for note in geometry.notes:
+            print_fn(f"input size: {note}")
+        base_h, base_w = preset.image_size or (geometry.height, geometry.width)
         height, width = height or base_h, width or base_w
     else:
         height, width = preset.image_size
     preprocess = Preprocess(height, width, preset.channels, preset.mean, preset.std, preset.alpha)
-    charset = Charset.from_labels([s.label for s in train_s + val_s if s.label])
     check_labels(train_s + val_s, feature_map_size(height, width, preset.model.stages)[1])
     missing = sorted(set("".join(s.label for s in val_s)) - set("".join(s.label for s in train_s)))
     if missing:

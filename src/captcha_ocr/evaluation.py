@@ -67,10 +67,13 @@ def evaluate(
     """Predict every readable sample (``options``: the decoder; default greedy); unreadable
     files are skipped and listed.
 
-    Raises :class:`~captcha_ocr.errors.DataError` if a label holds a character the model does not know.
+    Labels are scored under the model's case policy (``rec.charset.case``: a model trained with
+    ``--case lower`` is scored against lower-cased labels). Raises
+    :class:`~captcha_ocr.errors.DataError` if a label holds a character the model does not know.
     """
     from tqdm.auto import tqdm
 
+    samples = [Sample(s.path, rec.charset.apply_case(s.label)) for s in samples]
     check_labels(samples, time_steps=10**9, charset=rec.charset)
     kept: list[Sample] = []
     preds: list[Prediction] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -179,23 +179,6 @@ class Preprocess:
     @classmethod
     def from_dict(cls, data: dict) -> Preprocess:
         return cls(**data)
-
-
-def auto_image_size(sizes: Iterable[tuple[int, int]], max_height: int = 64, max_width: int = 512) -> tuple[int, int]:
-    """A model input ``(height, width)`` for images of the given ``(width, height)`` sizes.
-
-    The median size, scaled down to at most ``max_height`` (aspect kept), width rounded to a
-    multiple of 8 and height to a multiple of 4.
-    """
-    sizes = list(sizes)
-    if not sizes:
-        raise ValueError("no image sizes given")
-    width = float(np.median([w for w, _ in sizes]))
-    height = float(np.median([h for _, h in sizes]))
-    scale = min(1.0, max_height / height, max_width / width)
-    h = max(16, int(round(height * scale / 4)) * 4)
-    w = max(16, int(round(width * scale / 8)) * 8)
-    return h, w
 
 
 # ----------------------------------------------------------------------------- reading a dataset

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from .charset import min_ctc_frames
 from .errors import ImageLoadError
-from .images import auto_image_size, default_workers, load_image
+from .geometry import choose_geometry
+from .images import default_workers, load_image
 from .samples import Sample, find_samples, split_samples
 
 RARE_BELOW = 10  # a character seen fewer times than this is hard to learn
@@ -192,7 +193,8 @@ def inspect_dataset(
     train_chars = set("".join(s.label for s in train_s))
     report.val_only_chars = sorted(set("".join(s.label for s in val_s)) - train_chars)
     if train_s:
-        report.model_input = auto_image_size([by_path[str(s.path)].size for s in train_s])
+        g = choose_geometry([by_path[str(s.path)].size for s in train_s], [s.label for s in train_s])
+        report.model_input = (g.height, g.width)
         report.time_steps, report.too_narrow = narrow_images(good, report.model_input)
     report.warnings = _warnings(report, good, groups)
     return report

@@ -1,7 +1,7 @@
 """What the model sees: a grid of samples after preprocessing and, optionally, augmentation.
 
 Images go through the same steps as in training: the preset's :class:`~captcha_ocr.images.Preprocess`
-at the size ``train`` would pick (:func:`~captcha_ocr.images.auto_image_size` over the training
+at the size ``train`` would pick (:func:`~captcha_ocr.geometry.choose_geometry` over the training
 split for the default preset), then normalisation and the chosen augmentation, then back to
 pixels for display.
 """
@@ -16,9 +16,10 @@ import numpy as np
 from PIL import Image
 
 from .augment import ALBU_LEVELS, albumentations_pipeline, augment_batch, check_level
-from .config import get_preset
+from .config import frame_width, get_preset
 from .errors import DataError, ImageLoadError, MissingExtraError
-from .images import Preprocess, auto_image_size
+from .geometry import choose_geometry
+from .images import Preprocess
 from .plots import BLACK, image_grid, save_png, to_uint8
 from .samples import find_samples, split_samples
 
@@ -65,7 +66,8 @@ def preview(
         train_s, _ = split_samples([s for s in samples if sizes[s.path]], p.train.val_fraction, p.train.seed)
         if not train_s:
             raise DataError(f"{data}: no readable images")
-        height, width = auto_image_size([sizes[s.path] for s in train_s])
+        g = choose_geometry([sizes[s.path] for s in train_s], [s.label for s in train_s], frame_width(p.model.stages))
+        height, width = g.height, g.width
     else:
         height, width = p.image_size
     pre = Preprocess(height, width, p.channels, p.mean, p.std, p.alpha)

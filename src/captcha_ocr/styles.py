@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from .data import Sample
+from .samples import Sample
 from .synth import CHUNK
 
 DIGITS = string.digits

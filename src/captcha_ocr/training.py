@@ -75,6 +75,7 @@ class TrainRequest:
     init: str | None = None  # model file to start from (fine-tuning); its image size is the default
     report: bool = True  # curves.png each epoch, errors.png + confusions.csv at the end
     label_pattern: str | None = None  # regex picking the label out of file stems (see find_samples)
+    case: str = "keep"  # keep | fold | lower | upper: how labels are cased (see charset.Charset)
     resume: bool = False  # continue the interrupted run in ``out`` from its last.ckpt
     callbacks: list = field(default_factory=list)  # extra Lightning callbacks
 
@@ -158,7 +159,7 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
 
     val = req.val_samples if req.val_samples is not None else (req.val_dir or None)
     train_data, val_data, charset, preprocess, skipped = prepare_data(
-        req.data, preset, val, req.height, req.width, req.label_pattern, req.progress, notes.append)
+        req.data, preset, val, req.height, req.width, req.label_pattern, req.progress, notes.append, req.case)
     notes += [f"skipped {why}" if str(path) in why else f"skipped {path}: {why}" for path, why in skipped]
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)
     system = CTCSystem(config, charset, preprocess, tc)  # builds the run's one CRNN

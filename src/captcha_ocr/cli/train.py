@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..augment import AUGMENTATIONS
+from ..charset import CASE_POLICIES
 from .common import add_label_pattern_arg, add_preset_arg, show_progress
 
 
@@ -37,6 +38,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             report=not a.no_report,
             resume=a.resume,
             label_pattern=a.label_pattern,
+            case=a.case,
         )
     )
     if not result.is_global_zero:  # the other processes of a multi-process run stay quiet
@@ -108,6 +110,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                                    "classifier rows are matched by character)")
     t.add_argument("--no-report", action="store_true", help="no curves.png, errors.png, confusions.csv")
     add_label_pattern_arg(t)
+    t.add_argument("--case", choices=CASE_POLICIES, default="keep",
+                   help="keep: A and a differ; lower/upper: labels (and answers) in that case; fold: the site "
+                        "ignores case, each letter learned once in its most common case (default: %(default)s)")
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out from its last.ckpt (same data and options)")
     t.add_argument("--height", type=int, help="model input height (default: from the preset or the data)")

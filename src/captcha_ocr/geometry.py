@@ -1,0 +1,75 @@
+"""The model's input size, chosen from the training images and labels (torch-free).
+
+CTC needs at least one frame per character plus one between each doubled letter, and learns
+far more easily with about two frames per character; thin strokes need some height to survive
+resizing; and the cost of a step grows with the number of input pixels. :func:`choose_geometry`
+weighs the three: height from the images (tiny images are upsampled, tall ones scaled down),
+width from the aspect ratio, then the whole image scaled down to a pixel budget (wide images
+cost no more than a typical captcha) and the width stretched where the longest label would
+otherwise get too few frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .charset import min_ctc_frames
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A chosen input size with the reasons, for the training log."""
+
+    height: int
+    width: int
+    min_frames: int  # frames the longest label wants (2 per character, at least ``MIN_FRAMES``)
+    notes: tuple[str, ...] = ()
+
+
+MIN_HEIGHT = 32
+MAX_HEIGHT = 64
+PIXEL_BUDGET = 64 * 208  # about a 200x50 captcha at full size
+MIN_FRAMES = 16
+
+
+def choose_geometry(
+    sizes: Iterable[tuple[int, int]],
+    labels: Iterable[str],
+    width_per_frame: int = 8,
+    min_height: int = MIN_HEIGHT,
+    max_height: int = MAX_HEIGHT,
+    pixel_budget: int = PIXEL_BUDGET,
+) -> Geometry:
+    """``(height, width)`` of the model input for images of ``(width, height)`` ``sizes``.
+
+    The median image is scaled so its height lies in ``[min_height, max_height]`` (aspect kept),
+    then down to ``pixel_budget`` pixels (never below ``min_height``); the width is then
+    stretched, if needed, to give ``2 * min_ctc_frames + 2`` frames (at least ``MIN_FRAMES``)
+    for the longest label. Height is a multiple of 4, width of ``width_per_frame``.
+    """
+    sizes = list(sizes)
+    if not sizes:
+        raise ValueError("no image sizes given")
+    need = max((min_ctc_frames(label) for label in labels), default=1)
+    min_frames = max(MIN_FRAMES, 2 * need + 2)
+    w0 = float(np.median([w for w, _ in sizes]))
+    h0 = float(np.median([h for _, h in sizes]))
+    notes: list[str] = []
+    scale = min(max(h0, min_height), max_height) / h0
+    if scale > 1:
+        notes.append(f"upsampled {scale:.2f}x (images are {h0:.0f} px high)")
+    area = (h0 * scale) * (w0 * scale)
+    if area > pixel_budget:
+        budget_scale = max((pixel_budget / area) ** 0.5, min_height / (h0 * scale))
+        if budget_scale < 1:
+            scale *= budget_scale
+            notes.append(f"scaled to about {pixel_budget:,} pixels")
+    height = max(min_height, int(round(h0 * scale / 4)) * 4)
+    width = max(width_per_frame, int(round(w0 * scale / width_per_frame)) * width_per_frame)
+    if width // width_per_frame < min_frames:
+        width = min_frames * width_per_frame
+        notes.append(f"stretched to {min_frames} frames for labels of up to {need} frames")
+    return Geometry(height, width, min_frames, tuple(notes))

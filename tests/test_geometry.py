@@ -1,0 +1,42 @@
+"""The input size chooser: enough frames for the longest label, tiny images upsampled, wide ones kept cheap."""
+
+from captcha_ocr.config import feature_map_size, frame_width, get_preset
+from captcha_ocr.geometry import MIN_HEIGHT, PIXEL_BUDGET, choose_geometry
+
+STAGES = get_preset("default").model.stages
+
+
+def frames(g) -> int:
+    return feature_map_size(g.height, g.width, STAGES)[1]
+
+
+def test_a_typical_captcha_keeps_its_size():
+    g = choose_geometry([(200, 50)] * 3, ["226md"] * 3, frame_width(STAGES))
+    assert (g.height, g.width) == (48, 200) and not g.notes
+
+
+def test_tiny_images_are_upsampled_and_given_two_frames_per_character():
+    g = choose_geometry([(80, 25)], ["12345"], 8)
+    assert g.height >= MIN_HEIGHT
+    assert frames(g) >= 2 * 5 + 2
+    assert any("upsampled" in n for n in g.notes)
+
+
+def test_long_labels_with_doubled_letters_get_their_frames():
+    # 10 characters, 3 doubled pairs: CTC needs 13 frames; the chooser asks for 2 * 13 + 2
+    label = "aabbccdefg"
+    g = choose_geometry([(120, 40)], [label], 8)
+    assert frames(g) >= 2 * 13 + 2
+    assert any("stretched" in n for n in g.notes)
+
+
+def test_wide_images_cost_about_a_typical_captcha():
+    g = choose_geometry([(630, 80)] * 5, ["abcdefgh"] * 5, 8)
+    assert g.height * g.width <= 1.1 * PIXEL_BUDGET
+    assert g.height >= MIN_HEIGHT and g.width > 2.5 * g.height  # aspect roughly kept
+    assert frames(g) >= 2 * 8 + 2
+
+
+def test_tall_images_are_scaled_down_and_sizes_are_multiples():
+    g = choose_geometry([(300, 150)], ["abc"], 8)
+    assert g.height <= 64 and g.height % 4 == 0 and g.width % 8 == 0
