@@ -11,17 +11,15 @@ so repeated labels and any characters are fine.
 from __future__ import annotations
 
 import contextlib
-import csv
+import functools
 import os
 import random
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 
 from .samples import Sample
+from .writer import write_dataset
 
 DEFAULT_ALPHABET = "0123456789abcdefghjkmnpqrstuvwxyz"
-CHUNK = 64  # images per job handed to a worker process
 
 
 def parse_size(text: str | tuple[int, int]) -> tuple[int, int]:
@@ -91,14 +89,15 @@ def draw(seed: int, i: int, alphabet: str, lengths: tuple[int, int], size: tuple
     return label, image
 
 
-def _make_chunk(args: tuple[int, range, str, tuple[int, int], tuple[int, int], str]) -> list[str]:
-    seed, indices, alphabet, lengths, size, out = args
-    labels = []
+def _make_chunk(seed: int, alphabet: str, lengths: tuple[int, int], size: tuple[int, int], indices: range,
+                out: str) -> list[tuple[str, str]]:
+    rows = []
     for i in indices:
         label, image = draw(seed, i, alphabet, lengths, size)
-        image.save(os.path.join(out, f"{i:06d}.png"), compress_level=1)
-        labels.append(label)
-    return labels
+        name = f"{i:06d}.png"
+        image.save(os.path.join(out, name), compress_level=1)
+        rows.append((name, label))
+    return rows
 
 
 def generate(
@@ -124,37 +123,5 @@ def generate(
     lo, hi = lengths = tuple(lengths)
     if lo < 1 or hi < lo:
         raise ValueError(f"bad length range {lo}-{hi}: expected N-M with 1 <= N <= M")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = [(seed, range(s, min(s + CHUNK, count)), alphabet, lengths, tuple(size), str(out))
-            for s in range(0, count, CHUNK)]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))  # processes: drawing is CPU-bound
-    bar = None
-    if progress is True:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=count, desc="generating", unit="img", leave=False)
-        progress = bar.update
-    labels: list[str] = [""] * count
-    try:
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                futures = {pool.submit(_make_chunk, job): job[1] for job in jobs}
-                for future in as_completed(futures):
-                    idx = futures[future]
-                    labels[idx.start : idx.stop] = future.result()
-                    if progress:
-                        progress(len(idx))
-        else:
-            for job in jobs:
-                labels[job[1].start : job[1].stop] = _make_chunk(job)
-                if progress:
-                    progress(len(job[1]))
-    finally:
-        if bar is not None:
-            bar.close()
-    with open(out / "labels.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "label"])
-        writer.writerows((f"{i:06d}.png", label) for i, label in enumerate(labels))
-    return [Sample(out / f"{i:06d}.png", label) for i, label in enumerate(labels)]
+    make_chunk = functools.partial(_make_chunk, seed, alphabet, lengths, tuple(size))
+    return write_dataset(out, count, make_chunk, workers=workers, progress=progress)
