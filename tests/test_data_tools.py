@@ -27,6 +27,7 @@ from captcha_ocr.preview import preview
 from captcha_ocr.recorder import RunRecorder
 from captcha_ocr.report import write_report
 from captcha_ocr.samples import Sample, find_samples, split_samples
+from captcha_ocr.styles import draw_style
 from captcha_ocr.synth import generate
 from captcha_ocr.system import CTCSystem
 from captcha_ocr.training import TrainRequest, train
@@ -85,6 +86,25 @@ def test_generate_cli_and_its_user_errors(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert main(["generate", str(tmp_path / "x"), "--size", "90by30", "--no-progress"]) == 2
     assert "captcha-ocr: error: bad size" in capsys.readouterr().err
+
+
+def test_generate_cli_with_a_style(tmp_path, capsys):
+    out = tmp_path / "tiny"
+    assert main(["generate", str(out), "--count", "20", "--style", "tiny", "--seed", "3", "--workers", "1",
+                 "--no-progress"]) == 0
+    assert "wrote 20 captchas (style tiny, 80x25" in capsys.readouterr().out
+    rows = list(csv.reader(open(out / "labels.csv", encoding="utf-8")))
+    assert rows[0] == ["file", "label"] and len(rows) == 21
+    assert [r[0] for r in rows[1:]] == [f"{i:06d}.png" for i in range(20)]
+    assert all(len(label) == 5 and label.isdigit() for _, label in rows[1:])
+    assert [r[1] for r in rows[1:]] == [draw_style("tiny", 3, i)[0] for i in range(20)]
+    assert {Image.open(out / name).size for name, _ in rows[1:]} == {(80, 25)}
+    # the style fixes size, lengths and alphabet: those options are refused, not ignored
+    assert main(["generate", str(tmp_path / "x"), "--style", "tiny", "--size", "90x30", "--no-progress"]) == 2
+    assert "--style tiny fixes" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    with pytest.raises(SystemExit):  # argparse: not a style
+        main(["generate", str(tmp_path / "y"), "--style", "nope"])
+    assert "outline" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- inspect

@@ -10,27 +10,57 @@ from pathlib import Path
 from ..augment import AUGMENTATIONS
 from .common import add_label_pattern_arg, add_preset_arg, show_progress
 
+_CAPTCHA_DEFAULTS = {"length": "4-5", "size": "160x60"}  # --alphabet's is synth.DEFAULT_ALPHABET
+
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from ..decode import parse_lengths
     from ..errors import DataError
-    from ..synth import generate, parse_size
 
     out = Path(a.out)
     if (out / "labels.csv").exists() and not a.overwrite:
         raise DataError(f"{out}: already holds a generated dataset (labels.csv); use --overwrite or another folder")
-    allowed = parse_lengths(a.length)
-    if len(allowed) != allowed[-1] - allowed[0] + 1:
-        raise ValueError(f"bad length range {a.length!r}: expected N or N-M")
-    lengths, size = (allowed[0], allowed[-1]), parse_size(a.size)
     t0 = time.perf_counter()
-    samples = generate(out, a.count, lengths=lengths, alphabet=a.alphabet, size=size, seed=a.seed,
-                       workers=a.workers, progress=show_progress(a.no_progress))
+    if a.style:
+        fixed = [f"--{name}" for name in ("length", "size", "alphabet") if getattr(a, name) is not None]
+        if fixed:
+            raise ValueError(f"--style {a.style} fixes the size, label lengths and alphabet: drop {', '.join(fixed)}")
+        samples, what = _generate_style(a, out)
+    else:
+        samples, what = _generate_captcha(a, out)
     dt = time.perf_counter() - t0
-    print(f"wrote {len(samples)} captchas ({size[0]}x{size[1]}, lengths {lengths[0]}-{lengths[1]}, "
-          f"{len(set(a.alphabet))} characters, seed {a.seed}) and labels.csv to {out}/ "
+    print(f"wrote {len(samples)} captchas ({what}, seed {a.seed}) and labels.csv to {out}/ "
           f"in {dt:.1f}s ({len(samples) / dt:.0f} images/s)")
     return 0
+
+
+def _generate_captcha(a: argparse.Namespace, out: Path):
+    """The ``captcha`` package's captchas, with --length, --size and --alphabet."""
+    from ..decode import parse_lengths
+    from ..synth import DEFAULT_ALPHABET, generate, parse_size
+
+    length = _CAPTCHA_DEFAULTS["length"] if a.length is None else a.length
+    alphabet = DEFAULT_ALPHABET if a.alphabet is None else a.alphabet
+    allowed = parse_lengths(length)
+    if len(allowed) != allowed[-1] - allowed[0] + 1:
+        raise ValueError(f"bad length range {length!r}: expected N or N-M")
+    lengths, size = (allowed[0], allowed[-1]), parse_size(_CAPTCHA_DEFAULTS["size"] if a.size is None else a.size)
+    samples = generate(out, a.count, lengths=lengths, alphabet=alphabet, size=size, seed=a.seed,
+                       workers=a.workers, progress=show_progress(a.no_progress))
+    return samples, (f"{size[0]}x{size[1]}, lengths {lengths[0]}-{lengths[1]}, "
+                     f"{len(set(alphabet))} characters")
+
+
+def _generate_style(a: argparse.Namespace, out: Path):
+    """Captchas of a named style (:mod:`captcha_ocr.styles`), which fixes size, lengths and alphabet."""
+    from ..styles import RANDOM, generate_style, get_style
+
+    samples = generate_style(out, a.style, a.count, seed=a.seed, workers=a.workers,
+                             progress=show_progress(a.no_progress))
+    if a.style == RANDOM:
+        return samples, "style random: sizes, lengths and alphabets drawn per image"
+    spec = get_style(a.style)
+    return samples, (f"style {spec.name}, {spec.size[0]}x{spec.size[1]}, lengths {spec.lengths[0]}-"
+                     f"{spec.lengths[1]}, {len(set(spec.alphabet))} characters")
 
 
 def cmd_inspect(a: argparse.Namespace) -> int:
@@ -56,14 +86,22 @@ def cmd_preview(a: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``generate``, ``inspect`` and ``preview`` on the ``captcha-ocr`` parser."""
+    from ..styles import style_names
     from ..synth import DEFAULT_ALPHABET
 
-    g = sub.add_parser("generate", help="write synthetic captchas and a labels.csv (deterministic per seed)")
+    g = sub.add_parser("generate", help="write synthetic captchas and a labels.csv (deterministic per seed)",
+                       description="Write synthetic captchas and a labels.csv; the same seed gives the same files "
+                                   "whatever --workers is. Without --style, the captcha package draws them with "
+                                   "--length, --size and --alphabet. A --style fixes its own size, label lengths "
+                                   "and alphabet, so those three options are refused with it.")
     g.add_argument("out", help="output folder")
     g.add_argument("--count", type=int, default=1000)
-    g.add_argument("--length", default="4-5", help="label length: N or N-M (default 4-5)")
-    g.add_argument("--alphabet", default=DEFAULT_ALPHABET, help=f"characters to draw from (default {DEFAULT_ALPHABET})")
-    g.add_argument("--size", default="160x60", help="image WIDTHxHEIGHT (default 160x60)")
+    g.add_argument("--style", choices=style_names(),
+                   help="a hard captcha style instead of the captcha package: %(choices)s "
+                        "('random': a fresh random style per image)")
+    g.add_argument("--length", help=f"label length: N or N-M (default {_CAPTCHA_DEFAULTS['length']}; not with --style)")
+    g.add_argument("--alphabet", help=f"characters to draw from (default {DEFAULT_ALPHABET}; not with --style)")
+    g.add_argument("--size", help=f"image WIDTHxHEIGHT (default {_CAPTCHA_DEFAULTS['size']}; not with --style)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--workers", type=int, help="processes (default: one per CPU)")
     g.add_argument("--overwrite", action="store_true", help="write into a folder that already has a labels.csv")
