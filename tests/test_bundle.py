@@ -14,7 +14,8 @@ def make_bundle(seed=0) -> Bundle:
     torch.manual_seed(seed)
     cs = Charset("ab'(é")
     model, config = build_model(get_preset("default"), cs.num_classes, 32, 96)
-    return Bundle(config, cs, Preprocess(32, 96), {k: v.clone() for k, v in model.state_dict().items()},
+    pre = Preprocess.for_preset(get_preset("default"), 32, 96)
+    return Bundle(config, cs, pre, {k: v.clone() for k, v in model.state_dict().items()},
                   lengths=[3, 4], provenance={"note": "test"})
 
 

@@ -12,7 +12,7 @@ from captcha_ocr.model import CRNN, build_model
 def test_default_output_shape(height, width):
     preset = get_preset("default")
     model, config = build_model(preset, num_classes=11, height=height, width=width)
-    out = model.eval()(torch.zeros(3, 1, height, width))
+    out = model.eval()(torch.zeros(3, preset.channels, height, width))
     assert out.shape == (3, config.time_steps, 11)
     assert config.time_steps == width // 8
 

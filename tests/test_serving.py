@@ -46,9 +46,10 @@ def make_bundle(seed: int = 0) -> Bundle:
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_var.fill_(0.01)
+                m.running_var.fill_(0.03)
         model.head[-1].bias.zero_()
-    return Bundle(config, cs, Preprocess(32, 96), {k: v.clone() for k, v in model.state_dict().items()},
+    pre = Preprocess.for_preset(get_preset("default"), 32, 96)
+    return Bundle(config, cs, pre, {k: v.clone() for k, v in model.state_dict().items()},
                   lengths=[3, 4], provenance={"note": "test"})
 
 
@@ -230,7 +231,7 @@ def test_health_and_model(client):
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["backend"] == "onnx"
     info = client.get("/model").json()
-    assert info["charset"] == CHARS and info["image"] == {"height": 32, "width": 96, "channels": 1}
+    assert info["charset"] == CHARS and info["image"] == {"height": 32, "width": 96, "channels": 3}
     assert info["lengths"] == [3, 4] and info["provenance"]["note"] == "test" and info["time_steps"] == 12
     assert "/predict" in client.get("/openapi.json").json()["paths"]
     assert client.get("/docs").status_code == 200

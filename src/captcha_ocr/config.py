@@ -50,6 +50,9 @@ class ModelConfig:
         default_factory=lambda: [(16, 1, 2, 2), (48, 1, 2, 2), (64, 2, 2, 2), (128, 1, 2, 1)]
     )
     batchnorm: bool = True
+    # "image": each image scaled to zero mean and unit variance (over its channels and pixels)
+    # before the first conv, so dark, pale or low-contrast schemes look alike to it; "none": as given
+    input_norm: str = "none"
     proj_dim: int = 128  # Linear(C' * H' -> proj_dim) before the RNN; 0 = none
     proj_dropout: float = 0.1
     rnn_hidden: int = 128  # per direction
@@ -95,6 +98,11 @@ class TrainConfig:
     augment: str = "light"  # "none" | "light" | "strong" | "albu-light" | "albu-strong" (see augment.py)
     val_fraction: float = 0.1
     seed: int = 42
+    warmup: float = 0.25  # share of the one-cycle schedule spent raising the learning rate
+    # minutes the run may take: the epoch count is then planned from the measured step time
+    # (``epochs`` is the most it may plan); None = exactly ``epochs``
+    budget_minutes: float | None = None
+    augment_warmup: bool = False  # no augmentation until the model first reads something
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -162,14 +170,15 @@ def seed_preset() -> Preset:
 
 
 def default_preset() -> Preset:
-    """Ours: grayscale at native-ish size, BatchNorm CRNN, AdamW + one-cycle, augmentation."""
+    """Ours: colour at a size chosen from the data, each image normalised, BatchNorm CRNN, AdamW +
+    one-cycle laid over a 5-minute budget, augmentation once the model reads."""
     return Preset(
         name="default",
-        model=ModelConfig(num_classes=0),
-        train=TrainConfig(),
-        channels=1,
-        mean=(0.5,),
-        std=(0.5,),
+        model=ModelConfig(num_classes=0, input_norm="image"),
+        train=TrainConfig(epochs=150, budget_minutes=5.0, augment_warmup=True),
+        channels=3,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
         alpha="white",
         image_size=None,
     )

@@ -166,7 +166,7 @@ def prepare_data(
         height, width = height or base_h, width or base_w
     else:
         height, width = preset.image_size
-    preprocess = Preprocess(height, width, preset.channels, preset.mean, preset.std, preset.alpha)
+    preprocess = Preprocess.for_preset(preset, height, width)
     check_labels(train_s + val_s, feature_map_size(height, width, preset.model.stages)[1])
     missing = sorted(set("".join(s.label for s in val_s)) - set("".join(s.label for s in train_s)))
     if missing:

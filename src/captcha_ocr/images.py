@@ -173,6 +173,11 @@ class Preprocess:
         """Any supported input -> float32 ``[C, H, W]`` ready for the network."""
         return self.normalize(self.load(source))
 
+    @classmethod
+    def for_preset(cls, preset, height: int, width: int) -> Preprocess:
+        """The preprocessing a :class:`~captcha_ocr.config.Preset` trains with, at ``height`` x ``width``."""
+        return cls(height, width, preset.channels, preset.mean, preset.std, preset.alpha)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

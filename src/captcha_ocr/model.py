@@ -14,6 +14,22 @@ from torch import nn
 from .config import ModelConfig, Preset
 
 
+class ImageNorm(nn.Module):
+    """Each image ``[C, H, W]`` to zero mean and unit variance over all its values (``eps`` keeps a
+    blank image blank). Written out rather than ``GroupNorm(1, C)`` so that ONNX Runtime, running
+    the same reductions, matches PyTorch to float rounding."""
+
+    def __init__(self, eps: float = 1e-2) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        centred = x - mean
+        var = (centred * centred).mean(dim=(1, 2, 3), keepdim=True)
+        return centred / torch.sqrt(var + self.eps)
+
+
 class CRNN(nn.Module):
     """Conv stages -> (B, T, C'*H') -> Linear -> BiGRU -> Linear -> logits ``[B, T, K]``."""
 
@@ -25,6 +41,10 @@ class CRNN(nn.Module):
                 f"image {config.height}x{config.width} is too small for {len(config.stages)} pooling stages"
             )
         layers: list[nn.Module] = []
+        if config.input_norm == "image":
+            layers.append(ImageNorm())
+        elif config.input_norm != "none":
+            raise ValueError(f"unknown input_norm {config.input_norm!r} (image | none)")
         c_in = config.in_channels
         for c_out, convs, ph, pw in config.stages:
             for _ in range(convs):

@@ -70,7 +70,7 @@ def preview(
         height, width = g.height, g.width
     else:
         height, width = p.image_size
-    pre = Preprocess(height, width, p.channels, p.mean, p.std, p.alpha)
+    pre = Preprocess.for_preset(p, height, width)
 
     arrays, labels = [], []
     for i in np.random.RandomState(seed).permutation(len(samples)):

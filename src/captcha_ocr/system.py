@@ -51,18 +51,25 @@ class CTCSystem(L.LightningModule):
         self._val_rows: list[tuple[int, str, float]] = []  # (dataset index, reading, loss) of this process
         self._train_losses: list[tuple[float, int]] = []
         self.epoch_metrics: dict[str, float] = {}
+        # off at first with ``augment_warmup``: augmentation slows the escape from the all-blank start
+        self.augment_active = not train_config.augment_warmup
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
 
-    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+    def prepare_batch(self, batch, training: bool):
+        """uint8 images ``[B, C, H, W]`` -> normalised float, augmented when ``training`` (and
+        augmentation is on: with ``augment_warmup`` it waits until the model reads something)."""
         images, targets, lengths, indices = batch
         x = self.preprocess.normalize(images)
-        if self.training and is_batch_level(self.tc.augment):  # albu-* levels run in the dataset
+        if training and self.augment_active and is_batch_level(self.tc.augment):  # albu-* run in the dataset
             x = augment_batch(x, self.tc.augment)
         return x, targets, lengths, indices
 
-    def _losses(self, logits: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        return self.prepare_batch(batch, self.training)
+
+    def losses(self, logits: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Per-sample CTC loss divided by the label length (what ``CTCLoss``'s mean averages)."""
         log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # [T, B, K]
         t = torch.full((logits.shape[0],), logits.shape[1], dtype=torch.long)
@@ -72,14 +79,14 @@ class CTCSystem(L.LightningModule):
 
     def training_step(self, batch, batch_idx: int):
         x, targets, lengths, _ = batch
-        loss = self._losses(self(x), targets, lengths).mean()
+        loss = self.losses(self(x), targets, lengths).mean()
         self._train_losses.append((loss.item(), len(lengths)))
         return loss
 
     def validation_step(self, batch, batch_idx: int):
         x, targets, lengths, indices = batch
         logits = self(x)
-        losses = self._losses(logits, targets, lengths).tolist()
+        losses = self.losses(logits, targets, lengths).tolist()
         texts = [d.text for d in greedy_decode(logits, self.charset)]
         self._val_rows.extend(zip(indices.tolist(), texts, losses))
 
@@ -128,7 +135,8 @@ class CTCSystem(L.LightningModule):
         if tc.scheduler == "onecycle":
             # (at least 16 steps: one-cycle divides by its phase lengths, which a tiny run makes 0)
             sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=tc.lr, total_steps=max(16, int(self.trainer.estimated_stepping_batches)), pct_start=0.25
+                opt, max_lr=tc.lr, total_steps=max(16, int(self.trainer.estimated_stepping_batches)),
+                pct_start=tc.warmup
             )
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if tc.scheduler == "plateau":

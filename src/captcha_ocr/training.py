@@ -25,6 +25,7 @@ the first (``trainer.is_global_zero``) prints and writes files; the others retur
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import warnings
@@ -41,10 +42,13 @@ from .bundle import Bundle, clean_state_dict, load_bundle
 from .config import Preset, get_preset
 from .dataset import TorchDataset, collate, prepare_data
 from .errors import DataError
+from .files import write_atomic
 from .finetune import init_weights
 from .model import count_parameters
+from .plateau import PlateauWatch, diagnose
 from .recorder import RunRecorder, write_run_report
 from .samples import Sample
+from .schedule import measure_step_seconds, plan_epochs
 from .system import CTCSystem
 
 
@@ -93,6 +97,10 @@ class TrainResult:
     run_seconds: float = 0.0  # training time of the whole run, across resumes
     # False in the other processes of a multi-process run: they should print nothing
     is_global_zero: bool = True
+    stuck: bool = False  # stopped early: still reading nothing at the plateau check
+    restarted: bool = False  # the first attempt was stuck; this result is the second's
+    warnings: list[str] = field(default_factory=list)  # e.g. the run never learned to read (plateau.diagnose)
+    train_images: int = 0
 
 
 def _pick_accelerator(name: str) -> str:
@@ -135,8 +143,44 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
     return preset
 
 
+def _budget_seconds(req: TrainRequest, preset: Preset) -> float | None:
+    """The time the schedule is planned over: ``--max-minutes``, else the preset's budget; none when
+    the epochs are given, or when several processes train (each would measure its own)."""
+    if req.epochs is not None or _strategy(req.devices, req.num_nodes) == "ddp":
+        return None
+    minutes = req.max_minutes or preset.train.budget_minutes
+    return minutes * 60 if minutes else None
+
+
 def train(req: TrainRequest, print_fn=print) -> TrainResult:
-    """Fit a model as ``req`` says; returns where the model and metrics were written."""
+    """Fit a model as ``req`` says; returns where the model and metrics were written.
+
+    A run still reading nothing at 30% of its planned schedule (:class:`~captcha_ocr.plateau.PlateauWatch`)
+    is restarted once with another seed for the rest of the time budget; a run that ends without
+    learning to read prints a warning with likely causes (``TrainResult.warnings``).
+    """
+    t0 = time.perf_counter()
+    budget = _budget_seconds(req, get_preset(req.preset))
+    result = _train_once(req, print_fn, budget, restart_at=0.3 if budget else None)
+    if result.stuck:
+        seed = (req.seed if req.seed is not None else get_preset(req.preset).train.seed) + 1
+        left = budget - (time.perf_counter() - t0)
+        print_fn(f"warning: still reading nothing after {result.epochs_run} epochs (validation CER "
+                 f"{result.best_val_cer:.2f}): the run is stuck at the all-blank start; restarting with seed {seed} "
+                 f"for the remaining {left / 60:.1f} minutes")
+        result = _train_once(replace(req, seed=seed, resume=False), print_fn, max(left, 30.0), restart_at=None)
+        result.restarted = True
+    if result.is_global_zero:
+        result.warnings = diagnose(result.best_val_accuracy, result.best_val_cer, result.train_images,
+                                   result.epochs_run, result.restarted)
+        for line in result.warnings:
+            print_fn(line)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: float | None) -> TrainResult:
+    """One attempt: data, model, (schedule planned over ``budget`` seconds), fit."""
     t0 = time.perf_counter()
     init = load_bundle(req.init) if req.init else None
     preset = _resolve_preset(req, init)
@@ -206,18 +250,26 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
         if len(val_data)
         else None
     )
+    if budget:
+        plan = _plan(out / "schedule.json", req.resume, system, train_loader, val_loader, budget, tc.epochs)
+        tc = replace(tc, epochs=plan["epochs"])
+        system.tc = tc
+        notes.append(plan["describe"])
+    watch = PlateauWatch(tc.epochs, restart_at if val_loader is not None and not req.resume else None)
     fingerprint = (f"preset {preset.name}, {len(train_data)} train / {len(val_data)} val images, charset "
                    f"{''.join(charset.chars)!r}, input {preprocess.height}x{preprocess.width}, {tc.epochs} epochs")
     recorder = RunRecorder(out, make_bundle, has_val=val_loader is not None, print_fn=print_fn, curves=req.report,
                            fingerprint=fingerprint)
     if req.resume:
         notes.append(f"resuming from {resume_from}")
-    callbacks: list[Callback] = [recorder, *req.callbacks]
+    callbacks: list[Callback] = [recorder, watch, *req.callbacks]
     if req.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, len(train_loader) // 20)))
     if req.patience and val_loader is not None:
         callbacks.append(EarlyStopping("val_accuracy", mode="max", patience=req.patience))
     accelerator = _pick_accelerator(req.accelerator)
+    # a planned schedule gets 15% more than its budget before it is cut short
+    max_time = {"seconds": budget * 1.15} if budget else ({"minutes": req.max_minutes} if req.max_minutes else None)
     precision = req.precision or ("bf16-mixed" if accelerator == "gpu" else "32-true")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -227,7 +279,7 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
             logging.getLogger(name).setLevel(logging.WARNING)
         trainer = L.Trainer(
             max_epochs=tc.epochs,
-            max_time={"minutes": req.max_minutes} if req.max_minutes else None,
+            max_time=max_time,
             accelerator=accelerator,
             devices=req.devices,
             num_nodes=req.num_nodes,
@@ -252,7 +304,8 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
     if trainer.is_global_zero:
         if not trainer.interrupted:
             resume_from.unlink(missing_ok=True)
-        if req.report and len(val_data) and recorder.model_path.is_file():
+            (out / "schedule.json").unlink(missing_ok=True)
+        if req.report and len(val_data) and recorder.model_path.is_file() and not watch.stuck:
             write_run_report(out, recorder.model_path, val_data)
     best = recorder.best_metrics
     return TrainResult(
@@ -266,7 +319,21 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
         skipped=skipped,
         run_seconds=float(recorder.rows[-1]["seconds"]) if recorder.rows else 0.0,
         is_global_zero=trainer.is_global_zero,
+        stuck=watch.stuck,
+        train_images=len(train_data),
     )
+
+
+def _plan(path: Path, resume: bool, system: CTCSystem, train_loader, val_loader, budget: float,
+          max_epochs: int) -> dict:
+    """The epochs that fit ``budget`` seconds, measured now, or (resuming) as the interrupted run planned them."""
+    if resume and path.is_file():
+        return json.loads(path.read_text())
+    step, val_seconds = measure_step_seconds(system, train_loader, val_loader)
+    plan = plan_epochs(step, len(train_loader), val_seconds, budget, max_epochs)
+    data = {"epochs": plan.epochs, "describe": plan.describe()}
+    write_atomic(path, lambda fh: fh.write(json.dumps(data).encode()))
+    return data
 
 
 def _silent(*args, **kwargs) -> None:

@@ -1,0 +1,62 @@
+"""Never silently stuck: notice a run that has not left CTC's all-blank start, and say so.
+
+A CTC model first learns to answer blank everywhere (the loss falls to a plateau), then, with
+luck, to place characters. :class:`PlateauWatch` follows the validation CER each epoch: once the
+model reads something (CER below ``LEFT_PLATEAU_CER``) it switches augmentation on (see
+``TrainConfig.augment_warmup``); if it still reads nothing at ``restart_at`` of the planned
+epochs it stops the run so that ``train`` can restart it with another seed. :func:`diagnose`
+turns a finished run that never learned into a loud warning with likely causes.
+"""
+
+from __future__ import annotations
+
+import math
+
+from lightning.pytorch.callbacks import Callback
+
+LEFT_PLATEAU_CER = 0.6  # below this the model reads a good share of the characters
+STUCK_CER = 0.85  # at or above this (greedy readings mostly blank or one character) it is stuck
+FAILED_ACCURACY = 0.05
+
+
+class PlateauWatch(Callback):
+    """Turns augmentation on once the model reads, and stops a run stuck at ``restart_at``."""
+
+    def __init__(self, planned_epochs: int, restart_at: float | None = 0.3) -> None:
+        self.check_epoch = max(3, math.ceil(planned_epochs * restart_at)) if restart_at else None
+        self.stuck = False
+        self.left_at: int | None = None
+
+    def on_train_epoch_end(self, trainer, system) -> None:
+        cer = system.epoch_metrics.get("val_cer")
+        if cer is None:  # no validation set: nothing to judge by
+            system.augment_active = True
+            return
+        epoch = trainer.current_epoch + 1
+        if cer < LEFT_PLATEAU_CER and self.left_at is None:
+            self.left_at = epoch
+            system.augment_active = True
+        if self.check_epoch is not None and epoch == self.check_epoch and cer >= STUCK_CER:
+            self.stuck = True
+            trainer.should_stop = True
+
+
+def diagnose(best_accuracy: float | None, best_cer: float | None, train_images: int, epochs: int,
+             restarted: bool) -> list[str]:
+    """Lines of a warning when a finished run did not learn to read (else ``[]``)."""
+    if best_accuracy is None or best_accuracy >= FAILED_ACCURACY:
+        return []
+    lines = [f"WARNING: this model has not learned to read these captchas: best validation accuracy "
+             f"{best_accuracy:.1%}, CER {best_cer:.2f}" + (" (after a restart with another seed)" if restarted else ""),
+             "  likely causes and what to try:"]
+    if train_images < 300:
+        lines.append(f"  - only {train_images} training images: label more (a few hundred at least)")
+    if epochs < 30:
+        lines.append(f"  - only {epochs} epochs fitted the time budget: give it more time (--max-minutes)")
+    lines += [
+        "  - labels that do not match the images: look at errors.png and check a few labels by eye",
+        "  - text too small or faint at the chosen input size: try --height 64 (captcha-ocr preview shows "
+        "what the model sees)",
+        "  - a scheme that needs more steps to leave the all-blank start: --max-minutes 15, or --lr 0.002",
+    ]
+    return lines
