@@ -1,0 +1,102 @@
+"""How well the default learns schemes it was never tuned on: train with no flags, score held-out images.
+
+Each set: 800 training and 200 validation images (fewer where the set is smaller: 80% / 20%),
+drawn with a fixed shuffle (seed 0) so every run sees the same split. Sets: the reference data,
+every `dev_suite` scheme, and generated hard styles (`captcha_ocr.styles`, 1,000 images each,
+written once under bench/out/styles/). Results are appended to bench/out/generality.jsonl as
+each run ends; a rerun skips the (set, seed) pairs already there, so an interrupted run resumes.
+
+    python bench/generality.py --data ../shared/datasets                  # every set, seed 42
+    python bench/generality.py --data ../shared/datasets --sets ref,swust_cas --seeds 1,2,3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import time
+from pathlib import Path
+
+from captcha_ocr.samples import Sample, find_samples
+from captcha_ocr.styles import generate_style
+from captcha_ocr.training import TrainRequest, train
+
+OUT = Path(__file__).parent / "out"
+STYLE_SETS = ("outline", "pale", "tiny", "long", "mixed62")
+DEV_SETS = ("capybara_coupon", "swust_cas", "fssp_gov_ru", "rkn_securimage", "cryptowin_math", "nsysu_selcrs")
+
+
+def load_set(name: str, data: Path) -> list[Sample]:
+    """Every labelled sample of a set, in a fixed shuffled order."""
+    if name == "ref":
+        samples = find_samples(data / "captcha_images_v2")
+    elif name in DEV_SETS:
+        samples = find_samples(data / "dev_suite" / name)
+    elif name in STYLE_SETS:
+        folder = OUT / "styles" / name
+        if not (folder / "labels.csv").is_file():
+            generate_style(folder, name, 1000, seed=0)
+        samples = find_samples(folder)
+    else:
+        raise SystemExit(f"unknown set {name!r}")
+    samples = sorted(samples, key=lambda s: str(s.path))
+    random.Random(0).shuffle(samples)
+    return samples
+
+
+def split(samples: list[Sample], n_train: int = 800, n_val: int = 200) -> tuple[list[Sample], list[Sample]]:
+    if len(samples) < n_train + n_val:
+        n_train = int(len(samples) * 0.8)
+        n_val = len(samples) - n_train
+    return samples[:n_train], samples[n_train : n_train + n_val]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--sets", default=",".join((*DEV_SETS, "ref", *STYLE_SETS)))
+    p.add_argument("--seeds", default="42")
+    p.add_argument("--results", type=Path, default=OUT / "generality.jsonl")
+    p.add_argument("--tag", default="default", help="label of this configuration in the results")
+    a = p.parse_args()
+    a.results.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if a.results.is_file():
+        for line in a.results.read_text().splitlines():
+            r = json.loads(line)
+            done.add((r["tag"], r["set"], r["seed"]))
+    for name in a.sets.split(","):
+        for seed in (int(s) for s in a.seeds.split(",")):
+            if (a.tag, name, seed) in done:
+                continue
+            train_s, val_s = split(load_set(name, a.data))
+            out = OUT / "generality" / a.tag / f"{name}-{seed}"
+            t0 = time.perf_counter()
+            tag = f"[{name} {seed}]"
+            result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False),
+                           print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
+            row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
+                       accuracy=result.best_val_accuracy, cer=result.best_val_cer, best_epoch=result.best_epoch,
+                       epochs=result.epochs_run, train_seconds=round(result.run_seconds, 1),
+                       wall_seconds=round(time.perf_counter() - t0, 1), restarted=result.restarted,
+                       warned=bool(result.warnings), machine=platform.node(),
+                       date=time.strftime("%Y-%m-%d %H:%M"))
+            print(json.dumps(row), flush=True)
+            with a.results.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+    print_table(a.results)
+
+
+def print_table(path: Path) -> None:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    print("\n| tag | set | seed | train/val | exact match | CER | training s | epochs | restarted |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['tag']} | {r['set']} | {r['seed']} | {r['train']}/{r['val']} | {r['accuracy']:.1%} | "
+              f"{r['cer']:.4f} | {r['train_seconds']:.0f} | {r['epochs']} | {'yes' if r.get('restarted') else 'no'} |")
+
+
+if __name__ == "__main__":
+    main()
