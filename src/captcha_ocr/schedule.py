@@ -9,11 +9,15 @@ so the one-cycle learning-rate schedule runs its whole course within the budget.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+from .files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,17 @@ def plan_epochs(step_seconds: float, steps_per_epoch: int, val_seconds: float, b
     epoch_seconds = step_seconds * steps_per_epoch + val_seconds
     fit = math.floor(0.92 * budget_seconds / max(epoch_seconds, 1e-6))
     return Plan(max(min_epochs, min(max_epochs, fit)), step_seconds, epoch_seconds, budget_seconds)
+
+
+def planned_epochs(path: Path, resume: bool, system, train_loader, val_loader, budget: float,
+                   max_epochs: int) -> dict:
+    """``{"epochs", "describe"}``: the epochs that fit ``budget`` seconds, measured now and kept
+    in ``path``, or (resuming) read from ``path`` as the interrupted run planned them."""
+    if resume and path.is_file():
+        return json.loads(path.read_text())
+    step, val_seconds = measure_step_seconds(system, train_loader, val_loader)
+    plan = plan_epochs(step, len(train_loader), val_seconds, budget, max_epochs)
+    data = {"epochs": plan.epochs, "describe": plan.describe()}
+    write_atomic(path, lambda fh: fh.write(json.dumps(data).encode()))
+    return data
+

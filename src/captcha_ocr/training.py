@@ -25,7 +25,6 @@ the first (``trainer.is_global_zero``) prints and writes files; the others retur
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import warnings
@@ -41,14 +40,14 @@ from .augment import albumentations_pipeline, check_level
 from .bundle import Bundle, clean_state_dict, load_bundle
 from .config import Preset, get_preset
 from .dataset import TorchDataset, collate, prepare_data
+from .devices import pick_accelerator, strategy
 from .errors import DataError
-from .files import write_atomic
 from .finetune import init_weights
 from .model import count_parameters
 from .plateau import PlateauWatch, diagnose
 from .recorder import RunRecorder, write_run_report
 from .samples import Sample
-from .schedule import measure_step_seconds, plan_epochs
+from .schedule import planned_epochs
 from .system import CTCSystem
 
 
@@ -103,31 +102,6 @@ class TrainResult:
     train_images: int = 0
 
 
-def _pick_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    return name
-
-
-def _strategy(devices: int | str, num_nodes: int) -> str:
-    """``ddp`` (one process per device; gloo on CPU, NCCL on GPU) when more than one process
-    trains, else ``auto`` (one device; ``devices='auto'`` is left to Lightning, which picks
-    DDP itself for several GPUs)."""
-    if num_nodes > 1:
-        return "ddp"
-    if isinstance(devices, str):
-        text = devices.strip()
-        if text == "auto" or text.startswith("-"):
-            return "auto"
-        if text.isdigit():
-            devices = int(text)
-        else:  # a list of device ids, "0,1"
-            return "ddp" if len([d for d in text.split(",") if d.strip()]) > 1 else "auto"
-    if isinstance(devices, int):
-        return "ddp" if devices > 1 else "auto"
-    return "ddp" if len(devices) > 1 else "auto"
-
-
 def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
     """The request's preset with its overrides applied."""
     preset = get_preset(req.preset)
@@ -146,7 +120,7 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
 def _budget_seconds(req: TrainRequest, preset: Preset) -> float | None:
     """The time the schedule is planned over: ``--max-minutes``, else the preset's budget; none when
     the epochs are given, or when several processes train (each would measure its own)."""
-    if req.epochs is not None or _strategy(req.devices, req.num_nodes) == "ddp":
+    if req.epochs is not None or strategy(req.devices, req.num_nodes) == "ddp":
         return None
     minutes = req.max_minutes or preset.train.budget_minutes
     return minutes * 60 if minutes else None
@@ -251,7 +225,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         else None
     )
     if budget:
-        plan = _plan(out / "schedule.json", req.resume, system, train_loader, val_loader, budget, tc.epochs)
+        plan = planned_epochs(out / "schedule.json", req.resume, system, train_loader, val_loader, budget, tc.epochs)
         tc = replace(tc, epochs=plan["epochs"])
         system.tc = tc
         notes.append(plan["describe"])
@@ -267,7 +241,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, len(train_loader) // 20)))
     if req.patience and val_loader is not None:
         callbacks.append(EarlyStopping("val_accuracy", mode="max", patience=req.patience))
-    accelerator = _pick_accelerator(req.accelerator)
+    accelerator = pick_accelerator(req.accelerator)
     # a planned schedule gets 15% more than its budget before it is cut short
     max_time = {"seconds": budget * 1.15} if budget else ({"minutes": req.max_minutes} if req.max_minutes else None)
     precision = req.precision or ("bf16-mixed" if accelerator == "gpu" else "32-true")
@@ -283,7 +257,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
             accelerator=accelerator,
             devices=req.devices,
             num_nodes=req.num_nodes,
-            strategy=_strategy(req.devices, req.num_nodes),
+            strategy=strategy(req.devices, req.num_nodes),
             precision=precision,
             gradient_clip_val=tc.grad_clip or None,
             callbacks=callbacks,
@@ -322,18 +296,6 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         stuck=watch.stuck,
         train_images=len(train_data),
     )
-
-
-def _plan(path: Path, resume: bool, system: CTCSystem, train_loader, val_loader, budget: float,
-          max_epochs: int) -> dict:
-    """The epochs that fit ``budget`` seconds, measured now, or (resuming) as the interrupted run planned them."""
-    if resume and path.is_file():
-        return json.loads(path.read_text())
-    step, val_seconds = measure_step_seconds(system, train_loader, val_loader)
-    plan = plan_epochs(step, len(train_loader), val_seconds, budget, max_epochs)
-    data = {"epochs": plan.epochs, "describe": plan.describe()}
-    write_atomic(path, lambda fh: fh.write(json.dumps(data).encode()))
-    return data
 
 
 def _silent(*args, **kwargs) -> None:
