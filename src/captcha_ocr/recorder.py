@@ -30,6 +30,7 @@ class RunRecorder(Callback):
     ``make_bundle(system, epoch, metrics) -> Bundle`` makes the model file of an epoch.
     """
 
+    CURVES_EVERY = 20.0
     COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_cer", "lr", "seconds"]
 
     def __init__(self, out: Path, make_bundle: Callable[[CTCSystem, int, dict], Bundle] | None, has_val: bool,
@@ -48,6 +49,7 @@ class RunRecorder(Callback):
         self.best_epoch = -1
         self.best_metrics: dict[str, float] = {}
         self.start = time.perf_counter()
+        self._drawn = float("-inf")  # when curves.png was last drawn
 
     def _write_csv(self, rows: list[list], mode: str = "a") -> None:
         with open(self.metrics_path, mode, newline="") as fh:
@@ -99,7 +101,9 @@ class RunRecorder(Callback):
             self.best_key, self.best_epoch, self.best_metrics = key, epoch, m
         if trainer.is_global_zero:
             self._write_csv([row])
-            if self.curves_path is not None:
+            # redrawn at most every CURVES_EVERY seconds (a plot costs about as much as a small
+            # epoch's training) and once more at the end
+            if self.curves_path is not None and time.perf_counter() - self._drawn >= self.CURVES_EVERY:
                 self._draw_curves()
             if improved:
                 save_bundle(self.make_bundle(system, epoch, m), self.model_path)
@@ -109,7 +113,12 @@ class RunRecorder(Callback):
         # temporary file, then a move) and waits for all
         trainer.save_checkpoint(self.checkpoint_path, weights_only=False)
 
+    def on_fit_end(self, trainer: L.Trainer, system: CTCSystem) -> None:
+        if trainer.is_global_zero and self.curves_path is not None and self.rows:
+            self._draw_curves()
+
     def _draw_curves(self) -> None:
+        self._drawn = time.perf_counter()
         from .plots import save_curves
 
         try:
