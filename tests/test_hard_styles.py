@@ -1,9 +1,10 @@
-"""The default leaves the all-blank plateau on hard generated styles (outline glyphs, pale colours).
+"""The default on a hard generated style: tiny 80x25 captchas (5 digits), which it upsamples so
+CTC gets enough frames (the scheme the issue found at 91.5% with the old fixed size).
 
-Each trains the default preset with a 1-minute budget on 540 generated images and scores 60
-held out. Measured on the 2-core VM, 2026-11-25 (see bench/RESULTS.md): MEASURED below. The bar
-leaves room for other CPUs' speed (the budget fits fewer epochs on a slower machine); a model
-stuck on the plateau scores 0.
+The default preset with a 1-minute budget on 540 generated images, scored on 60 held out.
+Measured on the 2-core VM, 2026-11-25: 100% (60/60) after 36 epochs. The bar leaves room for slower CPUs (the budget
+then fits fewer epochs); a model stuck on the all-blank plateau scores 0. The outline and pale
+styles are not learned by the default yet (bench/RESULTS.md, generality), so they are not here.
 """
 
 import pytest
@@ -13,15 +14,16 @@ from captcha_ocr.training import TrainRequest, train
 
 pytestmark = pytest.mark.slow
 
-MIN_ACCURACY = {"outline": None, "pale": None}
+MIN_ACCURACY = 0.85
 
 
-@pytest.mark.parametrize("style", ["outline", "pale"])
-def test_default_learns_a_hard_style(tmp_path, style):
-    samples = generate_style(tmp_path / style, style, 600, seed=3)
+def test_default_learns_tiny_captchas_in_a_minute(tmp_path):
+    samples = generate_style(tmp_path / "tiny", "tiny", 600, seed=3)
     printed: list[str] = []
     result = train(TrainRequest(data=samples[:540], val_samples=samples[540:], out=str(tmp_path / "run"),
                                 max_minutes=1.0, progress=False, report=False),
                    print_fn=lambda *a: printed.append(" ".join(map(str, a))))
-    assert result.best_val_accuracy >= MIN_ACCURACY[style], "\n".join(printed)
+    log = "\n".join(printed)
+    assert "input size: upsampled" in log
+    assert result.best_val_accuracy >= MIN_ACCURACY, log
     assert not result.warnings
