@@ -57,21 +57,14 @@ class Charset:
                 low, up = c.lower(), c.upper()
                 if low != up and len(low) == len(up) == 1:
                     case_map[low] = up if counts.get(up, 0) > counts.get(low, 0) else low
-        charset = cls("?", case, case_map)  # a stand-in, to case the labels with
-        found = sorted(set("".join(charset.apply_case(label) for label in labels)))
+        found = sorted(set("".join(apply_case(label, case, case_map) for label in labels)))
         if not found:
             raise ValueError("no characters found in the labels (are they all empty?)")
         return cls(found, case, case_map)
 
     def apply_case(self, label: str) -> str:
         """``label`` as this charset's case policy has the model learn and answer it."""
-        if self.case == "lower":
-            return label.lower() if len(label.lower()) == len(label) else label
-        if self.case == "upper":
-            return label.upper() if len(label.upper()) == len(label) else label
-        if self.case == "fold":
-            return "".join(self.case_map.get(c.lower(), c) for c in label)
-        return label
+        return apply_case(label, self.case, self.case_map)
 
     @property
     def num_classes(self) -> int:
@@ -120,6 +113,18 @@ class Charset:
         if data.get("blank", BLANK) != BLANK:
             raise ValueError("only charsets with blank = 0 are supported")
         return cls(data["chars"], data.get("case", "keep"), data.get("case_map"))
+
+
+def apply_case(label: str, case: str, case_map: dict[str, str]) -> str:
+    """``label`` under a case policy (see :class:`Charset`); a label that ``lower``/``upper``
+    would change in length (``ß`` -> ``SS``) is left as it is."""
+    if case == "lower":
+        return label.lower() if len(label.lower()) == len(label) else label
+    if case == "upper":
+        return label.upper() if len(label.upper()) == len(label) else label
+    if case == "fold":
+        return "".join(case_map.get(c.lower(), c) for c in label)
+    return label
 
 
 def min_ctc_frames(label: str) -> int:

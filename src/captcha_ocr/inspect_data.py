@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .charset import min_ctc_frames
+from .config import feature_map_size, frame_width, get_preset
 from .errors import ImageLoadError
 from .geometry import choose_geometry
 from .images import default_workers, load_image
@@ -130,9 +131,7 @@ def case_warnings(labels: Sequence[tuple[str, str]]) -> list[str]:
 
 def default_time_steps(height: int, width: int) -> int:
     """T of the default preset's model for an input of ``height`` x ``width``."""
-    from .config import default_preset, feature_map_size
-
-    return feature_map_size(height, width, default_preset().model.stages)[1]
+    return feature_map_size(height, width, get_preset("default").model.stages)[1]
 
 
 def narrow_images(infos: Sequence[ImageInfo], model_input: tuple[int, int]) -> tuple[int, list[dict]]:
@@ -193,7 +192,9 @@ def inspect_dataset(
     train_chars = set("".join(s.label for s in train_s))
     report.val_only_chars = sorted(set("".join(s.label for s in val_s)) - train_chars)
     if train_s:
-        g = choose_geometry([by_path[str(s.path)].size for s in train_s], [s.label for s in train_s])
+        stages = get_preset("default").model.stages
+        g = choose_geometry([by_path[str(s.path)].size for s in train_s], [s.label for s in train_s],
+                            frame_width(stages))
         report.model_input = (g.height, g.width)
         report.time_steps, report.too_narrow = narrow_images(good, report.model_input)
     report.warnings = _warnings(report, good, groups)

@@ -2,7 +2,7 @@
 
 The run folder gets ``model.pt`` (best validation accuracy so far, written atomically whenever
 it improves), ``metrics.csv`` (one row per epoch), ``curves.png`` (losses, validation accuracy
-and CER, learning rate; redrawn each epoch when matplotlib is installed) and, after training,
+and CER, learning rate; redrawn at most every 20 s when matplotlib is installed) and, after training,
 ``errors.png`` and ``confusions.csv`` (the best model's wrong validation readings, see
 :mod:`captcha_ocr.report`). ``TrainRequest.init`` starts from another model's weights.
 
@@ -134,10 +134,11 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
     learning to read prints a warning with likely causes (``TrainResult.warnings``).
     """
     t0 = time.perf_counter()
-    budget = _budget_seconds(req, get_preset(req.preset))
+    base = get_preset(req.preset)
+    budget = _budget_seconds(req, base)
     result = _train_once(req, print_fn, budget, restart_at=0.3 if budget else None)
     if result.stuck:
-        seed = (req.seed if req.seed is not None else get_preset(req.preset).train.seed) + 1
+        seed = (req.seed if req.seed is not None else base.train.seed) + 1
         left = budget - (time.perf_counter() - t0)
         print_fn(f"warning: still reading nothing after {result.epochs_run} epochs (validation CER "
                  f"{result.best_val_cer:.2f}): the run is stuck at the all-blank start; restarting with seed {seed} "
