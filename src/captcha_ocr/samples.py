@@ -42,10 +42,11 @@ def find_manifest(root: Path) -> Path | None:
     return None
 
 
-def read_manifest(manifest: Path) -> list[Sample]:
+def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
     """Read a ``file,label`` CSV (or tab-separated TSV); a header row ``file,label`` is optional.
 
-    Labels are taken verbatim (no stripping), so any character a CSV can quote is allowed.
+    Labels are taken verbatim (no stripping), so any character a CSV can quote is allowed. A
+    manifest with no rows raises :class:`DataError` unless ``allow_empty``.
     """
     delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
     samples: list[Sample] = []
@@ -58,7 +59,7 @@ def read_manifest(manifest: Path) -> list[Sample]:
             if len(row) < 2:
                 raise DataError(f"{manifest}:{lineno}: expected 'file{delimiter}label', got {row!r}")
             samples.append(Sample(manifest.parent / row[0], row[1]))
-    if not samples:
+    if not samples and not allow_empty:
         raise DataError(f"{manifest}: the manifest lists no samples")
     return samples
 
