@@ -59,3 +59,42 @@ def trained_model(synth_data: Path, tmp_path_factory) -> Path:
     request = TrainRequest(data=str(synth_data), out=str(out), epochs=10, progress=False)
     result = train(request, print_fn=lambda *a: None)
     return result.model_path
+
+
+def tiny_bundle(chars: str = "0123456789", height: int = 32, width: int = 96, seed: int = 0, lengths=(3, 4)):
+    """An untrained default-preset model (no training: instant). Small BatchNorm variances make
+    it read varied texts with varied confidences, so orderings and pre-fills are not all alike."""
+    import torch
+
+    from captcha_ocr.bundle import Bundle
+    from captcha_ocr.charset import Charset
+    from captcha_ocr.config import get_preset
+    from captcha_ocr.images import Preprocess
+    from captcha_ocr.model import build_model
+
+    torch.manual_seed(seed)
+    cs = Charset(chars)
+    model, config = build_model(get_preset("default"), cs.num_classes, height, width)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_var.fill_(0.03)
+        model.head[-1].bias.zero_()
+    pre = Preprocess.for_preset(get_preset("default"), height, width)
+    return Bundle(config, cs, pre, {k: v.clone() for k, v in model.state_dict().items()},
+                  lengths=list(lengths), provenance={"note": "test"})
+
+
+def unlabelled_folder(out: Path, count: int, seed: int = 0, size=(96, 32), alphabet: str = "0123456789") -> dict:
+    """``count`` generated captchas named ``img_000.png`` ... with no labels; returns their true labels."""
+    from captcha_ocr.samples import find_samples
+    from captcha_ocr.synth import generate
+
+    generate(out, count, lengths=(3, 4), alphabet=alphabet, size=size, seed=seed, workers=1)
+    truth = {}
+    for i, s in enumerate(find_samples(out)):
+        name = f"img_{i:03d}.png"
+        s.path.rename(out / name)
+        truth[name] = s.label
+    (out / "labels.csv").unlink()
+    return truth

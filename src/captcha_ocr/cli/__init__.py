@@ -2,8 +2,8 @@
 
 Each command module registers its sub-commands and holds thin functions that parse, call the
 library and print: :mod:`.train` (train, demo), :mod:`.predict` (eval, predict), :mod:`.data`
-(generate, inspect, preview), :mod:`.serving` (export, serve); :mod:`.common` has what they
-share. They import nothing heavy until a command runs, and never this module (no cycle).
+(generate, inspect, preview), :mod:`.serving` (export, serve), :mod:`.label` (label); :mod:`.common`
+has what they share. They import nothing heavy until a command runs, and never this module (no cycle).
 
 One error policy, here: the library raises, and :func:`main` prints
 ``captcha-ocr: error: <message>`` and exits 2 for what the user can fix (:data:`USER_ERRORS`:
@@ -17,7 +17,7 @@ import argparse
 
 from .. import __version__
 from ..errors import DataError, ExportError, MissingExtraError, ModelFileError
-from . import data, predict, serving, train
+from . import data, label, predict, serving, train
 from .common import EXIT_FAILED, EXIT_USER_ERROR, print_error
 
 # DataError and ModelFileError are ValueErrors; named for the reader. A ValueError is a bad
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="captcha-ocr", description="Train, evaluate and run captcha recognisers.")
     ap.add_argument("--version", action="version", version=f"captcha-ocr {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
-    for commands in (train, predict, serving, data):
+    for commands in (train, predict, serving, label, data):
         commands.add_commands(sub)
     return ap
 
