@@ -1,8 +1,10 @@
 """HTTP serving: a thin FastAPI app around one :class:`~captcha_ocr.recognizer.Recognizer`.
 
 ``POST /predict`` takes images (multipart, JSON base64 or a raw body: :mod:`captcha_ocr.uploads`)
-and answers one prediction per image, in order. ``GET /health`` and ``GET /model`` describe the
-service; FastAPI serves the OpenAPI docs at ``/docs``.
+and answers one prediction per image, in order (with ``alignment=true``, each image's raw
+per-frame reading too). ``GET /health`` and ``GET /model`` describe the service; FastAPI serves
+the OpenAPI docs at ``/docs``, and ``GET /`` is a page to try the model in a browser
+(``web/serve.html``: drop, paste or pick an image; it calls ``/predict``).
 
 Bad input is answered with a 4xx JSON ``{"detail": ...}``, never a 500: 400, 413 and 415 from
 reading the request (:mod:`captcha_ocr.uploads`), 422 for bad query parameters (unknown
@@ -24,10 +26,12 @@ from typing import Literal
 import numpy as np
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from .batcher import DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH, BatchResult, MicroBatcher
-from .decode import DECODERS, DecodeOptions
+from .decode import DECODERS, DecodeOptions, alignment_string
+from .pages import mount_assets, page
 from .recognizer import Recognizer
 from .uploads import PREDICT_BODY, Upload, decode_image, http_error, parse_images, read_body
 
@@ -51,6 +55,7 @@ class ImagePrediction(BaseModel):
     text: str
     confidence: float
     char_confidences: list[float]
+    alignment: str | None = None  # the best class per frame, "-" for the blank (with alignment=true)
     timing_ms: Timing
 
 
@@ -103,6 +108,12 @@ def create_app(
     )
     app.state.recognizer = rec
     app.state.batcher = batcher
+    mount_assets(app)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        """A page to try the model: drop, paste or pick an image."""
+        return page("serve.html")
 
     def load_images(items: list[Upload]) -> tuple[np.ndarray, list[float]]:
         arrays, times = [], []
@@ -142,6 +153,7 @@ def create_app(
         length: str | None = Query(None, description="allowed text lengths for constrained: 5, 4-6 or 4,6"),
         allow: str | None = Query(None, description="only output these characters (a subset of the charset)"),
         beam_width: int = Query(10, ge=1, le=100),
+        alignment: bool = Query(False, description="also answer each image's best class per frame ('-' = blank)"),
     ) -> PredictResponse:
         """Read the text of each image: multipart ``file``/``files``, JSON base64, or a raw image body."""
         t0 = time.perf_counter()
@@ -162,6 +174,7 @@ def create_app(
             preds = await run_in_threadpool(rec.decode_logits, result.logits, options)
         except ValueError as exc:
             raise http_error(422, str(exc)) from None
+        aligned = alignment_string(result.logits, rec.charset) if alignment else [None] * len(preds)
         ctc_ms = (time.perf_counter() - t) * 1000
         total_ms = (time.perf_counter() - t0) * 1000
         return PredictResponse(
@@ -174,11 +187,12 @@ def create_app(
                     text=p.text,
                     confidence=p.confidence,
                     char_confidences=p.char_confidences,
+                    alignment=a,
                     timing_ms=Timing(decode_ms=round(dt, 3), queue_ms=round(result.queue_ms, 3),
                                      model_ms=round(result.model_ms, 3), ctc_ms=round(ctc_ms, 3),
                                      total_ms=round(total_ms, 3), batch=result.batch_size),
                 )
-                for i, (item, p, dt) in enumerate(zip(items, preds, decode_times))
+                for i, (item, p, dt, a) in enumerate(zip(items, preds, decode_times, aligned))
             ],
         )
 
