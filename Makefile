@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-accuracy clean
+.PHONY: install browser demo test lint bench-accuracy clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -16,10 +16,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# headless Chromium + chromedriver for the page tests (apt-get as root; quick when installed)
+browser:
+	bash .ci/browser
+
 demo: $(STAMP)
 	$(BIN)/captcha-ocr demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
