@@ -24,7 +24,7 @@ from captcha_ocr import Recognizer
 from captcha_ocr.bundle import Bundle, ModelFileError, save_bundle
 from captcha_ocr.charset import Charset
 from captcha_ocr.config import get_preset
-from captcha_ocr.decode import DecodeOptions
+from captcha_ocr.decode import DecodeOptions, alignment_string
 from captcha_ocr.export import FORMAT, METADATA_KEYS, export_onnx
 from captcha_ocr.images import Preprocess
 from captcha_ocr.model import build_model
@@ -265,6 +265,24 @@ def test_predict_every_input_form(client, recs):
     assert all(len(p["text"]) == 3 for p in r.json()["predictions"])
     r = client.post("/predict", json={"images": b64}, params={"allow": "ab", "decoder": "beam"})
     assert r.json()["decoder"] == "beam" and all(set(p["text"]) <= {"a", "b"} for p in r.json()["predictions"])
+
+
+def test_the_try_page_and_alignments(client, recs):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "/static/serve.js" in page.text and "/" not in client.get("/openapi.json").json()["paths"]
+    from captcha_ocr.pages import WEB
+
+    for asset in WEB.iterdir():  # everything the pages load comes from the package: no CDN
+        r = client.get(f"/static/{asset.name}")
+        assert r.status_code == 200 and r.content == asset.read_bytes()
+        assert "://" not in r.text, f"{asset.name} refers to another site"
+    image = random_images(1, seed=9)[0]
+    upload = {"file": ("a.png", png_bytes(image), "image/png")}
+    (pred,) = client.post("/predict", files=upload, params={"alignment": "true"}).json()["predictions"]
+    logits = recs[1].logits(recs[1].prepare([image]))
+    assert pred["alignment"] == alignment_string(logits, recs[1].charset)[0] and len(pred["alignment"]) == 12
+    assert client.post("/predict", files=upload).json()["predictions"][0]["alignment"] is None
 
 
 def huge_png_header(width: int, height: int) -> bytes:
