@@ -17,7 +17,7 @@ from captcha_ocr.bundle import save_bundle
 from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.errors import DataError
 from captcha_ocr.labelling import LabelSession
-from captcha_ocr.labelstore import LabelError, LabelStore
+from captcha_ocr.labelstore import LabelError, LabelStore, image_key
 from captcha_ocr.samples import find_samples
 from conftest import run_cli, tiny_bundle, unlabelled_folder
 
@@ -106,20 +106,25 @@ def test_labels_are_checked(folder):
 
 def test_existing_labels_are_kept(tmp_path):
     root = tmp_path / "mixed"
-    truth = unlabelled_folder(root, 6, seed=2)
+    truth = unlabelled_folder(root, 7, seed=2)
     names = sorted(truth)
-    (root / "labels.tsv").write_text(f"file\tlabel\n{names[0]}\t{truth[names[0]]}\n", encoding="utf-8")
+    (root / "old").mkdir()
+    (root / names[2]).rename(root / "old" / names[2])  # a manifest may list files in sub-folders
+    (root / "labels.tsv").write_text(f"file\tlabel\n{names[0]}\t{truth[names[0]]}\nold/{names[2]}\t{truth[names[2]]}\n",
+                                     encoding="utf-8")
     named = root / f"{truth[names[1]]}_x.png"  # a file named by its label
     (root / names[1]).rename(named)
     session = LabelSession(root, label_pattern=r"(\d+)_x")
-    assert session.progress()["labelled"] == 2
+    assert session.progress()["labelled"] == 3 and session.progress()["images"] == 7
+    assert session.item(f"old/{names[2]}").label == truth[names[2]]
     queued = session.upcoming(10)
-    assert names[0] not in queued and named.name not in queued and len(queued) == 4
+    assert queued == names[3:]
     session.save(queued[0], "777")
     # labels.csv now holds the old labels as well (train reads it instead of the tsv and the names)
-    assert manifest(root) == {names[0]: truth[names[0]], named.name: truth[names[1]], queued[0]: "777"}
+    assert {image_key(root, s.path): s.label for s in find_samples(root)} == {
+        names[0]: truth[names[0]], f"old/{names[2]}": truth[names[2]], named.name: truth[names[1]], queued[0]: "777"}
     again = LabelSession(root)  # a restart needs labels.csv only
-    assert again.progress()["labelled"] == 3 and again.upcoming(10) == queued[1:]
+    assert again.progress()["labelled"] == 4 and again.upcoming(10) == queued[1:]
 
 
 # ----------------------------------------------------------------------------- order, resume, skips

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from .decode import DecodeOptions
 from .errors import ImageLoadError
 from .images import default_workers, load_image
-from .labelstore import LabelError, LabelStore, image_files
+from .labelstore import LabelError, LabelStore, image_files, image_key
 
 if TYPE_CHECKING:
     from .recognizer import Prediction, Recognizer
@@ -89,8 +89,8 @@ class LabelSession:
         self.alphabet = self.store.alphabet
         self._say = progress or (lambda _msg: None)
         self._lock = threading.RLock()
-        paths = image_files(self.root, self.store)
-        self.paths = {p.relative_to(self.root).as_posix(): p for p in paths}
+        self.paths = {image_key(self.root, p): p for p in image_files(self.root, self.store)}
+        self._keys = {p: k for k, p in self.paths.items()}
         self.skipped: dict[str, None] = {}  # ordered set: the latest skip last
         self.history: list[str] = [k for k in self.store.labels if k in self.paths]
         self.entered = 0  # labels saved by this session
@@ -142,7 +142,7 @@ class LabelSession:
         readings: dict[str, Prediction] = {}
         unreadable: dict[str, str] = {}
         for result in rec.predict_files([self.paths[k] for k in todo], options):
-            key = result.path.relative_to(self.root).as_posix()
+            key = self._keys[result.path]
             if result.error is not None:
                 unreadable[key] = result.error
             else:
