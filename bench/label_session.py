@@ -1,6 +1,6 @@
 """A scripted browser labels a folder on the labelling page, across real kill -9s of its server.
 
-    python bench/label_session.py                       # 100 images, a model trained here first
+    python bench/label_session.py                       # 100 images, a model trained here first (5 min)
     python bench/label_session.py --model runs/mine/model.pt --count 200 --kills 4
 
 Draws ``--count`` captchas (the ``captcha`` package, 160x60, 4-5 of 0-9a-z) into a folder with
@@ -124,7 +124,7 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--kills", type=int, default=3)
     ap.add_argument("--model", type=Path, help="pre-fill model (default: train one here)")
-    ap.add_argument("--train-minutes", type=float, default=2.0)
+    ap.add_argument("--train-minutes", type=float, default=5.0)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()

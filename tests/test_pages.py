@@ -262,8 +262,9 @@ def test_serve_page_reads_an_image(chrome, serve_page):
         wait_for(lambda: (d.find_element(By.ID, "text").text, d.find_element(By.ID, "confidence").text,
                           d.find_element(By.ID, "alignment").text)
                  == (p.text, f"confidence {100 * p.confidence:.2f}%", aligned), what=f"the reading of {path.name}")
-        rows = d.find_elements(By.CSS_SELECTOR, "#chars tr")[1:]
-        assert [r.text.split() for r in rows] == [[c, f"{100 * q:.1f}%"] for c, q in zip(p.text, p.char_confidences)]
+        chars, confidences = ([td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                              for tr in d.find_elements(By.CSS_SELECTOR, "#chars tr"))
+        assert chars == list(p.text) and confidences == [f"{100 * q:.1f}%" for q in p.char_confidences]
         assert not d.find_element(By.ID, "error").is_displayed()
 
     d.find_element(By.ID, "file").send_keys(str(images[0]))  # pick a file

@@ -45,6 +45,12 @@ function show(item, upcoming) {
   $("done").hidden = !!item;
   if (!item) {
     $("done").textContent = "Every image is labelled. Train on them with: captcha-ocr train " + ($("where").dataset.root || "DIR");
+    const again = document.createElement("div");
+    const button = document.createElement("button");
+    button.textContent = "Back to fix a label";
+    button.addEventListener("click", back);
+    again.appendChild(button);
+    $("done").appendChild(again);
     return;
   }
   const img = $("image");

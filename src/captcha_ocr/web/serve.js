@@ -22,22 +22,24 @@ function showPrediction(p) {
   confidenceSpans($("text"), p.text, p.char_confidences);
   if (!p.text) $("text").textContent = "(nothing read)";
   $("confidence").textContent = `confidence ${(100 * p.confidence).toFixed(2)}%`;
+  // one column per character: the character, then its confidence, coloured by it
   const table = $("chars");
-  table.innerHTML = "<tr><th>character</th><th colspan=2>confidence</th></tr>";
-  [...p.text].forEach((ch, i) => {
-    const c = p.char_confidences[i];
+  table.innerHTML = "";
+  const rows = [["character", (ch) => ch], ["confidence", (ch, c) => `${(100 * c).toFixed(1)}%`]];
+  for (const [title, text] of rows) {
     const tr = document.createElement("tr");
-    const cell = (cls, text) => { const td = document.createElement("td"); td.className = cls; td.textContent = text; return td; };
-    tr.appendChild(cell("c", ch));
-    tr.appendChild(cell("", `${(100 * c).toFixed(1)}%`));
-    const barCell = document.createElement("td");
-    const bar = document.createElement("span");
-    bar.className = "bar";
-    bar.style.width = `${Math.round(120 * c)}px`;
-    barCell.appendChild(bar);
-    tr.appendChild(barCell);
+    const th = document.createElement("th");
+    th.textContent = title;
+    tr.appendChild(th);
+    [...p.text].forEach((ch, i) => {
+      const td = document.createElement("td");
+      td.className = "c";
+      td.textContent = text(ch, p.char_confidences[i]);
+      td.style.background = confidenceColour(p.char_confidences[i]);
+      tr.appendChild(td);
+    });
     table.appendChild(tr);
-  });
+  }
   const al = $("alignment");
   al.textContent = "";
   for (const ch of p.alignment || "") {
@@ -78,7 +80,7 @@ function take(file) {
   $("name").textContent = `${file.name || "pasted image"} · ${file.size} bytes`;
   const img = $("image");
   if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
-  img.onload = () => fitImage(img, Math.max(200, $("drop").clientWidth - 40), 240);
+  img.onload = () => fitImage(img, Math.max(200, $("drop").clientWidth - 40), 200);
   img.src = URL.createObjectURL(file);
   $("result").hidden = false;
   read();
