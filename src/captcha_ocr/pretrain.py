@@ -308,7 +308,9 @@ def pretrain(req: PretrainRequest, print_fn=print) -> PretrainResult:
         raise
     finally:
         bar.close()
-    row = checkpoint(loss_avg)
+    scored = bool(history) and history[-1]["step"] == step  # a checkpoint has just scored this step
+    row = history[-1] if scored else None
+    row = checkpoint(loss_avg, evaluate=not scored) or row
     print_fn(f"done: {step:,} steps ({step * req.batch_size:,} images) in {seconds_now() / 60:.1f} minutes; "
              f"held-out accuracy {row['eval_accuracy']:.2%}, CER {row['eval_cer']:.4f} on {len(eval_labels)} "
              f"generated images\nmodel: {model_path}\ncheckpoint: {ckpt_path} (--resume with a larger --minutes "
