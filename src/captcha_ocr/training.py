@@ -158,11 +158,11 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
     result = _train_once(req, print_fn, budget, restart_at=0.3 if budget else None)
     if result.stuck:
         seed = (req.seed if req.seed is not None else base.train.seed) + 1
-        left = budget - (time.perf_counter() - t0)
+        left = max(budget - (time.perf_counter() - t0), 30.0)  # what is left of the budget, at least 30 s
         print_fn(f"warning: still reading nothing after {result.epochs_run} epochs (validation CER "
                  f"{result.best_val_cer:.2f}): the run is stuck at the all-blank start; restarting with seed {seed} "
-                 f"for the remaining {left / 60:.1f} minutes")
-        result = _train_once(replace(req, seed=seed, resume=False), print_fn, max(left, 30.0), restart_at=None)
+                 f"for {left / 60:.1f} minutes")
+        result = _train_once(replace(req, seed=seed, resume=False), print_fn, left, restart_at=None)
         result.restarted = True
     if result.is_global_zero:
         result.warnings = diagnose(result.best_val_accuracy, result.best_val_cer, result.train_images,
