@@ -97,3 +97,5 @@ def test_resume_needs_a_checkpoint_and_seeds_are_not_negative(tmp_path: Path):
         pretrain(PretrainRequest(out=str(tmp_path), steps=1, resume=True), print_fn=lambda *a: None)
     with pytest.raises(ValueError, match="held-out"):
         pretrain(PretrainRequest(out=str(tmp_path), steps=1, seed=-1), print_fn=lambda *a: None)
+    with pytest.raises(ValueError, match="--device must be auto, cpu or gpu"):
+        pretrain(PretrainRequest(out=str(tmp_path), steps=1, device="tpu"), print_fn=lambda *a: None)

@@ -91,7 +91,7 @@ class PretrainRequest:
     workers: int | None = None  # processes drawing images; None = one per CPU but one (at least 1); 0 = in-process
     batch_size: int = 32
     lr: float = 2e-3
-    device: str = "auto"  # auto | cpu | gpu (cuda)
+    device: str = "auto"  # auto (a CUDA GPU when there is one) | cpu | gpu
     eval_images: int = EVAL_IMAGES
     checkpoint_minutes: float = 5.0  # checkpoint, model.pt and an evaluation this often
     progress: bool = True
@@ -195,6 +195,10 @@ def _check_request(req: PretrainRequest) -> None:
         raise ValueError(f"--steps must be at least 1, got {req.steps}")
     if req.batch_size < 1 or req.eval_images < 1:
         raise ValueError("--batch-size and --eval-images must be at least 1")
+    if req.device not in ("auto", "cpu", "gpu", "cuda"):
+        raise ValueError(f"--device must be auto, cpu or gpu, got {req.device!r}")
+    if req.device in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError("--device gpu: no CUDA device is available here")
 
 
 def pretrain(req: PretrainRequest, print_fn=print) -> PretrainResult:
@@ -221,7 +225,7 @@ def pretrain(req: PretrainRequest, print_fn=print) -> PretrainResult:
     torch.manual_seed(req.seed)
     system = CTCSystem(config, charset, preprocess, tc)
     system.augment_active = True
-    device = torch.device("cuda" if pick_accelerator(req.device) == "gpu" else "cpu")
+    device = torch.device("cuda" if pick_accelerator(req.device) in ("gpu", "cuda") else "cpu")
     model = system.model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=req.lr, weight_decay=tc.weight_decay)
     fingerprint = _fingerprint(req, config)
