@@ -19,7 +19,10 @@ def pixels(image) -> bytes:
     return image.tobytes()
 
 
-@pytest.mark.parametrize("style", ["outline", "pale", "dotted", "jpeg_noisy", "random"])
+GIF_SPEC = StyleSpec(name="gif", size=(120, 40), lengths=(4, 4), background=("vgradient",), gif=(8, 8))
+
+
+@pytest.mark.parametrize("style", ["outline", "pale", "dotted", "jpeg_noisy", "random", "general", GIF_SPEC])
 def test_same_seed_and_index_give_the_same_pixels_in_any_order(style):
     forward = [draw_style(style, 7, i) for i in range(6)]
     backward = [draw_style(style, 7, i) for i in reversed(range(6))][::-1]
@@ -136,8 +139,30 @@ def test_the_random_pseudo_style_draws_within_the_ranges():
         assert 1 <= len(label) <= 10
 
 
+def test_gif_style_is_quantised_and_written_as_gif(tmp_path: Path):
+    _, image = draw_style(GIF_SPEC, 0, 0)
+    assert len(image.getcolors(256) or []) <= 8  # the palette survives the round trip
+    samples = generate_style(tmp_path / "gif", GIF_SPEC, 2, seed=0, workers=1)
+    assert all(s.path.suffix == ".gif" and s.path.read_bytes()[:3] == b"GIF" for s in samples)
+
+
+def test_random_style_draws_gif_and_pillow_font_sometimes():
+    specs = [random_style(random.Random(k)) for k in range(400)]
+    assert 20 < sum(s.gif[1] > 0 for s in specs) < 120
+    assert any(s.fonts == (styles.PILLOW_FONT,) for s in specs)
+    assert styles.fonts_for((styles.PILLOW_FONT,), "aZ0#") == ("",)  # Pillow's own font: no file
+
+
+def test_general_draws_only_its_alphabet():
+    drawn = [draw_style("general", 0, i) for i in range(150)]
+    assert set("".join(label for label, _ in drawn)) <= set(styles.GENERAL_ALPHABET)
+    assert styles.GENERAL_ALPHABET == "".join(sorted(set(styles.ALNUM62 + styles.SYMBOLS)))
+    assert {len(label) for label, _ in drawn} >= {1, 10}
+    assert all(60 <= image.width <= 640 and 20 <= image.height <= 100 for _, image in drawn)
+
+
 def test_a_bad_style_name_names_the_choices(tmp_path: Path):
-    with pytest.raises(ValueError, match="outline.*mixed62.*random"):
+    with pytest.raises(ValueError, match="outline.*mixed62.*random.*general"):
         draw_style("nope", 0, 0)
     with pytest.raises(ValueError, match="nope"):
         generate_style(tmp_path, "nope", 1)

@@ -120,3 +120,44 @@ def test_resume_refuses_other_data_and_missing_checkpoint(tmp_path, synth_data):
         train(replace(req, callbacks=[_CrashAfter(1)]), print_fn=lambda *a: None)
     with pytest.raises(DataError, match="other data or settings"):
         train(replace(req, data=samples[:250], resume=True), print_fn=lambda *a: None)
+
+
+def _random_model_file(path, chars: str, height: int, width: int, **arch):
+    """A model file with random weights, its own architecture and input size."""
+    from captcha_ocr.bundle import Bundle, clean_state_dict, save_bundle
+    from captcha_ocr.charset import Charset
+    from captcha_ocr.config import default_preset
+    from captcha_ocr.images import Preprocess
+    from captcha_ocr.model import CRNN
+
+    preset = default_preset()
+    config = replace(preset.model_config(len(chars) + 1, height, width), **arch)
+    bundle = Bundle(config, Charset(chars), Preprocess.for_preset(preset, height, width),
+                    clean_state_dict(CRNN(config)), provenance={"preset": "default"})
+    return save_bundle(bundle, path)
+
+
+def test_fine_tuning_keeps_the_init_models_architecture_and_height(tmp_path):
+    # init: 40 px high, a smaller GRU than the default; data: 100x24 images, which alone would get 32 px
+    init = _random_model_file(tmp_path / "init.pt", "ab", 40, 96, rnn_hidden=32, proj_dim=64)
+    for label in ["ab", "ba", "abc", "cab", "bca", "aab"]:
+        write_png(tmp_path / "data" / f"{label}.png", size=(100, 24), color=200)
+    lines: list[str] = []
+    result = train(TrainRequest(data=str(tmp_path / "data"), out=str(tmp_path / "run"), init=str(init), epochs=1,
+                                progress=False, report=False), print_fn=lines.append)
+    rec = Recognizer.load(result.model_path)
+    assert rec.bundle.config.rnn_hidden == 32 and rec.bundle.config.proj_dim == 64
+    assert rec.preprocess.height == 40
+    assert rec.preprocess.width == 168  # 100x24 scaled to 40 px high is 167 wide: the data's width at that height
+    log = "\n".join(lines)
+    assert "initialised from" in log and "new characters ['c'] start fresh" in log and "(40 px) kept" in log
+    assert rec.provenance["init"] == str(init) and rec.provenance["init_provenance"] == {"preset": "default"}
+
+
+def test_a_run_from_scratch_says_so(tmp_path):
+    for label in ["ab", "ba", "aab"]:
+        write_png(tmp_path / "data" / f"{label}.png", size=(100, 24), color=200)
+    lines: list[str] = []
+    train(TrainRequest(data=str(tmp_path / "data"), out=str(tmp_path / "run"), epochs=1, progress=False,
+                       report=False), print_fn=lines.append)
+    assert any(line.startswith("initialised from scratch") for line in lines)

@@ -19,6 +19,7 @@ from .errors import ModelFileError
 from .files import write_atomic
 from .images import Preprocess
 from .model import CRNN
+from .shipped import resolve_model_path
 
 FORMAT = "captcha-ocr-model"
 FORMAT_VERSION = 1
@@ -73,8 +74,9 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> Path:
 
 
 def load_bundle(path: str | os.PathLike) -> Bundle:
-    """Read a model file written by :func:`save_bundle`; raises :class:`ModelFileError`."""
-    path = Path(path)
+    """Read a model file written by :func:`save_bundle`, or a model shipped in the package by its
+    name (``"general"``, see :mod:`captcha_ocr.shipped`); raises :class:`ModelFileError`."""
+    path = resolve_model_path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:

@@ -132,7 +132,8 @@ def prepare_data(
 
     ``val`` (a folder or samples) is the validation set; without it, ``preset.train.val_fraction``
     of ``data`` is split off with ``preset.train.seed``. The input size is the preset's, or
-    chosen from the training images (``height``/``width`` override either). Labels are cased by
+    chosen from the training images (``height``/``width`` override either; a ``height`` alone,
+    with no size fixed by the preset, gets the width chosen at that height). Labels are cased by
     the ``case`` policy (see :class:`~captcha_ocr.charset.Charset`). Bad files are
     skipped and reported; unusable labels raise :class:`DataError` naming the files.
     """
@@ -158,8 +159,10 @@ def prepare_data(
     train_s = [Sample(s.path, charset.apply_case(s.label)) for s in train_s]
     val_s = [Sample(s.path, charset.apply_case(s.label)) for s in val_s]
     if height or width or preset.image_size is None:
+        # a given height (--height, or an init model's) fixes it: the width is then chosen at that height
+        fixed = dict(min_height=height, max_height=height) if height else {}
         geometry = choose_geometry([by_path[s.path].size for s in train_s], [s.label for s in train_s],
-                                   frame_width(preset.model.stages))
+                                   frame_width(preset.model.stages), **fixed)
         for note in geometry.notes:
             print_fn(f"input size: {note}")
         base_h, base_w = preset.image_size or (geometry.height, geometry.width)

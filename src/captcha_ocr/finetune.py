@@ -32,7 +32,8 @@ def init_weights(model: CRNN, charset: Charset, source: Bundle, name: str = "ini
     if problems:
         raise ModelFileError(
             f"{name}: its architecture differs from this run's model ({'; '.join(problems[:4])}"
-            f"{'; ...' if len(problems) > 4 else ''}); use the same preset and input height"
+            f"{'; ...' if len(problems) > 4 else ''}); a fine-tune keeps the init model's architecture and input "
+            f"height (leave --height out)"
         )
     if source.charset == charset:
         model.load_state_dict(src)

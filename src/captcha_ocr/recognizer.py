@@ -113,7 +113,9 @@ class Recognizer:
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu", backend: str = "auto",
              threads: int | None = None) -> Recognizer:
-        """Load a model file: ``.pt`` from ``captcha-ocr train`` or ``.onnx`` from ``captcha-ocr export``.
+        """Load a model file: ``.pt`` from ``captcha-ocr train`` or ``.onnx`` from ``captcha-ocr export``,
+        or a model shipped in the package by name: ``"general"`` reads captchas with no training
+        (see :mod:`captcha_ocr.shipped`).
 
         ``backend``: ``torch``, ``onnx`` or ``auto`` (by file suffix: ``.onnx`` -> onnx).
         ``threads``: ONNX Runtime intra-op threads (default: its own choice); ignored by torch.

@@ -80,13 +80,18 @@ def _captcha(size: tuple[int, int]):
     return _CAPTCHAS[size]
 
 
+def render(label: str, size: tuple[int, int], rng: random.Random):
+    """``label`` drawn by the captcha package at ``size`` (width, height), every random draw from ``rng``:
+    a PIL RGB image."""
+    with _seeded_captcha_module(rng):
+        return _captcha(size).generate_image(label)
+
+
 def draw(seed: int, i: int, alphabet: str, lengths: tuple[int, int], size: tuple[int, int]):
     """Image ``i`` of seed ``seed``: ``(label, PIL RGB image of size (width, height))``."""
     rng = random.Random(f"captcha-ocr/{seed}/{i}")
     label = "".join(rng.choice(alphabet) for _ in range(rng.randint(*lengths)))
-    with _seeded_captcha_module(rng):
-        image = _captcha(size).generate_image(label)
-    return label, image
+    return label, render(label, size, rng)
 
 
 def _make_chunk(seed: int, alphabet: str, lengths: tuple[int, int], size: tuple[int, int], indices: range,

@@ -14,7 +14,13 @@ and augmentation random streams restart).
 
 The pieces live in their own modules: the data in :mod:`~captcha_ocr.dataset`, the loss,
 optimiser and metrics in :mod:`~captcha_ocr.system`, the run folder in
-:mod:`~captcha_ocr.recorder`, weight copying for ``init`` in :mod:`~captcha_ocr.finetune`.
+:mod:`~captcha_ocr.recorder`, weight copying for ``init`` in :mod:`~captcha_ocr.finetune`, the
+two rounds of ``unlabeled`` (self-training) in :mod:`~captcha_ocr.selftrain`.
+
+A run with ``init`` keeps the init model's architecture, preprocessing and input height (the
+network is convolutional along the width only, so the width is still chosen from the data); the
+preset gives the training recipe. ``init="general"`` starts from the general model shipped in the
+package (:mod:`captcha_ocr.shipped`). The log says what a run started from.
 
 Several devices (``devices``/``num_nodes``) train with DDP, one process per device: with
 Lightning's own launcher every process runs this function from the start (the first one
@@ -75,12 +81,17 @@ class TrainRequest:
     precision: str | None = None
     progress: bool = True
     val_samples: list[Sample] | None = None  # explicit validation samples (bench folds)
-    init: str | None = None  # model file to start from (fine-tuning); its image size is the default
+    init: str | None = None  # model file (or "general") to start from: its architecture and input height are kept
     report: bool = True  # curves.png each epoch, errors.png + confusions.csv at the end
     label_pattern: str | None = None  # regex picking the label out of file stems (see find_samples)
     case: str = "keep"  # keep | fold | lower | upper: how labels are cased (see charset.Charset)
     resume: bool = False  # continue the interrupted run in ``out`` from its last.ckpt
     callbacks: list = field(default_factory=list)  # extra Lightning callbacks
+    # self-training: a folder (or list) of unlabelled images of the same site; confident readings of
+    # the first round's model become extra training data for a second round (see selftrain.py)
+    unlabeled: str | list | None = None
+    pseudo_threshold: float | None = None  # confidence a reading needs; None = selftrain.PSEUDO_LABEL_THRESHOLD
+    provenance: dict = field(default_factory=dict)  # extra entries for the model file's provenance
 
 
 @dataclass
@@ -100,10 +111,12 @@ class TrainResult:
     restarted: bool = False  # the first attempt was stuck; this result is the second's
     warnings: list[str] = field(default_factory=list)  # e.g. the run never learned to read (plateau.diagnose)
     train_images: int = 0
+    pseudo_labels: int | None = None  # self-training: unlabelled images used with their confident readings
 
 
 def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
-    """The request's preset with its overrides applied."""
+    """The request's preset with its overrides applied; with an ``init`` model, its architecture and
+    preprocessing (and no fixed input size: the height is the init model's, the width the data's)."""
     preset = get_preset(req.preset)
     overrides = {
         k: v
@@ -112,8 +125,10 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
         if v is not None
     }
     preset = replace(preset, train=replace(preset.train, **overrides))
-    if init is not None and not (req.height or req.width):
-        preset = replace(preset, image_size=(init.preprocess.height, init.preprocess.width))
+    if init is not None:
+        pp = init.preprocess
+        preset = replace(preset, model=replace(init.config, num_classes=0), channels=pp.channels, mean=pp.mean,
+                         std=pp.std, alpha=pp.alpha, image_size=None)
     return preset
 
 
@@ -133,17 +148,21 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
     is restarted once with another seed for the rest of the time budget; a run that ends without
     learning to read prints a warning with likely causes (``TrainResult.warnings``).
     """
+    if req.unlabeled is not None:
+        from .selftrain import self_train
+
+        return self_train(req, print_fn)
     t0 = time.perf_counter()
     base = get_preset(req.preset)
     budget = _budget_seconds(req, base)
     result = _train_once(req, print_fn, budget, restart_at=0.3 if budget else None)
     if result.stuck:
         seed = (req.seed if req.seed is not None else base.train.seed) + 1
-        left = budget - (time.perf_counter() - t0)
+        left = max(budget - (time.perf_counter() - t0), 30.0)  # what is left of the budget, at least 30 s
         print_fn(f"warning: still reading nothing after {result.epochs_run} epochs (validation CER "
                  f"{result.best_val_cer:.2f}): the run is stuck at the all-blank start; restarting with seed {seed} "
-                 f"for the remaining {left / 60:.1f} minutes")
-        result = _train_once(replace(req, seed=seed, resume=False), print_fn, max(left, 30.0), restart_at=None)
+                 f"for {left / 60:.1f} minutes")
+        result = _train_once(replace(req, seed=seed, resume=False), print_fn, left, restart_at=None)
         result.restarted = True
     if result.is_global_zero:
         result.warnings = diagnose(result.best_val_accuracy, result.best_val_cer, result.train_images,
@@ -177,14 +196,20 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     out.mkdir(parents=True, exist_ok=True)
 
     val = req.val_samples if req.val_samples is not None else (req.val_dir or None)
+    height = req.height or (init.preprocess.height if init is not None else None)
     train_data, val_data, charset, preprocess, skipped = prepare_data(
-        req.data, preset, val, req.height, req.width, req.label_pattern, req.progress, notes.append, req.case)
+        req.data, preset, val, height, req.width, req.label_pattern, req.progress, notes.append, req.case)
     notes += [f"skipped {why}" if str(path) in why else f"skipped {path}: {why}" for path, why in skipped]
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)
     system = CTCSystem(config, charset, preprocess, tc)  # builds the run's one CRNN
     system.val_labels = val_data.labels
     if init is not None:
-        notes.append(f"initialised from {req.init}: {init_weights(system.model, charset, init, str(req.init))}")
+        notes.append(f"initialised from {_describe_init(req.init, init)}: "
+                     f"{init_weights(system.model, charset, init, str(req.init))}; its architecture and input "
+                     f"height ({init.preprocess.height} px) kept")
+    else:
+        notes.append("initialised from scratch (random weights; --init general would start from the shipped "
+                     "general model)")
     lengths = sorted({len(label) for label in train_data.labels})
     notes.append(
         f"{len(train_data)} training / {len(val_data)} validation images, {len(charset)} characters, "
@@ -206,7 +231,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
                 "train_config": tc.to_dict(),
                 "data": str(req.data) if not isinstance(req.data, list) else f"{len(req.data)} samples",
                 "val_data": req.val_dir or f"{tc.val_fraction:.0%} split, seed {tc.seed}",
-                **({"init": str(req.init)} if req.init else {}),
+                **({"init": str(req.init), "init_provenance": _init_summary(init)} if init is not None else {}),
+                **req.provenance,
                 "train_images": len(train_data),
                 "val_images": len(val_data),
                 "epoch": epoch,
@@ -301,6 +327,21 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
 
 def _silent(*args, **kwargs) -> None:
     pass
+
+
+def _describe_init(name: str, init: Bundle) -> str:
+    """``name`` for the log, with what the model is when it says (the shipped general model does)."""
+    prov = init.provenance
+    if prov.get("kind") == "general":
+        return (f"{name} (the general model: {prov.get('steps', '?')} steps on {prov.get('samples_seen', '?')} "
+                f"generated captchas, generator version {prov.get('generator', {}).get('version', '?')})")
+    return str(name)
+
+
+def _init_summary(init: Bundle) -> dict:
+    """The init model's provenance entries that say what it was (kept in the fine-tuned model's file)."""
+    keys = ("kind", "preset", "data", "init", "steps", "samples_seen", "generator", "created", "train_images")
+    return {k: init.provenance[k] for k in keys if k in init.provenance}
 
 
 __all__ = ["TrainRequest", "TrainResult", "train"]

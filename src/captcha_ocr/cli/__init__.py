@@ -14,6 +14,7 @@ ONNX export that fails its parity check. A predict run where some files failed e
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .. import __version__
 from ..errors import DataError, ExportError, MissingExtraError, ModelFileError
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for provenance
     try:
         return args.func(args)
     except USER_ERRORS as exc:

@@ -52,12 +52,14 @@ def _generate_captcha(a: argparse.Namespace, out: Path):
 
 def _generate_style(a: argparse.Namespace, out: Path):
     """Captchas of a named style (:mod:`captcha_ocr.styles`), which fixes size, lengths and alphabet."""
-    from ..styles import RANDOM, generate_style, get_style
+    from ..styles import GENERAL, RANDOM, generate_style, get_style
 
     samples = generate_style(out, a.style, a.count, seed=a.seed, workers=a.workers,
                              progress=show_progress(a.no_progress))
     if a.style == RANDOM:
         return samples, "style random: sizes, lengths and alphabets drawn per image"
+    if a.style == GENERAL:
+        return samples, "style general: the general model's training images (random, and the captcha package's)"
     spec = get_style(a.style)
     return samples, (f"style {spec.name}, {spec.size[0]}x{spec.size[1]}, lengths {spec.lengths[0]}-"
                      f"{spec.lengths[1]}, {len(set(spec.alphabet))} characters")
@@ -98,7 +100,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--count", type=int, default=1000)
     g.add_argument("--style", choices=style_names(),
                    help="a hard captcha style instead of the captcha package: %(choices)s "
-                        "('random': a fresh random style per image)")
+                        "('random': a fresh random style per image; 'general': what the general model "
+                        "learns from)")
     g.add_argument("--length", help=f"label length: N or N-M (default {_CAPTCHA_DEFAULTS['length']}; not with --style)")
     g.add_argument("--alphabet", help=f"characters to draw from (default {DEFAULT_ALPHABET}; not with --style)")
     g.add_argument("--size", help=f"image WIDTHxHEIGHT (default {_CAPTCHA_DEFAULTS['size']}; not with --style)")

@@ -39,6 +39,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             resume=a.resume,
             label_pattern=a.label_pattern,
             case=a.case,
+            unlabeled=a.unlabeled,
         )
     )
     if not result.is_global_zero:  # the other processes of a multi-process run stay quiet
@@ -49,6 +50,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         f"done in {result.seconds:.0f}s: best epoch {result.best_epoch} of {result.epochs_run}, "
         f"val accuracy {acc}, val CER {cer}\nmodel: {result.model_path}\nmetrics: {result.metrics_path}"
     )
+    if result.pseudo_labels is not None:
+        print(f"self-training: {result.pseudo_labels} pseudo-labelled image(s) used (pseudo_labels.csv in the run "
+              f"folder)")
     if result.skipped:
         print(f"{len(result.skipped)} unreadable file(s) were skipped (listed above)")
     return 0
@@ -80,6 +84,21 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain(a: argparse.Namespace) -> int:
+    """Train the general model on generated captchas (see :mod:`captcha_ocr.pretrain`)."""
+    import shlex
+
+    from ..pretrain import PretrainRequest, pretrain
+
+    pretrain(PretrainRequest(
+        out=a.out, minutes=a.minutes, steps=a.steps, resume=a.resume, seed=a.seed, workers=a.workers,
+        batch_size=a.batch_size, lr=a.lr, device=a.device, eval_images=a.eval_images,
+        checkpoint_minutes=a.checkpoint_minutes, progress=show_progress(a.no_progress),
+        command="captcha-ocr " + shlex.join(str(x) for x in a.argv),
+    ))
+    return 0
+
+
 def devices_arg(text: str) -> int | str:
     """``--devices``: a number or ``auto``."""
     if text == "auto":
@@ -106,8 +125,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="light/strong: batch affine, contrast, noise (the default preset uses light); smear: light "
                         "plus a dithered ghost of the strokes on half the images; albu-*: per image with "
                         "albumentations, adding elastic warps and blur")
-    t.add_argument("--init", metavar="MODEL", help="start from this model's weights (fine-tuning; same architecture; "
-                                                   "classifier rows are matched by character)")
+    t.add_argument("--init", metavar="MODEL",
+                   help="start from this model's weights: a model file, or 'general' for the general model shipped "
+                        "in the package (fine-tuning keeps its architecture and input height; classifier rows are "
+                        "matched by character, new characters start fresh)")
+    t.add_argument("--unlabeled", metavar="DIR",
+                   help="unlabelled images of the same site (self-training): after a first round on the labelled "
+                        "images, its confident readings of these become extra training data for a second round, "
+                        "within the same time budget")
     t.add_argument("--no-report", action="store_true", help="no curves.png, errors.png, confusions.csv")
     add_label_pattern_arg(t)
     t.add_argument("--case", choices=CASE_POLICIES, default="keep",
@@ -127,6 +152,32 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--precision", help="Lightning precision, e.g. 32-true, bf16-mixed (default: bf16-mixed on GPU)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)
+
+    pre = sub.add_parser(
+        "pretrain", help="train the general model on captchas generated on the fly (what --init general starts from)",
+        description="Train a general recogniser on a broad synthetic distribution (every style the generator "
+                    "draws: sizes 60x20 to 640x100, 1-10 characters, digits, both cases and symbols), drawn in "
+                    "worker processes while it trains. Writes DIR/model.pt (load it like any model), "
+                    "DIR/last.ckpt (every --checkpoint-minutes; --resume continues) and DIR/metrics.csv "
+                    "(accuracy on fixed held-out generated images). Stops at --minutes or --steps, whichever "
+                    "comes first.")
+    pre.add_argument("--out", required=True, help="run folder (model.pt, last.ckpt, metrics.csv)")
+    pre.add_argument("--minutes", type=float, help="time budget; the learning rate schedule is laid over it "
+                                                   "(default 60 unless --steps is given)")
+    pre.add_argument("--steps", type=int, help="stop after this many optimiser steps")
+    pre.add_argument("--resume", action="store_true", help="continue the run in --out from its last.ckpt")
+    pre.add_argument("--seed", type=int, default=0, help="which generated images (and the initial weights)")
+    pre.add_argument("--workers", type=int, help="processes drawing images (default: one per CPU but one; 0 = in "
+                                                 "the training process)")
+    pre.add_argument("--batch-size", type=int, default=32)
+    pre.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default %(default)s)")
+    pre.add_argument("--device", default="auto", help="auto (cuda if present), cpu or gpu")
+    pre.add_argument("--eval-images", type=int, default=512, help="fixed held-out generated images scored at "
+                                                                   "each checkpoint (default %(default)s)")
+    pre.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                     help="write last.ckpt and model.pt and score the held-out images this often (default 5)")
+    pre.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pre.set_defaults(func=cmd_pretrain)
 
     d = sub.add_parser("demo", help="generate captchas, train on them, evaluate and predict (no download)")
     d.add_argument("--out", default="runs/demo")

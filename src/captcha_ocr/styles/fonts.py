@@ -13,6 +13,8 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 # Fonts that draw symbols, placeholders or non-ASCII layouts where ASCII letters should be.
 _SKIP_FONTS = ("lastresort*", "cmex*", "cmsy*", "cmmi*", "stixsiz*", "stixnonuni*", "*display")
+# The font pattern that picks Pillow's own font (``ImageFont.load_default``), which has no file: path "".
+PILLOW_FONT = "pillow"
 # TeX (OT1-encoded) fonts put other glyphs at some ASCII punctuation: use them for letters and digits only.
 _ALNUM_ONLY_FONTS = ("cm*",)
 
@@ -88,14 +90,18 @@ def _drawable(path: str, char: str) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def fonts_for(patterns: tuple[str, ...], alphabet: str) -> tuple[str, ...]:
-    """Font paths matching ``patterns`` (tags or file-name globs; all when none match) that draw every
-    character of ``alphabet``; ``("",)`` (Pillow's built-in font) when no file does."""
-    files = _font_files()
+    """Font paths matching ``patterns`` (tags, file-name globs, or ``"pillow"`` for Pillow's own font,
+    path ``""``; all files when none match) that draw every character of ``alphabet``; ``("",)``
+    (Pillow's font) when no file does."""
+    files = tuple(str(f) for f in _font_files())
     if patterns:
         pats = [p.lower() for p in patterns]
-        chosen = [f for f in files if any(p in font_tags(f) or fnmatch.fnmatch(f.stem.lower(), p) for p in pats)]
+        chosen = [f for f in files
+                  if any(p in font_tags(f) or fnmatch.fnmatch(Path(f).stem.lower(), p) for p in pats)]
+        if PILLOW_FONT in pats:
+            chosen.append("")
         files = tuple(chosen) or files
-    usable = tuple(str(f) for f in files if all(_drawable(str(f), c) for c in set(alphabet)))
+    usable = tuple(f for f in files if all(_drawable(f, c) for c in set(alphabet)))
     return usable or ("",)
 
 

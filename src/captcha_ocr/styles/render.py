@@ -194,5 +194,28 @@ def render_spec(spec: StyleSpec, rng: random.Random,
         image.save(buf, "JPEG", quality=quality)
         data = buf.getvalue()
         image = Image.open(io.BytesIO(data)).convert("RGB")
+    elif spec.gif[1] > 0:  # (no draw otherwise, so styles without GIF keep their pixels)
+        colours = _ri(rng, spec.gif)
+        dither = Image.Dither.FLOYDSTEINBERG if rng.random() < 0.5 else Image.Dither.NONE
+        buf = io.BytesIO()
+        image.quantize(colours, dither=dither).save(buf, "GIF")
+        data = buf.getvalue()
+        image = Image.open(io.BytesIO(data)).convert("RGB")
     return label, image, data
+
+
+# sizes the captcha package draws at for the "general" pseudo-style (one ImageCaptcha per size and process)
+CAPTCHA_SIZES = ((100, 30), (120, 40), (160, 60), (200, 50), (200, 70), (240, 80), (280, 90))
+
+
+def render_captcha_package(rng: random.Random, alphabets: tuple[str, ...]) -> tuple[str, Image.Image]:
+    """One image drawn by the ``captcha`` package (its font, noise curve, dots and warping) at one
+    of :data:`CAPTCHA_SIZES`, with a label of 1 to about one character per 24 px (at most 10) from
+    one of ``alphabets``: ``(label, RGB image)``."""
+    from ..synth import render
+
+    w, h = rng.choice(CAPTCHA_SIZES)
+    alphabet = rng.choice(alphabets)
+    label = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, min(10, w // 24))))
+    return label, render(label, (w, h), rng)
 

@@ -7,12 +7,18 @@ import random
 import string
 from dataclasses import dataclass
 
+from .fonts import PILLOW_FONT
+
 DIGITS = string.digits
 LOWER = string.ascii_lowercase
 UPPER = string.ascii_uppercase
 ALNUM62 = DIGITS + LOWER + UPPER
-SYMBOLS = "#$%&+=?@*<>!"
+SYMBOLS = "#$%&+=?@*<>!-"
 RANDOM = "random"  # the pseudo-style: a spec drawn by random_style() for every image
+GENERAL = "general"  # the pseudo-style the general model learns from: "random" plus the captcha package's images
+# Bump whenever what "random" or "general" draws for a (seed, index) changes: pretrained models
+# store it in their provenance, so a model can be rebuilt from the generator that made its data.
+GENERATOR_VERSION = 2
 
 FILLS = ("solid", "outline", "dotted")
 COLOURS = ("dark_on_light", "grey", "pale_on_white", "light_on_dark", "contrast", "random")
@@ -55,6 +61,9 @@ class StyleSpec:
     wave: tuple[float, float] = (0.0, 0.0)  # sine warp amplitude
     blur: tuple[float, float] = (0.0, 0.0)  # Gaussian blur radius in px
     jpeg: tuple[int, int] = (0, 0)  # JPEG quality; 0 = none (saved as PNG)
+    # GIF: colours in the palette (quantised, with or without dithering, saved and read back as a
+    # GIF, as sites serving GIF captchas do); 0 = none. Not with JPEG (which wins when both are set).
+    gif: tuple[int, int] = (0, 0)
 
 
 def _spec(name: str, **kw) -> StyleSpec:
@@ -110,8 +119,8 @@ STYLES: dict[str, StyleSpec] = {
 
 
 def style_names() -> list[str]:
-    """The names :func:`draw_style` accepts: the keys of :data:`STYLES` and ``"random"``."""
-    return [*STYLES, RANDOM]
+    """The names :func:`draw_style` accepts: the keys of :data:`STYLES`, ``"random"`` and ``"general"``."""
+    return [*STYLES, RANDOM, GENERAL]
 
 
 def get_style(style: str | StyleSpec) -> StyleSpec:
@@ -125,23 +134,26 @@ def get_style(style: str | StyleSpec) -> StyleSpec:
 
 # ----------------------------------------------------------------------------- the broad distribution
 
-_ALPHABETS = (DIGITS, LOWER, UPPER, DIGITS + LOWER, DIGITS + UPPER, ALNUM62, ALNUM62 + SYMBOLS, "0123456789abcdef",
-              "2345678abcdefghkmnprwxy")
+ALPHABETS = (DIGITS, LOWER, UPPER, DIGITS + LOWER, DIGITS + UPPER, ALNUM62, ALNUM62 + SYMBOLS, "0123456789abcdef",
+             "2345678abcdefghkmnprwxy", DIGITS + "+-=?")
+# every character "random" and "general" can draw: the charset of a model trained on them
+GENERAL_ALPHABET = "".join(sorted(set("".join(ALPHABETS))))
 
 
 def random_style(rng: random.Random) -> StyleSpec:
     """A spec with every knob drawn over a broad range: sizes 60x20..640x100, lengths 1-10, digits,
-    lower, upper, mixed case or symbols, colour and grey, every fill, background and noise."""
+    lower, upper, mixed case or symbols, colour and grey, every fill, background and noise, fonts
+    from the pip packages and Pillow's own, JPEG or GIF compression."""
     h = rng.randint(20, 100)
     lo = rng.randint(1, 10)
     hi = rng.randint(lo, min(10, lo + 3))
     w = int(h * rng.uniform(max(1.5, 0.45 * hi), 0.9 * hi + 3.5))
     w = max(60, min(640, w))
-    alphabet = rng.choice(_ALPHABETS)
+    alphabet = rng.choice(ALPHABETS)
     if rng.random() < 0.2:  # a random subset
         alphabet = "".join(sorted(rng.sample(alphabet, rng.randint(min(10, len(alphabet)), len(alphabet)))))
     fills = ["solid"] * 6 + ["outline"] * (2 if h >= 30 else 0) + ["dotted"] * (2 if h >= 40 else 0)
-    fonts = rng.choice(((), (), ("serif",), ("sans",), ("mono",), ("bold",), ("italic",)))
+    fonts = rng.choice(((), (), ("serif",), ("sans",), ("mono",), ("bold",), ("italic",), (PILLOW_FONT,)))
     heavy = rng.random() < 0.3
     return StyleSpec(
         name=RANDOM,
@@ -171,5 +183,6 @@ def random_style(rng: random.Random) -> StyleSpec:
         wave=(0.0, rng.choice((0.0, 0.0, 0.04, 0.1))),
         blur=(0.0, rng.choice((0.0, 0.0, 0.5, 1.0 if heavy else 0.7))),
         jpeg=(0, 0) if rng.random() < 0.75 else (rng.randint(10, 40), rng.randint(40, 90)),
+        gif=(0, 0) if rng.random() < 0.85 else (rng.choice((4, 8, 16)), rng.choice((16, 32, 64, 128))),
     )
 

@@ -1,0 +1,240 @@
+"""Few-shot learning curves: how many labels a new site needs, from scratch and from the general model.
+
+Per set (the reference data and every `dev_suite` scheme): a fixed shuffle (seed 0); the last
+--val images (200) are the fixed validation images of every run on that set, the rest is the
+pool. For each number of labels N and seed, N images of the pool (drawn with the seed) are the
+labelled data, and each mode is one run of the library (`train`, the default preset, at most
+--max-minutes of training, best epoch chosen on the validation images):
+
+- `scratch`: random initial weights
+- `init`: `--init general`
+- `init+unlabeled`: `--init general --unlabeled` with the rest of the pool (at most
+  --max-unlabeled images, their labels hidden); the row also holds, per confidence threshold,
+  how many of round 1's readings of the unlabelled images were kept and how many of those were
+  right (from pseudo_labels.csv and the hidden labels): what `selftrain.PSEUDO_LABEL_THRESHOLD`
+  is set from
+- `zero-shot`: the general model reading the validation images with no training (one row per set)
+- `ddddocr`: ddddocr's own model on the same validation images (one row per set), run in its own
+  virtual environment (bench/.ddddocr-venv, created with `python3 -m venv` and `pip install
+  ddddocr` on first use) through a subprocess, so it never shares packages with captcha-ocr
+
+Rows record `accuracy` (the best epoch, chosen on the validation images, as a run reports it)
+and `final_accuracy` (the last epoch: not chosen on them); zero-shot rows also a case-folded
+accuracy (several sets draw mixed-case glyphs but label in lower case). Results are appended to
+bench/out/fewshot.jsonl as each run ends; a rerun skips the (tag, set, labels, mode, seed) rows
+already there, so an interrupted benchmark resumes.
+
+    python bench/fewshot.py --data ../shared/datasets                          # everything, seed 42
+    python bench/fewshot.py --sets ref,swust_cas --labels 50,100 --modes scratch,init --seeds 1,2,3
+    python bench/fewshot.py --model runs/general/model.pt --tag candidate      # a general model not yet shipped
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from captcha_ocr import Recognizer
+from captcha_ocr.samples import Sample, find_samples
+from captcha_ocr.training import TrainRequest, train
+from generality import DEV_SETS
+
+OUT = Path(__file__).parent / "out"
+DDDDOCR_VENV = Path(__file__).parent / ".ddddocr-venv"
+MODES = ("scratch", "init", "init+unlabeled", "zero-shot", "ddddocr")
+ZERO_SHOT = ("zero-shot", "ddddocr")
+THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+
+
+def load_set(name: str, data: Path) -> list[Sample]:
+    """Every labelled sample of a set, in a fixed shuffled order (seed 0)."""
+    if name == "ref":
+        samples = find_samples(data / "captcha_images_v2")
+    elif name in DEV_SETS:
+        samples = find_samples(data / "dev_suite" / name)
+    else:
+        raise SystemExit(f"unknown set {name!r}: ref or one of {', '.join(DEV_SETS)}")
+    samples = sorted(samples, key=lambda s: str(s.path))
+    random.Random(0).shuffle(samples)
+    return samples
+
+
+def split(samples: list[Sample], n_val: int, n_labels: int, seed: int,
+          max_unlabeled: int) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """``(labelled, validation, unlabelled)``: validation is the fixed tail; the labelled images are
+    drawn from the pool with ``seed``; the unlabelled ones are the rest of the pool (labels hidden)."""
+    val, pool = samples[-n_val:], samples[:-n_val]
+    if n_labels > len(pool):
+        raise SystemExit(f"{n_labels} labels asked for, but the pool holds {len(pool)} images")
+    order = random.Random(seed).sample(range(len(pool)), len(pool))
+    labelled = [pool[i] for i in sorted(order[:n_labels])]
+    unlabelled = [pool[i] for i in sorted(order[n_labels:][:max_unlabeled])]
+    return labelled, val, unlabelled
+
+
+def score(labels: list[str], texts: list[str]) -> dict:
+    n = len(labels)
+    return {"accuracy": sum(a == b for a, b in zip(labels, texts)) / n,
+            "accuracy_casefold": sum(a.casefold() == b.casefold() for a, b in zip(labels, texts)) / n}
+
+
+def zero_shot_general(model: str, val: list[Sample]) -> dict:
+    rec = Recognizer.load(model)
+    texts = [r.prediction.text if r.prediction else "" for r in rec.predict_files([s.path for s in val])]
+    labels = [s.label for s in val]
+    unknown = sum(bool(rec.charset.unknown(label)) for label in labels)
+    return {**score(labels, texts), "labels_with_unknown_characters": unknown}
+
+
+DDDDOCR_SCRIPT = r"""
+import json, sys
+import ddddocr
+try:
+    ocr = ddddocr.DdddOcr(show_ad=False)
+except TypeError:  # versions without the show_ad option
+    ocr = ddddocr.DdddOcr()
+out = []
+for path in json.load(sys.stdin):
+    with open(path, "rb") as fh:
+        try:
+            out.append(ocr.classification(fh.read()))
+        except Exception as exc:
+            out.append("")
+            print(f"{path}: {exc}", file=sys.stderr)
+json.dump(out, sys.stdout)
+"""
+
+
+def ddddocr_python() -> Path:
+    """The ddddocr venv's python, creating the venv (and installing ddddocr) the first time."""
+    python = DDDDOCR_VENV / "bin" / "python"
+    if not python.is_file():
+        print(f"creating {DDDDOCR_VENV} and installing ddddocr into it ...", flush=True)
+        subprocess.run(["python3", "-m", "venv", str(DDDDOCR_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "ddddocr"], check=True)
+    return python
+
+
+def zero_shot_ddddocr(val: list[Sample]) -> dict:
+    python = ddddocr_python()
+    proc = subprocess.run([str(python), "-c", DDDDOCR_SCRIPT], input=json.dumps([str(s.path) for s in val]),
+                          capture_output=True, text=True, check=True)
+    texts = json.loads(proc.stdout)
+    version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('ddddocr'))"],
+                             capture_output=True, text=True).stdout.strip()
+    return {**score([s.label for s in val], texts), "ddddocr_version": version}
+
+
+def pseudo_precision(run: Path, truth: dict[str, str]) -> list[dict]:
+    """Per threshold: how many round-1 readings of the unlabelled images it keeps, and how many are right."""
+    rows = list(csv.DictReader(open(run / "pseudo_labels.csv", encoding="utf-8")))
+    read = [(float(r["confidence"]), r["reading"] == truth[r["file"]]) for r in rows if r["confidence"]]
+    out = []
+    for x in THRESHOLDS:
+        kept = [ok for c, ok in read if c >= x]
+        out.append({"threshold": x, "kept": len(kept), "right": sum(kept),
+                    "precision": sum(kept) / len(kept) if kept else None})
+    return out
+
+
+def last_epoch_accuracy(metrics: Path) -> float | None:
+    rows = list(csv.DictReader(open(metrics)))
+    return float(rows[-1]["val_accuracy"]) if rows and rows[-1]["val_accuracy"] else None
+
+
+def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample], unlabelled: list[Sample],
+                 seed: int, minutes: float, out: Path, tag: str) -> dict:
+    req = TrainRequest(data=labelled, val_samples=val, out=str(out), seed=seed, max_minutes=minutes,
+                       init=None if mode == "scratch" else model, progress=False, report=False,
+                       unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None)
+    result = train(req, print_fn=lambda *x: print(tag, *x, flush=True))
+    row = {"accuracy": result.best_val_accuracy, "cer": result.best_val_cer,
+           "final_accuracy": last_epoch_accuracy(result.metrics_path), "best_epoch": result.best_epoch,
+           "epochs": result.epochs_run, "train_seconds": round(result.run_seconds, 1),
+           "warned": bool(result.warnings)}
+    if mode == "init+unlabeled":
+        row["unlabeled"] = len(unlabelled)
+        row["pseudo_labels"] = result.pseudo_labels
+        row["pseudo"] = pseudo_precision(out, {str(s.path): s.label for s in unlabelled})
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--sets", default=",".join(("ref", *DEV_SETS)))
+    p.add_argument("--labels", default="25,50,100,250")
+    p.add_argument("--modes", default=",".join(MODES), help=f"any of {', '.join(MODES)}")
+    p.add_argument("--seeds", default="42")
+    p.add_argument("--max-minutes", type=float, default=2.0, help="training budget of each run (default 2)")
+    p.add_argument("--val", type=int, default=200, help="fixed validation images per set (default 200)")
+    p.add_argument("--max-unlabeled", type=int, default=1000, help="unlabelled images for init+unlabeled")
+    p.add_argument("--model", default="general", help="the general model: 'general' (shipped) or a model file")
+    p.add_argument("--results", type=Path, default=OUT / "fewshot.jsonl")
+    p.add_argument("--tag", default="default", help="label of this configuration in the results")
+    a = p.parse_args()
+    modes = a.modes.split(",")
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise SystemExit(f"unknown mode(s) {bad}: choose from {', '.join(MODES)}")
+    a.results.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if a.results.is_file():
+        for line in a.results.read_text().splitlines():
+            r = json.loads(line)
+            done.add((r["tag"], r["set"], r["labels"], r["mode"], r["seed"]))
+    general = Recognizer.load(a.model).provenance
+    general_info = {"model": a.model, "steps": general.get("steps"), "created": general.get("created")}
+    for name in a.sets.split(","):
+        samples = load_set(name, a.data)
+        for mode in modes:
+            jobs = [(0, 0)] if mode in ZERO_SHOT else [(int(n), int(s)) for n in a.labels.split(",")
+                                                       for s in a.seeds.split(",")]
+            for n, seed in jobs:
+                if (a.tag, name, n, mode, seed) in done:
+                    continue
+                labelled, val, unlabelled = split(samples, a.val, max(n, 1), seed or 0, a.max_unlabeled)
+                t0 = time.perf_counter()
+                tag = f"[{name} {n} {mode} {seed}]"
+                if mode == "zero-shot":
+                    row = zero_shot_general(a.model, val)
+                elif mode == "ddddocr":
+                    row = zero_shot_ddddocr(val)
+                else:
+                    out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
+                    row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag)
+                row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row,
+                           general=general_info if mode not in ("scratch", "ddddocr") else None,
+                           wall_seconds=round(time.perf_counter() - t0, 1), machine=platform.node(),
+                           cpus=os.cpu_count(), date=time.strftime("%Y-%m-%d %H:%M"))
+                print(json.dumps(row), flush=True)
+                with a.results.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+    print_table(a.results)
+
+
+def print_table(path: Path) -> None:
+    """Mean accuracy over seeds: one line per (tag, set, labels), one column per mode."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    cells: dict[tuple, dict[str, list[float]]] = {}
+    for r in rows:
+        key = (r["tag"], r["set"], r["labels"])
+        cells.setdefault(key, {}).setdefault(r["mode"], []).append(r["accuracy"])
+    print("\n| tag | set | labels | " + " | ".join(MODES) + " |")
+    print("|---|---|---|" + "---|" * len(MODES))
+    for (tag, name, n), by_mode in sorted(cells.items()):
+        values = [f"{statistics.mean(by_mode[m]):.1%} ({len(by_mode[m])})" if m in by_mode else "" for m in MODES]
+        print(f"| {tag} | {name} | {n or '-'} | " + " | ".join(values) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Self-training: unlabelled captchas of the same site as extra training data
+(``captcha-ocr train DATA --unlabeled DIR``, ``TrainRequest.unlabeled``).
+
+Round 1 trains on the labelled images for :data:`ROUND1_SHARE` of the time budget. Its model
+reads the unlabelled images, and :func:`select_pseudo_labels` keeps the readings it is sure of
+(confidence >= :data:`PSEUDO_LABEL_THRESHOLD`, a length the labels have) as labels. Round 2
+starts from round 1's weights and trains on the labelled plus the pseudo-labelled images for the
+rest of the budget, validated on the same held-out labelled images; the final ``model.pt`` is the
+better of the two rounds by validation accuracy (the log says which).
+
+An unlabelled file that cannot be read is skipped with a warning naming it and never gets a
+label; the run's own labelled images (training and validation) are never pseudo-labelled, so
+validation stays honest. The run folder gets ``round1/`` (round 1's run folder),
+``pseudo_labels.csv`` (every unlabelled file: the reading, its confidence, and whether it was
+used or why not) and round 2's files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import time
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .bundle import load_bundle, save_bundle
+from .config import get_preset
+from .devices import strategy
+from .errors import DataError
+from .files import write_atomic
+from .recognizer import FileResult, Recognizer
+from .samples import Sample, expand_inputs, find_samples, split_samples
+from .training import TrainRequest, TrainResult, _budget_seconds, train
+
+# A reading at least this confident becomes a label. TODO(lead): set from bench/fewshot.py (the
+# precision of the round-1 readings by threshold in its "pseudo" column); 0.9 is a placeholder.
+PSEUDO_LABEL_THRESHOLD = 0.9
+ROUND1_SHARE = 0.5  # of the time budget for round 1; round 2 gets what is left after reading the images
+MIN_ROUND2_SECONDS = 15.0  # round 2 gets at least this, even when round 1 used more than its share
+
+
+@dataclass
+class Selection:
+    """What :func:`select_pseudo_labels` kept, and why it left out the rest."""
+
+    samples: list[Sample] = field(default_factory=list)  # kept: the file with its reading as the label
+    # every file: (file, reading, confidence or None when unreadable, decision)
+    rows: list[tuple[str, str, float | None, str]] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (file, why): never labelled
+    below_threshold: int = 0
+    other_length: int = 0  # confident, but of a length no label has
+    empty: int = 0  # the model read nothing
+
+
+def select_pseudo_labels(results: Iterable[FileResult], threshold: float,
+                         lengths: Collection[int] | None = None) -> Selection:
+    """The readings to train on: confidence >= ``threshold``, not empty, and (with ``lengths``) a
+    length between the shortest and longest of ``lengths``. ``results`` come from
+    :meth:`Recognizer.predict_files <captcha_ocr.recognizer.Recognizer.predict_files>`; a file
+    that could not be read is listed in ``unreadable`` and never gets a label."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"pseudo-label threshold must be in [0, 1], got {threshold}")
+    lo, hi = (min(lengths), max(lengths)) if lengths else (1, None)
+    sel = Selection()
+    for r in results:
+        pred = r.prediction
+        if pred is None:
+            sel.unreadable.append((r.path, r.error or f"{r.path}: unreadable"))
+            sel.rows.append((str(r.path), "", None, "unreadable"))
+            continue
+        text, conf = pred.text, float(pred.confidence)
+        if not text:
+            sel.empty += 1
+            decision = "empty reading"
+        elif conf < threshold:
+            sel.below_threshold += 1
+            decision = "below threshold"
+        elif len(text) < lo or (hi is not None and len(text) > hi):
+            sel.other_length += 1
+            decision = f"length {len(text)} not in {lo}-{hi}"
+        else:
+            sel.samples.append(Sample(Path(r.path), text))
+            decision = "used"
+        sel.rows.append((str(r.path), text, conf, decision))
+    return sel
+
+
+def unlabeled_files(source: str | os.PathLike | Sequence, exclude: Iterable[str | os.PathLike] = ()) -> list[Path]:
+    """The unlabelled image files: a folder's images (or a list of files), less any of ``exclude``
+    (the run's labelled images). Raises :class:`DataError` when none are left."""
+    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    files = expand_inputs(items)
+    skip = {os.path.realpath(p) for p in exclude}
+    kept = [p for p in files if os.path.realpath(p) not in skip]
+    if not kept:
+        where = source if isinstance(source, (str, os.PathLike)) else f"{len(files)} files"
+        raise DataError(f"{where}: no unlabelled images left ({len(files)} found, all of them labelled images of "
+                        f"this run); --unlabeled needs other images of the same site")
+    return kept
+
+
+def write_pseudo_labels(path: Path, sel: Selection) -> Path:
+    """``pseudo_labels.csv``: file, reading, confidence, decision (``used`` or why not)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["file", "reading", "confidence", "decision"])
+    for file, text, conf, decision in sel.rows:
+        writer.writerow([file, text, "" if conf is None else f"{conf:.6f}", decision])
+    return write_atomic(path, lambda fh: fh.write(buf.getvalue().encode("utf-8")))
+
+
+def _split(req: TrainRequest) -> tuple[list[Sample], list[Sample]]:
+    """The labelled training and validation samples, as a run without ``unlabeled`` would take them."""
+    labelled = list(req.data) if isinstance(req.data, list) else find_samples(req.data, req.label_pattern)
+    if req.val_samples is not None:
+        return labelled, list(req.val_samples)
+    if req.val_dir:
+        return labelled, find_samples(req.val_dir, req.label_pattern)
+    tc = get_preset(req.preset).train
+    fraction = tc.val_fraction if req.val_fraction is None else req.val_fraction
+    return split_samples(labelled, fraction, tc.seed if req.seed is None else req.seed)
+
+
+def self_train(req: TrainRequest, print_fn=print) -> TrainResult:
+    """Two rounds of training with pseudo-labels from ``req.unlabeled`` in between (see the module
+    docstring); the whole run keeps to the request's time budget (round 2 gets at least
+    :data:`MIN_ROUND2_SECONDS`). Returns the kept round's result, with ``pseudo_labels`` set."""
+    if req.resume:
+        raise ValueError("--resume is not supported with --unlabeled: start the run again")
+    if strategy(req.devices, req.num_nodes) == "ddp":
+        raise ValueError("--unlabeled trains in one process: leave out --devices/--num-nodes")
+    threshold = PSEUDO_LABEL_THRESHOLD if req.pseudo_threshold is None else req.pseudo_threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"pseudo-label threshold must be in [0, 1], got {threshold}")
+    t0 = time.perf_counter()
+    out = Path(req.out)
+    train_s, val_s = _split(req)
+    files = unlabeled_files(req.unlabeled, [s.path for s in train_s + val_s])
+    budget = _budget_seconds(req, get_preset(req.preset))  # None with --epochs: each round runs them all
+    base = replace(req, data=train_s, val_samples=val_s, val_dir=None, unlabeled=None, pseudo_threshold=None)
+
+    print_fn(f"self-training round 1: {len(train_s)} labelled images"
+             + (f", {budget * ROUND1_SHARE / 60:.1f} of the {budget / 60:.1f} minutes" if budget else ""))
+    r1 = train(replace(base, out=str(out / "round1"), max_minutes=budget * ROUND1_SHARE / 60 if budget
+                       else req.max_minutes), print_fn=lambda *a: print_fn("round 1: " + " ".join(map(str, a))))
+    bundle1 = load_bundle(r1.model_path)
+    rec = Recognizer(bundle1)
+    from tqdm.auto import tqdm
+
+    results = tqdm(rec.predict_files(files), total=len(files), desc="reading unlabelled images",
+                   disable=not req.progress, leave=False)
+    lengths = {len(bundle1.charset.apply_case(s.label)) for s in train_s}
+    sel = select_pseudo_labels(results, threshold, lengths)
+    for _path, why in sel.unreadable:
+        print_fn(f"warning: unlabelled image skipped (no pseudo-label): {why}")
+    write_pseudo_labels(out / "pseudo_labels.csv", sel)
+    info = {"unlabeled": str(req.unlabeled) if not isinstance(req.unlabeled, list) else f"{len(files)} files",
+            "threshold": threshold, "unlabeled_images": len(files), "pseudo_labels": len(sel.samples),
+            "below_threshold": sel.below_threshold, "other_length": sel.other_length, "empty": sel.empty,
+            "unreadable": len(sel.unreadable), "round1_val_accuracy": r1.best_val_accuracy}
+    print_fn(f"self-training: {len(sel.samples)} of {len(files)} unlabelled images pseudo-labelled "
+             f"(confidence >= {threshold:g}); {sel.below_threshold} below the threshold, {sel.other_length} of a "
+             f"length no label has, {sel.empty} read as nothing, {len(sel.unreadable)} unreadable "
+             f"(readings in {out / 'pseudo_labels.csv'})")
+
+    left = None if budget is None else max(MIN_ROUND2_SECONDS, budget - (time.perf_counter() - t0))
+    print_fn(f"self-training round 2: {len(train_s)} labelled + {len(sel.samples)} pseudo-labelled images, "
+             f"from round 1's weights" + (f", {left / 60:.1f} minutes" if left else ""))
+    r2 = train(replace(base, data=train_s + sel.samples, out=str(out), init=str(r1.model_path),
+                       height=bundle1.preprocess.height, width=bundle1.preprocess.width,
+                       max_minutes=left / 60 if left else req.max_minutes,
+                       provenance={**req.provenance, "self_training": info}),
+               print_fn=lambda *a: print_fn("round 2: " + " ".join(map(str, a))))
+    kept = r2
+    if (r1.best_val_accuracy is not None and r2.best_val_accuracy is not None
+            and r1.best_val_accuracy > r2.best_val_accuracy):
+        kept = r1
+        bundle1.provenance["self_training"] = {**info, "kept": "round 1 (round 2 did not improve validation "
+                                                               f"accuracy: {r2.best_val_accuracy:.2%})"}
+        save_bundle(bundle1, out / "model.pt")
+        print_fn(f"self-training: round 2 reached {r2.best_val_accuracy:.2%} validation accuracy, round 1 "
+                 f"{r1.best_val_accuracy:.2%}: keeping round 1's model as {out / 'model.pt'}")
+        for name in ("errors.png", "confusions.csv"):  # the report of the model kept
+            if (out / "round1" / name).is_file():
+                shutil.copyfile(out / "round1" / name, out / name)
+    elif r2.best_val_accuracy is not None:
+        print_fn(f"self-training: validation accuracy {r1.best_val_accuracy:.2%} after round 1, "
+                 f"{r2.best_val_accuracy:.2%} after round 2 (kept)")
+    return replace(kept, model_path=out / "model.pt", metrics_path=r2.metrics_path,
+                   seconds=time.perf_counter() - t0, run_seconds=r1.run_seconds + r2.run_seconds,
+                   pseudo_labels=len(sel.samples))

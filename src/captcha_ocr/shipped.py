@@ -1,0 +1,39 @@
+"""Models shipped inside the package, loaded by name: ``Recognizer.load("general")``,
+``captcha-ocr predict general IMG``, ``captcha-ocr train DATA --init general``.
+
+The files live in ``captcha_ocr/models/`` (package data, so a wheel carries them) and load with
+nothing downloaded. A path that exists wins over a shipped name, so a file called ``general`` in
+the working folder is still read as that file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ModelFileError
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+# name -> (file in MODELS_DIR, the command that rebuilds it)
+SHIPPED = {
+    "general": ("general.pt", "captcha-ocr pretrain --out DIR (see the README, 'General model')"),
+}
+
+
+def is_shipped_name(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a shipped model rather than a file (no file of that name exists)."""
+    return os.fspath(path) in SHIPPED and not Path(path).exists()
+
+
+def resolve_model_path(path: str | os.PathLike) -> Path:
+    """The file behind a model path or shipped name; raises :class:`ModelFileError` when a shipped
+    model's file is missing from the installed package."""
+    if not is_shipped_name(path):
+        return Path(path)
+    name = os.fspath(path)
+    filename, rebuild = SHIPPED[name]
+    found = MODELS_DIR / filename
+    if not found.is_file():
+        raise ModelFileError(f"{name}: the shipped {name!r} model is missing from this installation ({found}); "
+                             f"reinstall captcha-ocr, or build it with {rebuild} and pass its model.pt")
+    return found

@@ -1,0 +1,108 @@
+"""The general model shipped in the package: loading it by name, its provenance, fine-tuning from it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from captcha_ocr import Recognizer, shipped
+from captcha_ocr.bundle import load_bundle
+from captcha_ocr.charset import Charset
+from captcha_ocr.errors import ModelFileError
+from captcha_ocr.finetune import init_weights
+from captcha_ocr.model import CRNN
+from captcha_ocr.pretrain import INPUT_HEIGHT, INPUT_WIDTH
+from captcha_ocr.styles import GENERAL_ALPHABET, GENERATOR_VERSION, draw_style
+from captcha_ocr.training import TrainRequest, train
+from conftest import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_general_loads_by_name_and_reads_images():
+    rec = Recognizer.load("general")
+    assert rec.charset.chars == GENERAL_ALPHABET
+    assert (rec.preprocess.height, rec.preprocess.width) == (INPUT_HEIGHT, INPUT_WIDTH)
+    images = [draw_style("general", 9, i)[1] for i in range(3)]
+    preds = rec.predict(images)
+    assert len(preds) == 3 and all(set(p.text) <= set(GENERAL_ALPHABET) and 0 <= p.confidence <= 1 for p in preds)
+
+
+def test_the_shipped_file_says_how_it_was_made():
+    path = shipped.MODELS_DIR / "general.pt"
+    assert path.stat().st_size <= 20 * 2**20
+    bundle = load_bundle("general")
+    prov = bundle.provenance
+    assert prov["kind"] == "general"
+    # drawn by the generator this code has: a change to what it draws must bump the version and rebuild the model
+    assert prov["generator"]["style"] == "general" and prov["generator"]["version"] == GENERATOR_VERSION
+    assert prov["generator"]["alphabet"] == GENERAL_ALPHABET and isinstance(prov["seed"], int)
+    assert prov["steps"] > 0 and prov["samples_seen"] == prov["steps"] * prov["batch_size"]
+    assert prov["minutes"] > 0 and prov["command"].startswith("captcha-ocr pretrain --out ")
+    assert bundle.lengths == list(range(1, 11))
+    pyproject = (ROOT / "pyproject.toml").read_text()  # (no tomllib on Python 3.10)
+    assert re.search(r'\[tool\.setuptools\.package-data\][^\[]*captcha_ocr = \["models/\*\.pt"\]', pyproject)
+
+
+def test_a_missing_shipped_file_is_a_clear_error_and_a_real_file_wins(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(shipped, "MODELS_DIR", tmp_path / "nothing")
+    with pytest.raises(ModelFileError, match="general: the shipped 'general' model is missing.*captcha-ocr pretrain"):
+        Recognizer.load("general")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "general").write_text("not a model")
+    with pytest.raises(ModelFileError, match="general: not a captcha-ocr model file"):
+        load_bundle("general")  # the file called general, not the shipped model
+
+
+@pytest.mark.slow
+def test_predict_and_eval_general_on_the_command_line(tmp_path: Path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(4):
+        label, image = draw_style("tiny", 0, i)
+        image.save(folder / f"{label}.png")
+    rows = [json.loads(line) for line in run_cli("predict", "general", folder, "--json").stdout.splitlines()]
+    assert len(rows) == 4 and all(0 <= r["confidence"] <= 1 for r in rows)
+    out = run_cli("eval", "general", folder, "--no-progress").stdout
+    assert "accuracy:" in out and "if answering only when confidence >= X:" in out
+
+
+def test_fine_tuning_maps_the_general_charset_onto_the_users():
+    general = load_bundle("general")
+    users = Charset("7aZж")  # three characters the general model knows, one it does not
+    config = general.config.__class__.from_dict({**general.config.to_dict(), "num_classes": users.num_classes})
+    model = CRNN(config)
+    fresh = model.head[-1].weight.detach().clone()
+    said = init_weights(model, users, general, "general")
+    assert "new characters ['ж'] start fresh" in said
+    w, src = model.head[-1].weight.detach(), general.state_dict["head.1.weight"]
+    for i, c in enumerate(users.chars):
+        if c in general.charset:
+            assert torch.equal(w[i + 1], src[general.charset.chars.index(c) + 1])
+    assert torch.equal(w[0], src[0])  # the blank
+    assert torch.equal(w[4], fresh[4])  # 'ж' keeps its fresh initialisation
+
+
+@pytest.mark.slow
+def test_train_init_general_keeps_its_height_and_learns_new_characters(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    data.mkdir()
+    for label in ["ab1", "b2ж", "жж3", "a1b2", "22ж", "3ba", "1жa", "b3b"]:
+        Image.fromarray(rng.integers(0, 255, (20, 90, 3), dtype=np.uint8)).save(data / f"{label}.png")
+    lines: list[str] = []
+    result = train(TrainRequest(data=str(data), out=str(tmp_path / "run"), init="general", epochs=1, progress=False,
+                                report=False), print_fn=lines.append)
+    rec = Recognizer.load(result.model_path)
+    # 90x20 images alone would get a 32 px input; from the general model they keep its 48 px
+    assert rec.preprocess.height == INPUT_HEIGHT and rec.preprocess.width == 216
+    assert "ж" in rec.charset.chars and rec.provenance["init"] == "general"
+    assert rec.provenance["init_provenance"]["kind"] == "general"
+    log = "\n".join(lines)
+    assert "initialised from general (the general model:" in log and "new characters ['ж'] start fresh" in log

@@ -1,0 +1,108 @@
+"""Self-training (--unlabeled): which readings become labels, and the two-round run."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from captcha_ocr import Recognizer
+from captcha_ocr.errors import DataError
+from captcha_ocr.recognizer import FileResult, Prediction
+from captcha_ocr.samples import Sample, find_samples
+from captcha_ocr.selftrain import PSEUDO_LABEL_THRESHOLD, select_pseudo_labels, unlabeled_files
+from captcha_ocr.training import TrainRequest, train
+
+
+def _read(name: str, text: str, confidence: float) -> FileResult:
+    return FileResult(Path(name), Prediction(text, confidence))
+
+
+def test_only_confident_readings_of_a_label_length_are_kept():
+    results = [
+        _read("a.png", "1234", 0.95),
+        _read("b.png", "9876", 0.9),  # exactly the threshold: kept
+        _read("c.png", "5555", 0.8999),
+        _read("d.png", "12", 0.99),  # shorter than any label
+        _read("e.png", "", 0.99),
+        FileResult(Path("f.png"), error="f.png: not a readable image (OSError: truncated)"),
+    ]
+    sel = select_pseudo_labels(results, 0.9, lengths={3, 4, 5})
+    assert sel.samples == [Sample(Path("a.png"), "1234"), Sample(Path("b.png"), "9876")]
+    assert (sel.below_threshold, sel.other_length, sel.empty) == (1, 1, 1)
+    assert sel.unreadable == [(Path("f.png"), "f.png: not a readable image (OSError: truncated)")]
+    decisions = {Path(f).name: d for f, _, _, d in sel.rows}
+    assert decisions == {"a.png": "used", "b.png": "used", "c.png": "below threshold", "d.png": "length 2 not in 3-5",
+                         "e.png": "empty reading", "f.png": "unreadable"}
+
+
+def test_an_unreadable_file_never_gets_a_label_whatever_the_threshold():
+    sel = select_pseudo_labels([FileResult(Path("x.gif"), error="x.gif: empty file")], 0.0)
+    assert sel.samples == [] and len(sel.unreadable) == 1
+    assert select_pseudo_labels([_read("y.png", "ab", 0.0)], 0.0).samples == [Sample(Path("y.png"), "ab")]
+    with pytest.raises(ValueError, match="threshold"):
+        select_pseudo_labels([], 1.5)
+    assert 0.5 <= PSEUDO_LABEL_THRESHOLD < 1.0
+
+
+def test_labelled_images_are_never_pseudo_labelled(tmp_path: Path):
+    for name in ("a.png", "b.png", "c.png"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in unlabeled_files(tmp_path, [tmp_path / "b.png"])] == ["a.png", "c.png"]
+    with pytest.raises(DataError, match="no unlabelled images left"):
+        unlabeled_files(tmp_path, list(tmp_path.iterdir()))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images"):
+        unlabeled_files(tmp_path / "empty", [])
+
+
+class _ConfidentOnTen:
+    """Stands in for round 1's model: reads the first ten unlabelled files right and sure (confidence 1),
+    the rest unsure (0); the real readings of a 1-epoch model are all empty, which would test nothing."""
+
+    truth: dict[str, str] = {}
+
+    def __init__(self, bundle) -> None:
+        pass
+
+    def predict_files(self, paths):
+        for i, path in enumerate(paths):
+            if path.name == "broken.png":
+                yield FileResult(path, error=f"{path}: not a readable image")
+            else:
+                yield FileResult(path, Prediction(self.truth[path.name], 1.0 if i < 10 else 0.0))
+
+
+@pytest.mark.slow
+def test_two_rounds_with_pseudo_labels(tmp_path: Path, synth_data: Path, monkeypatch):
+    samples = find_samples(synth_data)
+    labelled, pool = samples[:40], samples[40:70]
+    unlabeled = tmp_path / "unlabeled"
+    unlabeled.mkdir()
+    for s in pool:
+        shutil.copy(s.path, unlabeled / s.path.name)
+    (unlabeled / "broken.png").write_bytes(b"\x89PNG not really")
+    monkeypatch.setattr(_ConfidentOnTen, "truth", {s.path.name: s.label for s in pool})
+    monkeypatch.setattr("captcha_ocr.selftrain.Recognizer", _ConfidentOnTen)
+    lines: list[str] = []
+    result = train(TrainRequest(data=labelled, out=str(tmp_path / "run"), epochs=1, unlabeled=str(unlabeled),
+                                progress=False, report=False), print_fn=lines.append)
+    log = "\n".join(lines)
+    assert "warning: unlabelled image skipped (no pseudo-label)" in log and "broken.png" in log
+    assert (f"10 of 31 unlabelled images pseudo-labelled (confidence >= {PSEUDO_LABEL_THRESHOLD:g}); 20 below the "
+            f"threshold") in log
+    assert any(line.startswith("round 1: epoch 1") for line in lines)
+    assert any(line.startswith("round 2: initialised from") and "round1" in line for line in lines)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "pseudo_labels.csv")))
+    assert len(rows) == 31 and sum(r["decision"] == "used" for r in rows) == 10
+    broken = [r for r in rows if r["file"].endswith("broken.png")]
+    assert broken == [{"file": str(unlabeled / "broken.png"), "reading": "", "confidence": "",
+                       "decision": "unreadable"}]
+    assert result.pseudo_labels == 10
+    assert (tmp_path / "run" / "round1" / "model.pt").is_file()
+    prov = Recognizer.load(result.model_path).provenance
+    assert prov["self_training"]["pseudo_labels"] == 10 and prov["self_training"]["unreadable"] == 1
+    if "kept" not in prov["self_training"]:  # round 2's model: trained on the 36 labelled and the 10 used images
+        assert prov["train_images"] == 36 + 10
