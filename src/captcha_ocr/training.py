@@ -57,6 +57,11 @@ from .schedule import planned_epochs
 from .system import CTCSystem
 
 
+# Under this many training images a run from scratch recommends --init general in its log: with
+# 50 and 100 labels it was far better on every set measured (bench/fewshot.py, bench/RESULTS.md)
+RECOMMEND_INIT_BELOW = 200
+
+
 @dataclass
 class TrainRequest:
     """What to train on and how; ``None`` fields take the preset's value."""
@@ -207,6 +212,10 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         notes.append(f"initialised from {_describe_init(req.init, init)}: "
                      f"{init_weights(system.model, charset, init, str(req.init))}; its architecture and input "
                      f"height ({init.preprocess.height} px) kept")
+    elif len(train_data) < RECOMMEND_INIT_BELOW:
+        notes.append(f"initialised from scratch (random weights). With only {len(train_data)} training images, "
+                     f"starting from the shipped general model (--init general) reads far better: see the "
+                     f"few-shot table in bench/RESULTS.md")
     else:
         notes.append("initialised from scratch (random weights; --init general would start from the shipped "
                      "general model)")
