@@ -56,7 +56,6 @@ from .samples import Sample
 from .schedule import planned_epochs
 from .system import CTCSystem
 
-
 # Under this many training images a run from scratch recommends --init general in its log: with
 # 50 and 100 labels it was far better on every set measured (bench/fewshot.py, bench/RESULTS.md)
 RECOMMEND_INIT_BELOW = 200
