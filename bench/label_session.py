@@ -132,7 +132,7 @@ def main() -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    from captcha_ocr.browser import headless_chrome
+    from captcha_ocr.browser import headless_chrome, wait_until
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -156,15 +156,10 @@ def main() -> None:
         return d.find_element(By.ID, "file").text.split(" · ")[0]
 
     def wait(pred, timeout=60.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                if pred():
-                    return
-            except Exception:
-                pass
-            time.sleep(0.005)
-        raise SystemExit("timed out waiting for the page")
+        try:
+            wait_until(pred, timeout, interval=0.005)
+        except TimeoutError as exc:
+            raise SystemExit(str(exc)) from None
 
     def collect() -> None:
         entries = d.execute_script(

@@ -34,15 +34,12 @@ def serve(app) -> tuple[str, object]:
 
 
 def wait(pred, timeout: float = 120) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if pred():
-                return
-        except Exception:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("timed out waiting for the page")
+    from captcha_ocr.browser import wait_until
+
+    try:
+        wait_until(pred, timeout, interval=0.1)
+    except TimeoutError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def save_small(png: bytes, path: Path) -> None:

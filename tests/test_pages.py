@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from captcha_ocr import Recognizer
-from captcha_ocr.browser import BrowserMissingError, find_chromium, headless_chrome
+from captcha_ocr.browser import BrowserMissingError, find_chromium, headless_chrome, wait_until
 from captcha_ocr.bundle import save_bundle
 from captcha_ocr.decode import DECODERS, DecodeOptions, alignment_string
 from captcha_ocr.samples import find_samples
@@ -56,17 +56,10 @@ def free_port() -> int:
 
 
 def wait_for(predicate, timeout: float = 30, what: str = "the page"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as exc:  # an element not there yet
-            last = exc
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    try:
+        return wait_until(predicate, timeout, what=what)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 class LabelServer:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
+from collections.abc import Callable
 from typing import Any
 
 from .errors import missing_extra
@@ -47,3 +49,20 @@ def headless_chrome(width: int = 1280, height: int = 860) -> Any:
                 "--force-device-scale-factor=1", "--lang=en-GB"):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,
+               what: str = "the page") -> Any:
+    """Poll ``predicate`` (an exception counts as not yet: the element is not there) until it
+    returns something truthy, and return that; ``TimeoutError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as exc:  # an element not there yet
+            last = exc
+        time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what} (last: {last!r})")
