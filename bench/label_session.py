@@ -52,17 +52,10 @@ def pct(values: list[float], q: float) -> float:
 
 def make_data(folder: Path, count: int, seed: int) -> dict[str, str]:
     """``count`` captchas named ``scraped_0000.png`` ..., no labels; returns the true labels."""
-    from captcha_ocr.samples import find_samples
-    from captcha_ocr.synth import generate
+    from captcha_ocr.synth import generate, hide_labels
 
     generate(folder, count, lengths=(4, 5), alphabet=ALPHABET, seed=seed)
-    truth = {}
-    for i, s in enumerate(find_samples(folder)):
-        name = f"scraped_{i:04d}.png"
-        s.path.rename(folder / name)
-        truth[name] = s.label
-    (folder / "labels.csv").unlink()
-    return truth
+    return hide_labels(folder, prefix="scraped_")
 
 
 def train_model(out: Path, minutes: float) -> Path:

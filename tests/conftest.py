@@ -86,15 +86,8 @@ def tiny_bundle(chars: str = "0123456789", height: int = 32, width: int = 96, se
 
 
 def unlabelled_folder(out: Path, count: int, seed: int = 0, size=(96, 32), alphabet: str = "0123456789") -> dict:
-    """``count`` generated captchas named ``img_000.png`` ... with no labels; returns their true labels."""
-    from captcha_ocr.samples import find_samples
-    from captcha_ocr.synth import generate
+    """``count`` generated captchas named ``img_0000.png`` ... with no labels; returns their true labels."""
+    from captcha_ocr.synth import generate, hide_labels
 
     generate(out, count, lengths=(3, 4), alphabet=alphabet, size=size, seed=seed, workers=1)
-    truth = {}
-    for i, s in enumerate(find_samples(out)):
-        name = f"img_{i:03d}.png"
-        s.path.rename(out / name)
-        truth[name] = s.label
-    (out / "labels.csv").unlink()
-    return truth
+    return hide_labels(out)

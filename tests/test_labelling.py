@@ -98,7 +98,7 @@ def test_labels_are_checked(folder):
     store = LabelStore(root, alphabet=DIGITS)
     for bad, needle in [("", "empty"), ("12a4", "outside the alphabet"), ("12\n3", "control characters")]:
         with pytest.raises(LabelError, match=needle):
-            store.set("img_000.png", bad)
+            store.set("img_0000.png", bad)
     assert not (root / "labels.csv").exists()
     with pytest.raises(DataError, match="no such folder"):
         LabelStore(root / "missing")
@@ -195,8 +195,8 @@ def test_label_api_saves_and_moves_on(folder, model):
 @pytest.mark.parametrize(
     "method,url,kwargs,status,needle",
     [
-        ("post", "/api/label", {"json": {"file": "img_000.png", "label": "12a"}}, 422, "outside the alphabet"),
-        ("post", "/api/label", {"json": {"file": "img_000.png", "label": ""}}, 422, "empty"),
+        ("post", "/api/label", {"json": {"file": "img_0000.png", "label": "12a"}}, 422, "outside the alphabet"),
+        ("post", "/api/label", {"json": {"file": "img_0000.png", "label": ""}}, 422, "empty"),
         ("post", "/api/label", {"json": {"file": "nope.png", "label": "123"}}, 404, "nope.png: not an image"),
         ("post", "/api/label", {"json": {"file": "../etc/passwd", "label": "123"}}, 404, "not an image"),
         ("post", "/api/label", {"json": {"label": "123"}}, 422, "file"),

@@ -197,7 +197,7 @@ def test_retrain_from_the_page(chrome, tmp_path):
         for name in sorted(truth)[:10]:
             httpx.post(server.url + "api/label", json={"file": name, "label": truth[name]}).raise_for_status()
         d.get(server.url)
-        wait_for(lambda: d.find_element(By.ID, "file").text.startswith("img_010.png"))
+        wait_for(lambda: d.find_element(By.ID, "file").text.startswith("img_0010.png"))
         assert d.find_element(By.ID, "reading-note").text == ""  # no model yet
         d.find_element(By.ID, "retrain").click()
         status = wait_for(lambda: d.find_element(By.ID, "train-status").text, what="training status")
@@ -207,7 +207,7 @@ def test_retrain_from_the_page(chrome, tmp_path):
         assert "retrained on 10 labels" in d.find_element(By.ID, "model").text
         note = wait_for(lambda: d.find_element(By.ID, "reading-note").text, what="the new pre-fill")
         assert note.startswith("model reading, confidence")
-        expected = Recognizer.load(root / "label-runs" / "run-001" / "model.pt").predict(root / "img_010.png")[0]
+        expected = Recognizer.load(root / "label-runs" / "run-001" / "model.pt").predict(root / "img_0010.png")[0]
         assert d.find_element(By.ID, "label").get_attribute("value") == expected.text
     finally:
         server.stop()

@@ -15,6 +15,7 @@ import functools
 import os
 import random
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from .samples import Sample
 from .writer import write_dataset
@@ -130,3 +131,19 @@ def generate(
         raise ValueError(f"bad length range {lo}-{hi}: expected N-M with 1 <= N <= M")
     make_chunk = functools.partial(_make_chunk, seed, alphabet, lengths, tuple(size))
     return write_dataset(out, count, make_chunk, workers=workers, progress=progress)
+
+
+def hide_labels(folder: str | os.PathLike, prefix: str = "img_") -> dict[str, str]:
+    """Turn a generated folder into unlabelled images, as a user scrapes them: rename every image
+    to ``{prefix}0000.png``, ... (in the manifest's order), delete ``labels.csv``, and return
+    ``{new file name: its true label}`` (to score a labelling session or pseudo-labels against)."""
+    from .samples import find_samples
+
+    folder = Path(folder)
+    truth = {}
+    for i, sample in enumerate(find_samples(folder)):
+        name = f"{prefix}{i:04d}{sample.path.suffix}"
+        sample.path.rename(folder / name)
+        truth[name] = sample.label
+    (folder / "labels.csv").unlink()
+    return truth
