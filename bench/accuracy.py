@@ -3,7 +3,8 @@
     python bench/accuracy.py --data ../shared/datasets/captcha_images_v2 \
         --presets default,seed --protocols split,cv --budget-minutes 5
 
-Each run trains from scratch through the library (the same code as `captcha-ocr train`),
+Each run trains through the library (the same code as `captcha-ocr train`, starting where the
+preset says: the default preset from the shipped general model),
 reloads the saved model file and scores it with `Recognizer` on the held-out images, so the
 number is what a user gets. Results: one JSON line per run in --log, and a Markdown table
 on stdout (paste into bench/RESULTS.md with the machine and date it prints).

@@ -154,7 +154,7 @@ def last_epoch_accuracy(metrics: Path) -> float | None:
 def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample], unlabelled: list[Sample],
                  seed: int, minutes: float, out: Path, tag: str) -> dict:
     req = TrainRequest(data=labelled, val_samples=val, out=str(out), seed=seed, max_minutes=minutes,
-                       init=None if mode == "scratch" else model, progress=False, report=False,
+                       init="none" if mode == "scratch" else model, progress=False, report=False,
                        unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None)
     result = train(req, print_fn=lambda *x: print(tag, *x, flush=True))
     row = {"accuracy": result.best_val_accuracy, "cer": result.best_val_cer,

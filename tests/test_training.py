@@ -158,8 +158,43 @@ def test_a_run_from_scratch_says_so(tmp_path):
     for label in ["ab", "ba", "aab"]:
         write_png(tmp_path / "data" / f"{label}.png", size=(100, 24), color=200)
     lines: list[str] = []
-    train(TrainRequest(data=str(tmp_path / "data"), out=str(tmp_path / "run"), epochs=1, progress=False,
-                       report=False), print_fn=lines.append)
+    result = train(TrainRequest(data=str(tmp_path / "data"), out=str(tmp_path / "run"), epochs=1, progress=False,
+                                report=False, init="none"), print_fn=lines.append)
     scratch = [line for line in lines if line.startswith("initialised from scratch")]
     # so few labels: the log points at the general model, which the few-shot benchmark found far better
-    assert len(scratch) == 1 and "With only " in scratch[0] and "--init general" in scratch[0]
+    assert len(scratch) == 1 and "--init none" in scratch[0] and "With only " in scratch[0]
+    assert "--init general" in scratch[0]
+    assert "init" not in Recognizer.load(result.model_path).provenance
+
+
+def test_the_default_starts_from_the_general_model_and_says_so(tmp_path):
+    for label in ["ab", "ba", "aab", "bab"]:
+        write_png(tmp_path / "data" / f"{label}.png", size=(100, 24), color=200)
+    lines: list[str] = []
+    result = train(TrainRequest(data=str(tmp_path / "data"), out=str(tmp_path / "run"), epochs=1, progress=False,
+                                report=False), print_fn=lines.append)
+    log = "\n".join(lines)
+    assert "initialised from general (the general model:" in log
+    assert "(the default preset starts from general; --init none trains from random weights)" in log
+    rec = Recognizer.load(result.model_path)
+    general = Recognizer.load("general")
+    assert rec.provenance["init"] == "general" and rec.provenance["init_provenance"]["kind"] == "general"
+    assert rec.preprocess.height == general.preprocess.height
+    assert rec.bundle.config.stages == general.bundle.config.stages
+
+
+@pytest.mark.parametrize(("request_args", "preset", "expected"), [
+    ({}, "default", ("general", "the default preset starts from general")),
+    ({"init": "none"}, "default", (None, "--init none")),
+    ({"init": "some/model.pt"}, "default", ("some/model.pt", "--init")),
+    ({"init": "general", "height": 64}, "default", ("general", "--init")),  # asked for both: finetune refuses
+    ({"height": 64}, "default", (None, "--height 64 was given")),
+    ({}, "seed", (None, "the seed preset starts from random weights")),
+    ({"init": "general"}, "seed", ("general", "--init")),
+])
+def test_where_a_run_starts(request_args, preset, expected):
+    from captcha_ocr.config import get_preset
+    from captcha_ocr.training import start_point
+
+    source, why = start_point(TrainRequest(data="d", out="o", preset=preset, **request_args), get_preset(preset))
+    assert source == expected[0] and why.startswith(expected[1])

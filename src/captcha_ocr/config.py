@@ -121,6 +121,8 @@ class Preset:
     alpha: str
     # (height, width) of the model input; None = chosen from the training images.
     image_size: tuple[int, int] | None
+    # the model a run starts from (a shipped name such as "general", or a file); None = random weights
+    init: str | None = None
 
     def model_config(self, num_classes: int, height: int, width: int) -> ModelConfig:
         """This preset's architecture for ``num_classes`` outputs and a ``height`` x ``width`` input."""
@@ -171,7 +173,8 @@ def seed_preset() -> Preset:
 
 def default_preset() -> Preset:
     """Ours: colour at a size chosen from the data, each image normalised, BatchNorm CRNN, AdamW +
-    one-cycle laid over a 5-minute budget, augmentation once the model reads."""
+    one-cycle laid over a 5-minute budget, augmentation once the model reads; it starts from the
+    shipped general model (the same architecture, pretrained on generated captchas)."""
     return Preset(
         name="default",
         model=ModelConfig(num_classes=0, input_norm="image"),
@@ -181,6 +184,7 @@ def default_preset() -> Preset:
         std=(0.5, 0.5, 0.5),
         alpha="white",
         image_size=None,
+        init="general",
     )
 
 

@@ -56,7 +56,7 @@ def diagnose(best_accuracy: float | None, best_cer: float | None, train_images: 
     lines += [
         "  - labels that do not match the images: look at errors.png and check a few labels by eye",
         "  - text too small or faint at the chosen input size: try --height 64 (captcha-ocr preview shows "
-        "what the model sees)",
+        "what the model sees; a run with --height starts from random weights, not the general model)",
         "  - a scheme that needs more steps to leave the all-blank start: --max-minutes 15, or --lr 0.002",
     ]
     return lines

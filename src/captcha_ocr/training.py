@@ -20,7 +20,9 @@ two rounds of ``unlabeled`` (self-training) in :mod:`~captcha_ocr.selftrain`.
 A run with ``init`` keeps the init model's architecture, preprocessing and input height (the
 network is convolutional along the width only, so the width is still chosen from the data); the
 preset gives the training recipe. ``init="general"`` starts from the general model shipped in the
-package (:mod:`captcha_ocr.shipped`). The log says what a run started from.
+package (:mod:`captcha_ocr.shipped`). With ``init`` left out a run starts where its preset says
+(the default preset: the general model, unless ``height`` is given; the ``seed`` preset: random
+weights); ``init="none"`` starts from random weights. The log says what a run started from.
 
 Several devices (``devices``/``num_nodes``) train with DDP, one process per device: with
 Lightning's own launcher every process runs this function from the start (the first one
@@ -56,9 +58,10 @@ from .samples import Sample
 from .schedule import planned_epochs
 from .system import CTCSystem
 
-# Under this many training images a run from scratch recommends --init general in its log: with
+# Under this many training images a run from scratch recommends the general model in its log: with
 # 50 and 100 labels it was far better on every set measured (bench/fewshot.py, bench/RESULTS.md)
 RECOMMEND_INIT_BELOW = 200
+SCRATCH = "none"  # TrainRequest.init / --init value: random weights, whatever the preset starts from
 
 
 @dataclass
@@ -85,7 +88,9 @@ class TrainRequest:
     precision: str | None = None
     progress: bool = True
     val_samples: list[Sample] | None = None  # explicit validation samples (bench folds)
-    init: str | None = None  # model file (or "general") to start from: its architecture and input height are kept
+    # model file (or "general") to start from: its architecture and input height are kept. None: the
+    # preset's start (see start_point); "none": random weights
+    init: str | None = None
     report: bool = True  # curves.png each epoch, errors.png + confusions.csv at the end
     label_pattern: str | None = None  # regex picking the label out of file stems (see find_samples)
     case: str = "keep"  # keep | fold | lower | upper: how labels are cased (see charset.Charset)
@@ -136,6 +141,20 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
     return preset
 
 
+def start_point(req: TrainRequest, preset: Preset) -> tuple[str | None, str]:
+    """The model a run starts from (``None``: random weights) and why, in words for the log."""
+    if req.init == SCRATCH:
+        return None, "--init none"
+    if req.init:
+        return req.init, "--init"
+    if preset.init is None:
+        return None, f"the {preset.name} preset starts from random weights"
+    if req.height is not None:
+        return None, (f"--height {req.height} was given, and {preset.init} keeps its own input height: leave "
+                      f"--height out to start from it")
+    return preset.init, f"the {preset.name} preset starts from {preset.init}; --init none trains from random weights"
+
+
 def _budget_seconds(req: TrainRequest, preset: Preset) -> float | None:
     """The time the schedule is planned over: ``--max-minutes``, else the preset's budget; none when
     the epochs are given, or when several processes train (each would measure its own)."""
@@ -180,7 +199,8 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
 def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: float | None) -> TrainResult:
     """One attempt: data, model, (schedule planned over ``budget`` seconds), fit."""
     t0 = time.perf_counter()
-    init = load_bundle(req.init) if req.init else None
+    init_source, init_reason = start_point(req, get_preset(req.preset))
+    init = load_bundle(init_source) if init_source else None
     preset = _resolve_preset(req, init)
     tc = preset.train
     check_level(tc.augment)
@@ -208,16 +228,18 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     system = CTCSystem(config, charset, preprocess, tc)  # builds the run's one CRNN
     system.val_labels = val_data.labels
     if init is not None:
-        notes.append(f"initialised from {_describe_init(req.init, init)}: "
-                     f"{init_weights(system.model, charset, init, str(req.init))}; its architecture and input "
+        notes.append(f"initialised from {_describe_init(init_source, init)}: "
+                     f"{init_weights(system.model, charset, init, str(init_source))}; its architecture and input "
                      f"height ({init.preprocess.height} px) kept")
+        if req.init is None:
+            notes.append(f"({init_reason})")
     elif len(train_data) < RECOMMEND_INIT_BELOW:
-        notes.append(f"initialised from scratch (random weights). With only {len(train_data)} training images, "
-                     f"starting from the shipped general model (--init general) reads far better: see the "
-                     f"few-shot table in bench/RESULTS.md")
+        notes.append(f"initialised from scratch (random weights: {init_reason}). With only {len(train_data)} "
+                     f"training images, starting from the shipped general model (--init general) reads far "
+                     f"better: see the few-shot table in bench/RESULTS.md")
     else:
-        notes.append("initialised from scratch (random weights; --init general would start from the shipped "
-                     "general model)")
+        hint = "" if req.height else "; --init general starts from the shipped general model"
+        notes.append(f"initialised from scratch (random weights: {init_reason}{hint})")
     lengths = sorted({len(label) for label in train_data.labels})
     notes.append(
         f"{len(train_data)} training / {len(val_data)} validation images, {len(charset)} characters, "
@@ -239,7 +261,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
                 "train_config": tc.to_dict(),
                 "data": str(req.data) if not isinstance(req.data, list) else f"{len(req.data)} samples",
                 "val_data": req.val_dir or f"{tc.val_fraction:.0%} split, seed {tc.seed}",
-                **({"init": str(req.init), "init_provenance": _init_summary(init)} if init is not None else {}),
+                **({"init": str(init_source), "init_provenance": _init_summary(init)} if init is not None else {}),
                 **req.provenance,
                 "train_images": len(train_data),
                 "val_images": len(val_data),
@@ -352,4 +374,4 @@ def _init_summary(init: Bundle) -> dict:
     return {k: init.provenance[k] for k in keys if k in init.provenance}
 
 
-__all__ = ["TrainRequest", "TrainResult", "train"]
+__all__ = ["SCRATCH", "TrainRequest", "TrainResult", "start_point", "train"]

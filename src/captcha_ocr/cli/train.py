@@ -126,9 +126,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "plus a dithered ghost of the strokes on half the images; albu-*: per image with "
                         "albumentations, adding elastic warps and blur")
     t.add_argument("--init", metavar="MODEL",
-                   help="start from this model's weights: a model file, or 'general' for the general model shipped "
-                        "in the package (fine-tuning keeps its architecture and input height; classifier rows are "
-                        "matched by character, new characters start fresh)")
+                   help="start from this model's weights: a model file, 'general' for the general model shipped "
+                        "in the package (the default preset's start, unless --height is given), or 'none' for "
+                        "random weights. Fine-tuning keeps the init model's architecture and input height; "
+                        "classifier rows are matched by character, new characters start fresh")
     t.add_argument("--unlabeled", metavar="DIR",
                    help="unlabelled images of the same site (self-training): after a first round on the labelled "
                         "images, its confident readings of these become extra training data for a second round, "
