@@ -150,8 +150,7 @@ def start_point(req: TrainRequest, preset: Preset) -> tuple[str | None, str]:
     if preset.init is None:
         return None, f"the {preset.name} preset starts from random weights"
     if req.height is not None:
-        return None, (f"--height {req.height} was given, and {preset.init} keeps its own input height: leave "
-                      f"--height out to start from it")
+        return None, f"--height {req.height} was given, and {preset.init} keeps its own input height"
     return preset.init, f"the {preset.name} preset starts from {preset.init}; --init none trains from random weights"
 
 
@@ -233,13 +232,16 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
                      f"height ({init.preprocess.height} px) kept")
         if req.init is None:
             notes.append(f"({init_reason})")
-    elif len(train_data) < RECOMMEND_INIT_BELOW:
-        notes.append(f"initialised from scratch (random weights: {init_reason}). With only {len(train_data)} "
-                     f"training images, starting from the shipped general model (--init general) reads far "
-                     f"better: see the few-shot table in bench/RESULTS.md")
     else:
-        hint = "" if req.height else "; --init general starts from the shipped general model"
-        notes.append(f"initialised from scratch (random weights: {init_reason}{hint})")
+        advice = ("leave --height out to start from the shipped general model"
+                  if req.height and req.init is None and preset.init else
+                  "--init general starts from the shipped general model")
+        if len(train_data) < RECOMMEND_INIT_BELOW:
+            notes.append(f"initialised from scratch (random weights: {init_reason}). With only {len(train_data)} "
+                         f"training images, starting from the general model reads far better ({advice}): see "
+                         f"the few-shot table in bench/RESULTS.md")
+        else:
+            notes.append(f"initialised from scratch (random weights: {init_reason}; {advice})")
     lengths = sorted({len(label) for label in train_data.labels})
     notes.append(
         f"{len(train_data)} training / {len(val_data)} validation images, {len(charset)} characters, "
