@@ -51,5 +51,5 @@ def init_weights(model: CRNN, charset: Charset, source: Bundle, name: str = "ini
     dropped = [c for c in source.charset.chars if c not in charset]
     return (f"all weights but the classifier, whose rows for {len(rows) - 1} of {len(charset)} characters "
             f"and the blank were copied" + (f"; new characters {fresh} start fresh" if fresh else "")
-            + (f"; {dropped} dropped" if 0 < len(dropped) <= 10 else "")
-            + (f"; {len(dropped)} of its characters not in this charset dropped" if len(dropped) > 10 else ""))
+            + (f"; {dropped if len(dropped) <= 10 else f'{len(dropped)} of its characters not in this charset'} "
+               f"dropped" if dropped else ""))
