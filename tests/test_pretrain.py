@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from captcha_ocr.pretrain import (
     lr_at,
     pretrain,
 )
-from captcha_ocr.styles import GENERAL_ALPHABET, GENERATOR_VERSION, draw_style
+from captcha_ocr.styles import GENERAL_ALPHABET, GENERATOR_VERSION, available_fonts, draw_style
+from captcha_ocr.styles.fonts import FONT_DIRS_ENV
 
 
 def _batches(workers: int, start: int, stop: int, batch_size: int = 3) -> list:
@@ -99,3 +101,31 @@ def test_resume_needs_a_checkpoint_and_seeds_are_not_negative(tmp_path: Path):
         pretrain(PretrainRequest(out=str(tmp_path), steps=1, seed=-1), print_fn=lambda *a: None)
     with pytest.raises(ValueError, match="--device must be auto, cpu or gpu"):
         pretrain(PretrainRequest(out=str(tmp_path), steps=1, device="tpu"), print_fn=lambda *a: None)
+
+
+def test_pretrain_starts_from_a_model_in_bfloat16_with_more_fonts(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv(FONT_DIRS_ENV, raising=False)
+    first = pretrain(PretrainRequest(out=str(tmp_path / "a"), steps=1, batch_size=4, workers=0, eval_images=4,
+                                     progress=False), print_fn=lambda *a: None)
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    serif = next(p for p in available_fonts() if p.name == "DejaVuSerif.ttf")
+    (fonts / "AnotherSerif.ttf").write_bytes(serif.read_bytes())
+    lines: list[str] = []
+    second = pretrain(PretrainRequest(out=str(tmp_path / "b"), steps=2, batch_size=4, workers=1, eval_images=4,
+                                      progress=False, init=str(first.model_path), precision="bf16-mixed",
+                                      font_dirs=(str(fonts),)), print_fn=lines.append)
+    assert any(line.startswith(f"initialised from {first.model_path}: all weights") for line in lines)
+    assert any("bf16-mixed" in line and "fonts" in line for line in lines)
+    rows = list(csv.DictReader(open(tmp_path / "b" / "metrics.csv")))
+    assert [int(r["step"]) for r in rows] == [0, 2]  # the init model scored before the first step
+    prov = Recognizer.load(second.model_path).provenance
+    assert prov["init"]["model"] == str(first.model_path) and prov["init"]["steps"] == 1
+    assert prov["precision"] == "bf16-mixed" and "AnotherSerif.ttf" in prov["generator"]["fonts"]
+    assert prov["generator"]["font_dirs"] == [str(fonts)]
+    assert FONT_DIRS_ENV not in os.environ  # put back as it was
+    with pytest.raises(DataError, match="no-such-folder: --font-dir is not a folder"):
+        pretrain(PretrainRequest(out=str(tmp_path / "c"), steps=1, font_dirs=(str(tmp_path / "no-such-folder"),)),
+                 print_fn=lambda *a: None)
+    with pytest.raises(ValueError, match="--precision"):
+        pretrain(PretrainRequest(out=str(tmp_path / "c"), steps=1, precision="fp8"), print_fn=lambda *a: None)

@@ -156,7 +156,8 @@ def test_random_style_draws_gif_and_pillow_font_sometimes():
 def test_general_draws_only_its_alphabet():
     drawn = [draw_style("general", 0, i) for i in range(150)]
     assert set("".join(label for label, _ in drawn)) <= set(styles.GENERAL_ALPHABET)
-    assert styles.GENERAL_ALPHABET == "".join(sorted(set(styles.ALNUM62 + styles.SYMBOLS)))
+    cyrillic = styles.spec.CYRILLIC_LOWER + styles.spec.CYRILLIC_UPPER
+    assert styles.GENERAL_ALPHABET == "".join(sorted(set(styles.ALNUM62 + styles.SYMBOLS + cyrillic)))
     assert {len(label) for label, _ in drawn} >= {1, 10}
     assert all(60 <= image.width <= 640 and 20 <= image.height <= 100 for _, image in drawn)
 
@@ -166,3 +167,32 @@ def test_a_bad_style_name_names_the_choices(tmp_path: Path):
         draw_style("nope", 0, 0)
     with pytest.raises(ValueError, match="nope"):
         generate_style(tmp_path, "nope", 1)
+
+
+def test_cyrillic_is_drawn_by_fonts_that_have_it_never_by_pillows_font():
+    cyrillic = styles.spec.CYRILLIC_LOWER + styles.spec.CYRILLIC_UPPER
+    for patterns in ((), (styles.PILLOW_FONT,), ("serif",)):
+        pool = styles.fonts_for(patterns, "0123" + cyrillic)
+        assert pool and "" not in pool
+        assert all(styles._drawable(path, c) for path in pool for c in cyrillic)
+    drawn = [draw_style("general", 3, i)[0] for i in range(300)]
+    assert any(set(label) & set(cyrillic) for label in drawn)
+    assert not any(set(label) & set(cyrillic) and set(label) & set(styles.ALNUM62 + styles.SYMBOLS) - set("0123456789")
+                   for label in drawn)  # one script per image: Cyrillic only with digits
+
+
+def test_more_font_folders_come_from_the_environment(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv(styles.fonts.FONT_DIRS_ENV, raising=False)
+    before = styles.available_fonts()
+    source = next(p for p in before if p.name == "DejaVuSerif.ttf")
+    (tmp_path / "nested").mkdir()
+    extra = tmp_path / "nested" / "ExtraSerifForTest.otf"  # .otf files count too, in sub-folders
+    extra.write_bytes(source.read_bytes())
+    (tmp_path / "DejaVuSerif.ttf").write_bytes(source.read_bytes())  # a name already found counts once
+    monkeypatch.setenv(styles.fonts.FONT_DIRS_ENV, str(tmp_path))
+    after = styles.available_fonts()
+    assert [p.name for p in after] == [p.name for p in before] + ["ExtraSerifForTest.otf"]
+    assert str(extra) in styles.fonts_for(("serif",), "abc")
+    assert "serif" in styles.font_tags("NimbusRoman-Regular.otf") and "serif" in styles.font_tags("C059-Roman.otf")
+    monkeypatch.delenv(styles.fonts.FONT_DIRS_ENV)
+    assert styles.available_fonts() == before

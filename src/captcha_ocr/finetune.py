@@ -50,6 +50,7 @@ def init_weights(model: CRNN, charset: Charset, source: Bundle, name: str = "ini
     fresh = [c for c in charset.chars if c not in source.charset]
     dropped = [c for c in source.charset.chars if c not in charset]
     return (f"all weights but the classifier, whose rows for {len(rows) - 1} of {len(charset)} characters "
-            f"and the blank were copied" + (f"; new characters {fresh} start fresh" if fresh else "")
+            f"and the blank were copied"
+            + (f"; new characters {fresh if len(fresh) <= 10 else f'({len(fresh)})'} start fresh" if fresh else "")
             + (f"; {dropped if len(dropped) <= 10 else f'{len(dropped)} of its characters not in this charset'} "
                f"dropped" if dropped else ""))

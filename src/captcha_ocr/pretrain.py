@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .bundle import Bundle, clean_state_dict, save_bundle
+from .bundle import Bundle, clean_state_dict, load_bundle, save_bundle
 from .charset import Charset
 from .config import Preset, default_preset
 from .dataset import collate
@@ -54,10 +54,13 @@ from .decode import greedy_decode
 from .devices import pick_accelerator
 from .errors import DataError
 from .files import write_atomic
+from .finetune import init_weights
 from .images import Preprocess
 from .metrics import character_error_rate, sequence_accuracy
 from .model import count_parameters
 from .styles import CAPTCHA_SHARE, GENERAL, GENERAL_ALPHABET, GENERATOR_VERSION, draw_style
+from .shipped import resolve_model_path
+from .styles.fonts import FONT_DIRS_ENV, available_fonts
 from .system import CTCSystem
 
 INPUT_HEIGHT, INPUT_WIDTH = 48, 192
@@ -67,6 +70,7 @@ EVAL_IMAGES = 512
 DEFAULT_MINUTES = 60.0
 WARMUP = 0.05  # share of the run spent raising the learning rate
 CHECKPOINT_FORMAT = "captcha-ocr-pretrain"
+PRECISIONS = ("32-true", "bf16-mixed")
 
 
 def general_preset() -> Preset:
@@ -96,6 +100,9 @@ class PretrainRequest:
     checkpoint_minutes: float = 5.0  # checkpoint, model.pt and an evaluation this often
     progress: bool = True
     command: str | None = None  # the command line, for the model's provenance
+    init: str | None = None  # start from this model's weights (a file or a shipped name); ignored on resume
+    precision: str = "32-true"  # or "bf16-mixed": bfloat16 autocast for the forward pass (always on a GPU)
+    font_dirs: tuple[str, ...] = ()  # more fonts for the generator (folders of .ttf/.otf files)
 
 
 @dataclass
@@ -183,7 +190,8 @@ def evaluate_arrays(system: CTCSystem, images: np.ndarray, labels: list[str], de
 def _fingerprint(req: PretrainRequest, config) -> dict:
     """What a resumed run must share with the interrupted one."""
     return {"generator": GENERAL, "generator_version": GENERATOR_VERSION, "seed": req.seed,
-            "batch_size": req.batch_size, "charset": GENERAL_ALPHABET, "config": config.to_dict()}
+            "batch_size": req.batch_size, "charset": GENERAL_ALPHABET, "config": config.to_dict(),
+            "fonts": [p.name for p in available_fonts()]}
 
 
 def _check_request(req: PretrainRequest) -> None:
@@ -199,13 +207,33 @@ def _check_request(req: PretrainRequest) -> None:
         raise ValueError(f"--device must be auto, cpu or gpu, got {req.device!r}")
     if req.device in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ValueError("--device gpu: no CUDA device is available here")
+    if req.precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {req.precision!r}")
+    missing = [d for d in req.font_dirs if not Path(d).is_dir()]
+    if missing:
+        raise DataError(f"{missing[0]}: --font-dir is not a folder")
 
 
 def pretrain(req: PretrainRequest, print_fn=print) -> PretrainResult:
     """Train (or, with ``req.resume``, continue training) the general model; see the module docstring."""
+    _check_request(req)
+    if not req.font_dirs:
+        return _pretrain(req, print_fn)
+    before = os.environ.get(FONT_DIRS_ENV)
+    # the generator reads it, here and in the worker processes (which inherit it); put back afterwards
+    os.environ[FONT_DIRS_ENV] = os.pathsep.join(os.path.abspath(d) for d in req.font_dirs)
+    try:
+        return _pretrain(req, print_fn)
+    finally:
+        if before is None:
+            os.environ.pop(FONT_DIRS_ENV, None)
+        else:
+            os.environ[FONT_DIRS_ENV] = before
+
+
+def _pretrain(req: PretrainRequest, print_fn) -> PretrainResult:
     from tqdm.auto import tqdm
 
-    _check_request(req)
     minutes = req.minutes if req.minutes is not None else (None if req.steps else DEFAULT_MINUTES)
     budget = minutes * 60 if minutes else None
     out = Path(req.out)
@@ -231,12 +259,20 @@ def pretrain(req: PretrainRequest, print_fn=print) -> PretrainResult:
     fingerprint = _fingerprint(req, config)
     command = req.command or f"captcha-ocr pretrain --out {req.out} --seed {req.seed}"
     step, elapsed, history, commands = 0, 0.0, [], [command]
+    init_info = None
+    if req.init and not req.resume:
+        source = load_bundle(resolve_model_path(req.init))
+        copied = init_weights(system.model, charset, source, req.init)
+        init_info = {"model": req.init, "steps": source.provenance.get("steps"),
+                     "created": source.provenance.get("created"), "generator": source.provenance.get("generator")}
+        print_fn(f"initialised from {req.init}: {copied}")
     if req.resume:
         state = _load_checkpoint(ckpt_path, fingerprint)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, elapsed, history = int(state["step"]), float(state["elapsed"]), list(state["history"])
         commands = [*state.get("commands", []), command]
+        init_info = state.get("init")
         print_fn(f"resuming from {ckpt_path} at step {step:,} ({step * req.batch_size:,} images, "
                  f"{elapsed / 60:.1f} minutes in)")
     torch.manual_seed(req.seed * 1_000_003 + step)  # the augmentation stream, per resume point
@@ -245,7 +281,8 @@ def pretrain(req: PretrainRequest, print_fn=print) -> PretrainResult:
     print_fn(f"pretraining the general model: generator {GENERAL!r} version {GENERATOR_VERSION}, seed {req.seed}, "
              f"{len(charset)} characters, input {INPUT_HEIGHT}x{INPUT_WIDTH}x3, T={config.time_steps}, "
              f"{count_parameters(model):,} parameters, batch {req.batch_size}, peak lr {req.lr:g}, {workers} worker "
-             f"process(es), device {device.type}; until {' or '.join(until)}")
+             f"process(es), device {device.type}, {req.precision}, {len(available_fonts())} fonts; until "
+             f"{' or '.join(until)}")
     eval_images, eval_labels = draw_eval_set(req.eval_images, preprocess, req.progress)
 
     def progress_of(step_: int, seconds: float) -> float:
@@ -259,8 +296,8 @@ def pretrain(req: PretrainRequest, print_fn=print) -> PretrainResult:
                    "train_loss": loss, "lr": opt.param_groups[0]["lr"], "eval_accuracy": acc, "eval_cer": cer}
             history.append(row)
             _write_metrics(metrics_path, history)
-        _save_checkpoint(ckpt_path, model, opt, step, seconds_now(), history, fingerprint, commands)
-        save_bundle(_bundle(system, req, step, seconds_now(), minutes, history, commands), model_path)
+        _save_checkpoint(ckpt_path, model, opt, step, seconds_now(), history, fingerprint, commands, init_info)
+        save_bundle(_bundle(system, req, step, seconds_now(), minutes, history, commands, init_info), model_path)
         return row
 
     t_start = time.perf_counter() - elapsed
@@ -276,6 +313,14 @@ def pretrain(req: PretrainRequest, print_fn=print) -> PretrainResult:
     bar = tqdm(total=100.0, disable=not req.progress, desc="pretraining", unit="%",
                bar_format="{l_bar}{bar}| {n:.1f}% [{elapsed}<{remaining}{postfix}]")
     say = tqdm.write if req.progress and print_fn is print else print_fn
+    if init_info and not history:  # where the init model starts on this generator's held-out images
+        acc, cer = evaluate_arrays(system, eval_images, eval_labels, device)
+        history.append({"step": 0, "samples": 0, "minutes": 0.0, "train_loss": None, "lr": None,
+                        "eval_accuracy": acc, "eval_cer": cer})
+        _write_metrics(metrics_path, history)
+        print_fn(f"step 0 (the init model): held-out accuracy {acc:.2%}, CER {cer:.4f}")
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                else torch.autocast("cpu", dtype=torch.bfloat16) if req.precision == "bf16-mixed" else nullcontext())
     loss_avg: float | None = None
     last_save, window = time.perf_counter(), (time.perf_counter(), step)
     try:
@@ -286,9 +331,9 @@ def pretrain(req: PretrainRequest, print_fn=print) -> PretrainResult:
                 group["lr"] = lr_at(progress_of(step, seconds_now()), req.lr)
             x, targets, lengths, _ = system.prepare_batch((images.to(device, non_blocking=True), targets, lengths,
                                                            None), training=True)
-            with torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext():
+            with autocast:
                 logits = model(x)
-            loss = system.losses(logits, targets.to(device), lengths).mean()
+            loss = system.losses(logits.float(), targets.to(device), lengths).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -324,7 +369,7 @@ def pretrain(req: PretrainRequest, print_fn=print) -> PretrainResult:
 
 
 def _bundle(system: CTCSystem, req: PretrainRequest, step: int, seconds: float, minutes: float | None,
-            history: list[dict], commands: list[str]) -> Bundle:
+            history: list[dict], commands: list[str], init_info: dict | None) -> Bundle:
     last = history[-1] if history else {}
     return Bundle(
         config=system.model.config,
@@ -339,7 +384,10 @@ def _bundle(system: CTCSystem, req: PretrainRequest, step: int, seconds: float, 
             "preset": "general",
             "generator": {"style": GENERAL, "version": GENERATOR_VERSION, "seed": req.seed,
                           "captcha_share": CAPTCHA_SHARE, "alphabet": GENERAL_ALPHABET, "lengths": [1, MAX_LENGTH],
-                          "sizes": "60x20 to 640x100"},
+                          "sizes": "60x20 to 640x100", "fonts": [p.name for p in available_fonts()],
+                          "font_dirs": list(req.font_dirs)},
+            "init": init_info,
+            "precision": req.precision,
             "seed": req.seed,
             "steps": step,
             "samples_seen": step * req.batch_size,
@@ -359,10 +407,10 @@ def _bundle(system: CTCSystem, req: PretrainRequest, step: int, seconds: float, 
 
 
 def _save_checkpoint(path: Path, model, opt, step: int, elapsed: float, history: list[dict],
-                     fingerprint: dict, commands: list[str]) -> None:
+                     fingerprint: dict, commands: list[str], init_info: dict | None) -> None:
     data = {"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "model": clean_state_dict(model),
             "optimizer": opt.state_dict(), "step": step, "elapsed": elapsed, "history": history,
-            "commands": commands}
+            "commands": commands, "init": init_info}
     buf = io.BytesIO()
     torch.save(data, buf)
     write_atomic(path, lambda fh: fh.write(buf.getvalue()))

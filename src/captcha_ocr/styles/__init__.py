@@ -43,6 +43,7 @@ from .spec import (
     GENERAL,
     GENERAL_ALPHABET,
     GENERATOR_VERSION,
+    LATIN_ALPHABETS,
     LOWER,
     RANDOM,
     STYLES,
@@ -70,7 +71,7 @@ def _draw(style: str | StyleSpec, seed: int, index: int) -> tuple[str, Image.Ima
     if isinstance(style, str) and style == GENERAL:
         rng, nrng = _rngs(GENERAL, seed, index)
         if rng.random() < CAPTCHA_SHARE:
-            label, image = render_captcha_package(rng, ALPHABETS)
+            label, image = render_captcha_package(rng, LATIN_ALPHABETS)  # its fonts are Latin
             return label, image, None
         return render_spec(random_style(rng), rng, nrng)
     spec = get_style(style)
@@ -128,7 +129,7 @@ def generate_style(
 
 __all__ = [
     "ALNUM62", "ALPHABETS", "BACKGROUNDS", "CAPTCHA_SHARE", "CHUNK", "COLOURS", "DIGITS", "FILLS", "GENERAL",
-    "GENERAL_ALPHABET", "GENERATOR_VERSION", "LOWER", "PILLOW_FONT", "PSEUDO_STYLES", "RANDOM", "STYLES", "SYMBOLS",
+    "GENERAL_ALPHABET", "GENERATOR_VERSION", "LATIN_ALPHABETS", "LOWER", "PILLOW_FONT", "PSEUDO_STYLES", "RANDOM", "STYLES", "SYMBOLS",
     "UPPER", "StyleSpec", "available_fonts", "draw_style", "font_tags", "fonts_for", "generate_style", "get_style",
     "random_style", "style_names",
 ]

@@ -12,7 +12,14 @@ from pathlib import Path
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 # Fonts that draw symbols, placeholders or non-ASCII layouts where ASCII letters should be.
-_SKIP_FONTS = ("lastresort*", "cmex*", "cmsy*", "cmmi*", "stixsiz*", "stixnonuni*", "*display")
+_SKIP_FONTS = ("lastresort*", "cmex*", "cmsy*", "cmmi*", "stixsiz*", "stixnonuni*", "*display", "d050000l*",
+               "standardsymbol*", "z003*", "opensymbol*", "*math*")
+# More font folders (os.pathsep-separated), searched for .ttf and .otf files after the pip packages'
+# fonts: how ``captcha-ocr pretrain --font-dir`` widens the general model's fonts (for example with
+# Debian's free font packages; see the README). Worker processes inherit it.
+FONT_DIRS_ENV = "CAPTCHA_OCR_FONT_DIRS"
+# Family names of serif fonts whose file names do not say "serif".
+_SERIF_NAMES = ("roman", "c059", "p052", "bookman", "caladea", "times", "georgia", "garamond", "schoolbook")
 # The font pattern that picks Pillow's own font (``ImageFont.load_default``), which has no file: path "".
 PILLOW_FONT = "pillow"
 # TeX (OT1-encoded) fonts put other glyphs at some ASCII punctuation: use them for letters and digits only.
@@ -29,8 +36,12 @@ def _package_dir(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-@functools.lru_cache(maxsize=1)
 def _font_files() -> tuple[Path, ...]:
+    return _font_files_in(os.environ.get(FONT_DIRS_ENV, ""))
+
+
+@functools.lru_cache(maxsize=4)
+def _font_files_in(extra_dirs: str) -> tuple[Path, ...]:
     found: list[Path] = []
     captcha_dir = _package_dir("captcha")
     if captcha_dir is not None:
@@ -38,11 +49,23 @@ def _font_files() -> tuple[Path, ...]:
     mpl_dir = _package_dir("matplotlib")
     if mpl_dir is not None:
         found += sorted((mpl_dir / "mpl-data" / "fonts" / "ttf").glob("*.ttf"))
-    return tuple(p for p in found if not any(fnmatch.fnmatch(p.stem.lower(), pat) for pat in _SKIP_FONTS))
+    for folder in [d for d in extra_dirs.split(os.pathsep) if d]:
+        found += sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".ttf", ".otf"))
+    unique: dict[str, Path] = {}  # one file per name: the first found (a font in two places counts once)
+    for p in found:
+        if not any(fnmatch.fnmatch(p.stem.lower(), pat) for pat in _SKIP_FONTS):
+            unique.setdefault(p.stem.lower(), p)
+    return tuple(unique.values())
+
+
+def extra_font_dirs() -> list[str]:
+    """The folders named by :data:`FONT_DIRS_ENV` (empty when it is unset)."""
+    return [d for d in os.environ.get(FONT_DIRS_ENV, "").split(os.pathsep) if d]
 
 
 def available_fonts() -> list[Path]:
-    """The TrueType fonts pip packages installed here ship: ``captcha``'s, then matplotlib's, if any.
+    """The TrueType fonts pip packages installed here ship: ``captcha``'s, then matplotlib's, if any,
+    then those under :data:`FONT_DIRS_ENV`'s folders.
 
     Symbol and placeholder fonts are left out. With none found, styles draw with Pillow's
     built-in ``ImageFont.load_default(size)``.
@@ -56,7 +79,7 @@ def font_tags(path: str | os.PathLike) -> set[str]:
     tags = set()
     if "mono" in stem or stem.startswith("cmtt"):
         tags.add("mono")
-    elif "serif" in stem or stem.startswith(("stix", "cmr", "cmb", "cmti")):
+    elif "serif" in stem or stem.startswith(("stix", "cmr", "cmb", "cmti")) or any(n in stem for n in _SERIF_NAMES):
         tags.add("serif")
     else:
         tags.add("sans")
@@ -88,17 +111,21 @@ def _drawable(path: str, char: str) -> bool:
     return (mask.size, bytes(mask)) != (notdef.size, bytes(notdef))
 
 
-@functools.lru_cache(maxsize=256)
 def fonts_for(patterns: tuple[str, ...], alphabet: str) -> tuple[str, ...]:
     """Font paths matching ``patterns`` (tags, file-name globs, or ``"pillow"`` for Pillow's own font,
     path ``""``; all files when none match) that draw every character of ``alphabet``; ``("",)``
     (Pillow's font) when no file does."""
-    files = tuple(str(f) for f in _font_files())
+    return _fonts_for(patterns, alphabet, os.environ.get(FONT_DIRS_ENV, ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _fonts_for(patterns: tuple[str, ...], alphabet: str, extra_dirs: str) -> tuple[str, ...]:
+    files = tuple(str(f) for f in _font_files_in(extra_dirs))
     if patterns:
         pats = [p.lower() for p in patterns]
         chosen = [f for f in files
                   if any(p in font_tags(f) or fnmatch.fnmatch(Path(f).stem.lower(), p) for p in pats)]
-        if PILLOW_FONT in pats:
+        if PILLOW_FONT in pats and alphabet.isascii():  # Pillow's own font draws ASCII only
             chosen.append("")
         files = tuple(chosen) or files
     usable = tuple(f for f in files if all(_drawable(f, c) for c in set(alphabet)))

@@ -14,11 +14,13 @@ LOWER = string.ascii_lowercase
 UPPER = string.ascii_uppercase
 ALNUM62 = DIGITS + LOWER + UPPER
 SYMBOLS = "#$%&+=?@*<>!-"
+CYRILLIC_LOWER = "абвгдежзийклмнопрстуфхцчшщъыьэюя"  # without ё, which captcha sites avoid
+CYRILLIC_UPPER = CYRILLIC_LOWER.upper()
 RANDOM = "random"  # the pseudo-style: a spec drawn by random_style() for every image
 GENERAL = "general"  # the pseudo-style the general model learns from: "random" plus the captcha package's images
 # Bump whenever what "random" or "general" draws for a (seed, index) changes: pretrained models
 # store it in their provenance, so a model can be rebuilt from the generator that made its data.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: Cyrillic alphabets
 
 FILLS = ("solid", "outline", "dotted")
 COLOURS = ("dark_on_light", "grey", "pale_on_white", "light_on_dark", "contrast", "random")
@@ -134,15 +136,19 @@ def get_style(style: str | StyleSpec) -> StyleSpec:
 
 # ----------------------------------------------------------------------------- the broad distribution
 
-ALPHABETS = (DIGITS, LOWER, UPPER, DIGITS + LOWER, DIGITS + UPPER, ALNUM62, ALNUM62 + SYMBOLS, "0123456789abcdef",
-             "2345678abcdefghkmnprwxy", DIGITS + "+-=?")
+LATIN_ALPHABETS = (DIGITS, LOWER, UPPER, DIGITS + LOWER, DIGITS + UPPER, ALNUM62, ALNUM62 + SYMBOLS,
+                   "0123456789abcdef", "2345678abcdefghkmnprwxy", DIGITS + "+-=?")
+# Cyrillic in both cases (sites that draw mixed-case glyphs for lower-case answers), drawn by the
+# fonts that have it (DejaVu among the pip-shipped ones)
+CYRILLIC_ALPHABETS = (DIGITS + CYRILLIC_LOWER, DIGITS + CYRILLIC_LOWER + CYRILLIC_UPPER)
+ALPHABETS = LATIN_ALPHABETS + CYRILLIC_ALPHABETS
 # every character "random" and "general" can draw: the charset of a model trained on them
 GENERAL_ALPHABET = "".join(sorted(set("".join(ALPHABETS))))
 
 
 def random_style(rng: random.Random) -> StyleSpec:
     """A spec with every knob drawn over a broad range: sizes 60x20..640x100, lengths 1-10, digits,
-    lower, upper, mixed case or symbols, colour and grey, every fill, background and noise, fonts
+    lower, upper, mixed case, symbols or Cyrillic, colour and grey, every fill, background and noise, fonts
     from the pip packages and Pillow's own, JPEG or GIF compression."""
     h = rng.randint(20, 100)
     lo = rng.randint(1, 10)
