@@ -58,8 +58,8 @@ from .finetune import init_weights
 from .images import Preprocess
 from .metrics import character_error_rate, sequence_accuracy
 from .model import count_parameters
-from .styles import CAPTCHA_SHARE, GENERAL, GENERAL_ALPHABET, GENERATOR_VERSION, draw_style
 from .shipped import resolve_model_path
+from .styles import CAPTCHA_SHARE, GENERAL, GENERAL_ALPHABET, GENERATOR_VERSION, draw_style
 from .styles.fonts import FONT_DIRS_ENV, available_fonts
 from .system import CTCSystem
 

@@ -129,7 +129,7 @@ def generate_style(
 
 __all__ = [
     "ALNUM62", "ALPHABETS", "BACKGROUNDS", "CAPTCHA_SHARE", "CHUNK", "COLOURS", "DIGITS", "FILLS", "GENERAL",
-    "GENERAL_ALPHABET", "GENERATOR_VERSION", "LATIN_ALPHABETS", "LOWER", "PILLOW_FONT", "PSEUDO_STYLES", "RANDOM", "STYLES", "SYMBOLS",
-    "UPPER", "StyleSpec", "available_fonts", "draw_style", "font_tags", "fonts_for", "generate_style", "get_style",
-    "random_style", "style_names",
+    "GENERAL_ALPHABET", "GENERATOR_VERSION", "LATIN_ALPHABETS", "LOWER", "PILLOW_FONT", "PSEUDO_STYLES", "RANDOM",
+    "STYLES", "SYMBOLS", "UPPER", "StyleSpec", "available_fonts", "draw_style", "font_tags", "fonts_for",
+    "generate_style", "get_style", "random_style", "style_names",
 ]
