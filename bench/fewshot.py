@@ -17,6 +17,12 @@ labelled data, and each mode is one run of the library (`train`, the default pre
 - `ddddocr`: ddddocr's own model on the same validation images (one row per set), run in its own
   virtual environment (bench/.ddddocr-venv, created with `python3 -m venv` and `pip install
   ddddocr` on first use) through a subprocess, so it never shares packages with captcha-ocr
+- `zero-shot-informed` and `ddddocr-informed`: the same, told what a user knows of their site
+  without labelling anything: its alphabet, in both cases (the characters of the pool's labels
+  and their other-case forms), and, for `general`, which supports it, the label lengths
+  (constrained decoding). general: `DecodeOptions("constrained", lengths, allow=alphabet)`;
+  ddddocr: `set_ranges(alphabet)` (it drops characters outside the range). Scored case-ignored
+  too, like every zero-shot row
 
 Rows record `accuracy` (the best epoch, chosen on the validation images, as a run reports it)
 and `final_accuracy` (the last epoch: not chosen on them); zero-shot rows also a case-folded
@@ -44,14 +50,15 @@ import time
 from pathlib import Path
 
 from captcha_ocr import Recognizer
+from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.samples import Sample, find_samples
 from captcha_ocr.training import TrainRequest, train
 from generality import DEV_SETS
 
 OUT = Path(__file__).parent / "out"
 DDDDOCR_VENV = Path(__file__).parent / ".ddddocr-venv"
-MODES = ("scratch", "init", "init+unlabeled", "zero-shot", "ddddocr")
-ZERO_SHOT = ("zero-shot", "ddddocr")
+MODES = ("scratch", "init", "init+unlabeled", "zero-shot", "ddddocr", "zero-shot-informed", "ddddocr-informed")
+ZERO_SHOT = ("zero-shot", "ddddocr", "zero-shot-informed", "ddddocr-informed")
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
 
@@ -87,9 +94,20 @@ def score(labels: list[str], texts: list[str]) -> dict:
             "accuracy_casefold": sum(a.casefold() == b.casefold() for a, b in zip(labels, texts)) / n}
 
 
-def zero_shot_general(model: str, val: list[Sample]) -> dict:
+def site_knowledge(pool: list[Sample]) -> tuple[str, tuple[int, ...]]:
+    """What a user knows of a site without labelling: its alphabet in both cases, and its label lengths."""
+    chars = set("".join(s.label for s in pool))
+    return "".join(sorted(chars | {c.swapcase() for c in chars})), tuple(sorted({len(s.label) for s in pool}))
+
+
+def zero_shot_general(model: str, val: list[Sample], informed: tuple[str, tuple[int, ...]] | None = None) -> dict:
     rec = Recognizer.load(model)
-    texts = [r.prediction.text if r.prediction else "" for r in rec.predict_files([s.path for s in val])]
+    options = None
+    if informed:
+        alphabet, lengths = informed
+        options = DecodeOptions("constrained", lengths, allow="".join(c for c in alphabet if c in rec.charset))
+    texts = [r.prediction.text if r.prediction else ""
+             for r in rec.predict_files([s.path for s in val], options)]
     labels = [s.label for s in val]
     unknown = sum(bool(rec.charset.unknown(label)) for label in labels)
     return {**score(labels, texts), "labels_with_unknown_characters": unknown}
@@ -102,8 +120,11 @@ try:
     ocr = ddddocr.DdddOcr(show_ad=False)
 except TypeError:  # versions without the show_ad option
     ocr = ddddocr.DdddOcr()
+job = json.load(sys.stdin)
+if job["alphabet"]:
+    ocr.set_ranges(job["alphabet"])
 out = []
-for path in json.load(sys.stdin):
+for path in job["paths"]:
     with open(path, "rb") as fh:
         try:
             out.append(ocr.classification(fh.read()))
@@ -124,9 +145,10 @@ def ddddocr_python() -> Path:
     return python
 
 
-def zero_shot_ddddocr(val: list[Sample]) -> dict:
+def zero_shot_ddddocr(val: list[Sample], alphabet: str | None = None) -> dict:
     python = ddddocr_python()
-    proc = subprocess.run([str(python), "-c", DDDDOCR_SCRIPT], input=json.dumps([str(s.path) for s in val]),
+    job = {"paths": [str(s.path) for s in val], "alphabet": alphabet}
+    proc = subprocess.run([str(python), "-c", DDDDOCR_SCRIPT], input=json.dumps(job),
                           capture_output=True, text=True, check=True)
     texts = json.loads(proc.stdout)
     version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('ddddocr'))"],
@@ -207,13 +229,17 @@ def main() -> None:
                 tag = f"[{name} {n} {mode} {seed}]"
                 if mode == "zero-shot":
                     row = zero_shot_general(a.model, val)
+                elif mode == "zero-shot-informed":
+                    row = zero_shot_general(a.model, val, site_knowledge(samples[: -a.val]))
                 elif mode == "ddddocr":
                     row = zero_shot_ddddocr(val)
+                elif mode == "ddddocr-informed":
+                    row = zero_shot_ddddocr(val, site_knowledge(samples[: -a.val])[0])
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
                     row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag)
                 row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row,
-                           general=general_info if mode not in ("scratch", "ddddocr") else None,
+                           general=general_info if mode not in ("scratch", "ddddocr", "ddddocr-informed") else None,
                            wall_seconds=round(time.perf_counter() - t0, 1), machine=platform.node(),
                            cpus=os.cpu_count(), date=time.strftime("%Y-%m-%d %H:%M"))
                 print(json.dumps(row), flush=True)
@@ -223,16 +249,25 @@ def main() -> None:
 
 
 def print_table(path: Path) -> None:
-    """Mean accuracy over seeds: one line per (tag, set, labels), one column per mode."""
+    """Mean accuracy over seeds: one line per (tag, set, labels), one column per mode (zero-shot cells
+    add the case-ignored accuracy: no set here is case-sensitive, and several draw mixed-case glyphs
+    for lower-case labels)."""
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    cells: dict[tuple, dict[str, list[float]]] = {}
+    cells: dict[tuple, dict[str, list[dict]]] = {}
     for r in rows:
         key = (r["tag"], r["set"], r["labels"])
-        cells.setdefault(key, {}).setdefault(r["mode"], []).append(r["accuracy"])
+        cells.setdefault(key, {}).setdefault(r["mode"], []).append(r)
+
+    def cell(runs: list[dict]) -> str:
+        text = f"{statistics.mean(r['accuracy'] for r in runs):.1%} ({len(runs)})"
+        if all("accuracy_casefold" in r for r in runs):
+            text += f", case ignored {statistics.mean(r['accuracy_casefold'] for r in runs):.1%}"
+        return text
+
     print("\n| tag | set | labels | " + " | ".join(MODES) + " |")
     print("|---|---|---|" + "---|" * len(MODES))
     for (tag, name, n), by_mode in sorted(cells.items()):
-        values = [f"{statistics.mean(by_mode[m]):.1%} ({len(by_mode[m])})" if m in by_mode else "" for m in MODES]
+        values = [cell(by_mode[m]) if m in by_mode else "" for m in MODES]
         print(f"| {tag} | {name} | {n or '-'} | " + " | ".join(values) + " |")
 
 
