@@ -158,8 +158,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     pre = sub.add_parser(
         "pretrain", help="train the general model on captchas generated on the fly (what --init general starts from)",
         description="Train a general recogniser on a broad synthetic distribution (every style the generator "
-                    "draws: sizes 60x20 to 640x100, 1-10 characters, digits, both cases and symbols), drawn in "
-                    "worker processes while it trains. Writes DIR/model.pt (load it like any model), "
+                    "draws: sizes 60x20 to 640x100, 1-10 characters, digits, both cases, symbols and Cyrillic), "
+                    "drawn in worker processes while it trains. Writes DIR/model.pt (load it like any model), "
                     "DIR/last.ckpt (every --checkpoint-minutes; --resume continues) and DIR/metrics.csv "
                     "(accuracy on fixed held-out generated images). Stops at --minutes or --steps, whichever "
                     "comes first.")
