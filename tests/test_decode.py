@@ -57,3 +57,41 @@ def test_shape_is_checked():
 
 def test_alignment_string():
     assert alignment_string(onehot([1, 1, 0, 1, 2]), CS) == ["22-26"]
+
+
+def test_one_script_never_mixes_latin_and_cyrillic_letters():
+    from captcha_ocr.decode import DecodeOptions, decode, letter_script
+
+    cs = Charset("1pxрх")  # ids: 1->1, p->2, x->3, Cyrillic р->4, Cyrillic х->5
+    assert [letter_script(c) for c in "1pр"] == [None, "LATIN", "CYRILLIC"]
+    logits = np.zeros((2, 6, 6), np.float32)
+    # row 0: Latin p, then a frame where Cyrillic х narrowly beats Latin x, then 1
+    logits[0, 0, 2], logits[0, 1, 0] = 8.0, 8.0
+    logits[0, 2, 5], logits[0, 2, 3] = 6.0, 5.5
+    logits[0, 3, 0], logits[0, 4, 1], logits[0, 5, 0] = 8.0, 8.0, 8.0
+    # row 1: Cyrillic р and х, clearly: one script already, left alone
+    logits[1, 0, 4], logits[1, 1, 0], logits[1, 2, 5], logits[1, 3:, 0] = 8.0, 8.0, 8.0, 8.0
+    plain = decode(logits, cs, DecodeOptions())
+    assert [d.text for d in plain] == ["pх1", "рх"]  # greedy mixes scripts in row 0
+    fixed = decode(logits, cs, DecodeOptions(one_script=True))
+    assert [d.text for d in fixed] == ["px1", "рх"]  # the Latin reading is the more probable one
+    assert fixed[0].confidence > 0
+    for decoder, lengths in (("beam", None), ("constrained", (3,))):
+        got = decode(logits, cs, DecodeOptions(decoder, lengths, one_script=True))
+        assert got[0].text == "px1", decoder
+    allowed = decode(logits, cs, DecodeOptions(allow="1pх", one_script=True))
+    assert allowed[0].text in ("p1", "х1") and len({letter_script(c) for c in allowed[0].text} - {None}) == 1
+
+
+def test_the_general_model_reads_one_script_by_default():
+    from captcha_ocr import Recognizer
+    from captcha_ocr.decode import DecodeOptions, letter_script
+    from captcha_ocr.styles import draw_style
+
+    rec = Recognizer.load("general")
+    images = [draw_style("general", 11, i)[1] for i in range(60)]
+    logits = rec.logits(rec.prepare(images))
+    for pred in rec.decode_logits(logits):
+        assert len({letter_script(c) for c in pred.text} - {None}) <= 1
+    mixed = rec.decode_logits(logits, DecodeOptions(one_script=False))
+    assert len(mixed) == 60  # and the option can turn it off

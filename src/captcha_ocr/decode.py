@@ -3,8 +3,10 @@
 :func:`decode` is the one entry point; :class:`DecodeOptions` says which decoder and how:
 ``greedy`` (best path), ``beam`` (prefix beam search, :mod:`captcha_ocr.beam`) or
 ``constrained`` (the best path whose text has an allowed length), each optionally restricted
-to a subset of the characters (``allow``). The shared CTC maths (log-probabilities, the text
-probability every decoder reports as ``confidence``) is in :mod:`captcha_ocr.ctc`.
+to a subset of the characters (``allow``), and optionally to one script per reading
+(``one_script``: the general model's readings never mix Latin and Cyrillic letters). The shared
+CTC maths (log-probabilities, the text probability every decoder reports as ``confidence``) is
+in :mod:`captcha_ocr.ctc`.
 
 Greedy decoding takes the best class per frame, merges repeated classes, then drops blanks
 (in that order: ``2 2 - 2`` is ``"22"``, ``2 2 2`` is ``"2"``). It is vectorised; the only
@@ -13,8 +15,9 @@ Python loop runs over the batch to build strings.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,12 +32,16 @@ DECODERS = ("greedy", "beam", "constrained")
 class DecodeOptions:
     """How to decode: ``decoder`` (one of :data:`DECODERS`); ``lengths``, the allowed text
     lengths for ``constrained`` (``None``: the recogniser uses the lengths seen in training);
-    ``allow``, only these characters (a subset of the charset); ``beam_width`` for ``beam``."""
+    ``allow``, only these characters (a subset of the charset); ``beam_width`` for ``beam``;
+    ``one_script``: a reading whose letters mix scripts (Latin and Cyrillic, say) is decoded again
+    within each script, and the most probable of those is kept (``None``: the recogniser decides,
+    on for the general model, whose every training image holds one script)."""
 
     decoder: str = "greedy"
     lengths: tuple[int, ...] | None = None
     allow: str | None = None
     beam_width: int = 10
+    one_script: bool | None = None
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
@@ -69,12 +76,42 @@ def decode(logits, charset: Charset, options: DecodeOptions | None = None) -> li
     """Decode logits ``[B, T, K]`` (numpy array or torch tensor) as ``options`` say (default: greedy)."""
     o = options or DecodeOptions()
     if o.decoder == "greedy":
-        return greedy_decode(logits, charset, o.allow)
-    if o.decoder == "beam":
-        return beam_decode(logits, charset, o.beam_width, o.allow)
-    if not o.lengths:
+        out = greedy_decode(logits, charset, o.allow)
+    elif o.decoder == "beam":
+        out = beam_decode(logits, charset, o.beam_width, o.allow)
+    elif not o.lengths:
         raise ValueError("constrained decoding needs the allowed label lengths")
-    return constrained_decode(logits, charset, o.lengths, o.allow)
+    else:
+        out = constrained_decode(logits, charset, o.lengths, o.allow)
+    return _one_script(out, logits, charset, o) if o.one_script else out
+
+
+def letter_script(char: str) -> str | None:
+    """The script of a letter, from its Unicode name (``"LATIN"``, ``"CYRILLIC"``, ...); ``None`` for
+    digits, symbols and anything else that belongs to no script."""
+    if not char.isalpha():
+        return None
+    return unicodedata.name(char, "").split(" ")[0] or None
+
+
+def _one_script(out: list[Decoded], logits, charset: Charset, o: DecodeOptions) -> list[Decoded]:
+    """Rows of ``out`` whose letters mix scripts, decoded again once per script of the charset (its
+    letters, and every character of no script); the most probable reading is kept."""
+    scripts = sorted({s for c in charset.chars if (s := letter_script(c))})
+    mixed = [i for i, d in enumerate(out) if len({letter_script(c) for c in d.text} - {None}) > 1]
+    if len(scripts) < 2 or not mixed:
+        return out
+    allowed = o.allow if o.allow is not None else charset.chars
+    rows = logits[mixed]  # numpy or torch: both take a list of row indices
+    out = list(out)
+    for script in scripts:
+        keep = "".join(c for c in allowed if letter_script(c) in (None, script))
+        if not keep:
+            continue
+        for i, candidate in zip(mixed, decode(rows, charset, replace(o, allow=keep, one_script=False))):
+            if len({letter_script(c) for c in out[i].text} - {None}) > 1 or candidate.confidence > out[i].confidence:
+                out[i] = candidate
+    return out
 
 
 def greedy_decode(logits, charset: Charset, allow: str | None = None) -> list[Decoded]:

@@ -166,6 +166,8 @@ class Recognizer:
         options = options or DecodeOptions()
         if options.decoder == "constrained" and not options.lengths:
             options = replace(options, lengths=tuple(self.lengths))
+        if options.one_script is None:  # the general model learned one script per image
+            options = replace(options, one_script=self.provenance.get("kind") == "general")
         if len(logits) == 0:
             return []
         decoded = decode(logits, self.charset, options)
