@@ -94,11 +94,16 @@ def letter_script(char: str) -> str | None:
     return unicodedata.name(char, "").split(" ")[0] or None
 
 
+def mixes_scripts(text: str) -> bool:
+    """Whether ``text`` holds letters of more than one script (digits and symbols belong to none)."""
+    return len({letter_script(c) for c in text} - {None}) > 1
+
+
 def _one_script(out: list[Decoded], logits, charset: Charset, o: DecodeOptions) -> list[Decoded]:
     """Rows of ``out`` whose letters mix scripts, decoded again once per script of the charset (its
     letters, and every character of no script); the most probable reading is kept."""
     scripts = sorted({s for c in charset.chars if (s := letter_script(c))})
-    mixed = [i for i, d in enumerate(out) if len({letter_script(c) for c in d.text} - {None}) > 1]
+    mixed = [i for i, d in enumerate(out) if mixes_scripts(d.text)]
     if len(scripts) < 2 or not mixed:
         return out
     allowed = o.allow if o.allow is not None else charset.chars
@@ -109,7 +114,7 @@ def _one_script(out: list[Decoded], logits, charset: Charset, o: DecodeOptions) 
         if not keep:
             continue
         for i, candidate in zip(mixed, decode(rows, charset, replace(o, allow=keep, one_script=False))):
-            if len({letter_script(c) for c in out[i].text} - {None}) > 1 or candidate.confidence > out[i].confidence:
+            if mixes_scripts(out[i].text) or candidate.confidence > out[i].confidence:
                 out[i] = candidate
     return out
 

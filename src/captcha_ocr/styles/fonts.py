@@ -58,11 +58,6 @@ def _font_files_in(extra_dirs: str) -> tuple[Path, ...]:
     return tuple(unique.values())
 
 
-def extra_font_dirs() -> list[str]:
-    """The folders named by :data:`FONT_DIRS_ENV` (empty when it is unset)."""
-    return [d for d in os.environ.get(FONT_DIRS_ENV, "").split(os.pathsep) if d]
-
-
 def available_fonts() -> list[Path]:
     """The TrueType fonts pip packages installed here ship: ``captcha``'s, then matplotlib's, if any,
     then those under :data:`FONT_DIRS_ENV`'s folders.
