@@ -182,7 +182,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      help="start from this model's weights (a model file, or 'general': the shipped one), its "
                           "classifier rows matched by character; --resume ignores it")
     pre.add_argument("--precision", choices=("32-true", "bf16-mixed"), default="32-true",
-                     help="bf16-mixed: bfloat16 autocast for the forward pass, about 1.5x faster on CPUs with bf16 "
+                     help="bf16-mixed: bfloat16 autocast for the forward pass, faster on CPUs with bf16 "
                           "units (a GPU always uses it; default %(default)s)")
     pre.add_argument("--font-dir", action="append", metavar="DIR",
                      help="more fonts for the generator: a folder searched for .ttf/.otf files (repeatable; e.g. "
