@@ -33,6 +33,7 @@ already there, so an interrupted benchmark resumes.
     python bench/fewshot.py --data ../shared/datasets                          # everything, seed 42
     python bench/fewshot.py --sets ref,swust_cas --labels 50,100 --modes scratch,init --seeds 1,2,3
     python bench/fewshot.py --model runs/general/model.pt --tag candidate      # a general model not yet shipped
+    python bench/fewshot.py --sets rkn_securimage --labels 100 --modes init --augment strong --tag aug-strong
 """
 
 from __future__ import annotations
@@ -174,10 +175,12 @@ def last_epoch_accuracy(metrics: Path) -> float | None:
 
 
 def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample], unlabelled: list[Sample],
-                 seed: int, minutes: float, out: Path, tag: str) -> dict:
+                 seed: int, minutes: float, out: Path, tag: str, augment: str | None = None,
+                 lr: float | None = None) -> dict:
     req = TrainRequest(data=labelled, val_samples=val, out=str(out), seed=seed, max_minutes=minutes,
                        init="none" if mode == "scratch" else model, progress=False, report=False,
-                       unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None)
+                       unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None,
+                       augment=augment, lr=lr)
     result = train(req, print_fn=lambda *x: print(tag, *x, flush=True))
     row = {"accuracy": result.best_val_accuracy, "cer": result.best_val_cer,
            "final_accuracy": last_epoch_accuracy(result.metrics_path), "best_epoch": result.best_epoch,
@@ -203,6 +206,8 @@ def main() -> None:
     p.add_argument("--model", default="general", help="the general model: 'general' (shipped) or a model file")
     p.add_argument("--results", type=Path, default=OUT / "fewshot.jsonl")
     p.add_argument("--tag", default="default", help="label of this configuration in the results")
+    p.add_argument("--augment", default=None, help="train with this augmentation instead of the preset's (give a --tag)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate instead of the preset's (give a --tag)")
     a = p.parse_args()
     modes = a.modes.split(",")
     bad = [m for m in modes if m not in MODES]
@@ -237,8 +242,10 @@ def main() -> None:
                     row = zero_shot_ddddocr(val, site_knowledge(samples[: -a.val])[0])
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
-                    row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag)
-                row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row,
+                    row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag,
+                                       a.augment, a.lr)
+                overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr)) if v is not None}
+                row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row, **overrides,
                            general=general_info if mode not in ("scratch", "ddddocr", "ddddocr-informed") else None,
                            wall_seconds=round(time.perf_counter() - t0, 1), machine=platform.node(),
                            cpus=os.cpu_count(), date=time.strftime("%Y-%m-%d %H:%M"))
