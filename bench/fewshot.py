@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import platform
 import random
@@ -208,7 +209,12 @@ def main() -> None:
     p.add_argument("--tag", default="default", help="label of this configuration in the results")
     p.add_argument("--augment", default=None, help="train with this augmentation instead of the preset's (give a --tag)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate instead of the preset's (give a --tag)")
+    p.add_argument("--plot", type=Path, default=None,
+                   help="only draw the learning curves of --tag from the results to this PNG (no runs)")
     a = p.parse_args()
+    if a.plot:
+        print(plot_curves(a.results, a.tag, a.plot))
+        return
     modes = a.modes.split(",")
     bad = [m for m in modes if m not in MODES]
     if bad:
@@ -276,6 +282,57 @@ def print_table(path: Path) -> None:
     for (tag, name, n), by_mode in sorted(cells.items()):
         values = [cell(by_mode[m]) if m in by_mode else "" for m in MODES]
         print(f"| {tag} | {name} | {n or '-'} | " + " | ".join(values) + " |")
+
+
+def plot_curves(path: Path, tag: str, out: Path) -> Path:
+    """One panel per set: exact match (mean over seeds) against the number of labels for each training
+    mode of ``tag``, with the zero-shot readings of ``general`` and ddddocr as flat lines (case ignored)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import NullLocator
+
+    from captcha_ocr.files import write_atomic
+
+    rows = [r for r in map(json.loads, path.read_text().splitlines()) if r["tag"] == tag]
+    sets = list(dict.fromkeys(r["set"] for r in rows))
+    if not sets:
+        raise SystemExit(f"no rows tagged {tag!r} in {path}")
+    cols = min(4, len(sets))
+    fig = Figure(figsize=(4 * cols, 3.2 * math.ceil(len(sets) / cols)), dpi=100)
+    axes = fig.subplots(math.ceil(len(sets) / cols), cols, squeeze=False).ravel()
+    for ax, name in zip(axes, sets):
+        for mode in ("scratch", "init", "init+unlabeled"):
+            by_n: dict[int, list[float]] = {}
+            for r in rows:
+                if r["set"] == name and r["mode"] == mode:
+                    by_n.setdefault(r["labels"], []).append(r["accuracy"])
+            if by_n:
+                ns = sorted(by_n)
+                ax.plot(ns, [statistics.mean(by_n[n]) for n in ns], marker="o", label=mode)
+        for mode, style in (("zero-shot", ":"), ("ddddocr", "--")):
+            hits = [r["accuracy_casefold"] for r in rows if r["set"] == name and r["mode"] == mode]
+            if hits:
+                ax.axhline(hits[0], linestyle=style, color="grey" if mode == "ddddocr" else "black",
+                           label=f"{mode}, no labels (case ignored)")
+        ax.plot([50, 100], [0.90, 0.95], "r_", markersize=14, markeredgewidth=2, label="target of #12")
+        ax.set_xscale("log")
+        ax.set_xlim(20, 320)
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks([25, 50, 100, 250], labels=["25", "50", "100", "250"])
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(name)
+        ax.set_xlabel("labelled images")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("exact match")
+    legend = {}  # every series of any panel, once
+    for ax in axes[: len(sets)]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    spare = axes[len(sets)] if len(axes) > len(sets) else None
+    (spare or axes[0]).legend(legend.values(), legend.keys(), fontsize=8, loc="center" if spare else "best")
+    for ax in axes[len(sets):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return write_atomic(out, lambda fh: fig.savefig(fh, format="png", dpi=100))
 
 
 if __name__ == "__main__":
