@@ -207,7 +207,7 @@ def main() -> None:
     p.add_argument("--model", default="general", help="the general model: 'general' (shipped) or a model file")
     p.add_argument("--results", type=Path, default=OUT / "fewshot.jsonl")
     p.add_argument("--tag", default="default", help="label of this configuration in the results")
-    p.add_argument("--augment", default=None, help="train with this augmentation instead of the preset's (give a --tag)")
+    p.add_argument("--augment", default=None, help="augmentation instead of the preset's (give a --tag)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate instead of the preset's (give a --tag)")
     p.add_argument("--plot", type=Path, default=None,
                    help="only draw the learning curves of --tag from the results to this PNG (no runs)")

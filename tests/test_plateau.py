@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_ocr.plateau import PlateauWatch, diagnose
+from captcha_ocr.plateau import PlateauWatch, advise, diagnose
 from captcha_ocr.schedule import plan_epochs
 from captcha_ocr.training import TrainRequest, train
 
@@ -41,6 +41,17 @@ def test_diagnose_speaks_only_when_the_run_failed():
     assert lines[0].startswith("WARNING") and "0.0%" in lines[0] and "restart" in lines[0]
     text = "\n".join(lines)
     assert "120 training images" in text and "--max-minutes" in text
+
+
+def test_advise_speaks_only_for_a_run_that_reads_but_not_well():
+    assert advise(0.95, 800, 40, 60, False) == []  # good enough
+    assert advise(0.01, 100, 10, 60, False) == []  # failed: diagnose's warning covers it
+    assert advise(None, 100, 0, 0, False) == []  # no validation images
+    lines = advise(0.475, 100, 58, 60, self_trained=False)
+    text = "\n".join(lines)
+    assert "47.5%" in lines[0] and "100 now" in text and "--unlabeled" in text and "58 of 60" in text
+    text = "\n".join(advise(0.6, 250, 10, 60, self_trained=True))
+    assert "--unlabeled" not in text and "--max-minutes" not in text and "250 now" in text
 
 
 def test_plan_fits_the_budget_within_bounds():

@@ -100,7 +100,7 @@ def test_two_rounds_with_pseudo_labels(tmp_path: Path, synth_data: Path, monkeyp
     broken = [r for r in rows if r["file"].endswith("broken.png")]
     assert broken == [{"file": str(unlabeled / "broken.png"), "reading": "", "confidence": "",
                        "decision": "unreadable"}]
-    assert result.pseudo_labels == 10
+    assert result.pseudo_labels == 10 and result.train_images == 36  # labelled images only
     assert (tmp_path / "run" / "round1" / "model.pt").is_file()
     prov = Recognizer.load(result.model_path).provenance
     assert prov["self_training"]["pseudo_labels"] == 10 and prov["self_training"]["unreadable"] == 1

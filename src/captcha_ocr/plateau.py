@@ -5,7 +5,8 @@ luck, to place characters. :class:`PlateauWatch` follows the validation CER each
 model reads something (CER below ``LEFT_PLATEAU_CER``) it switches augmentation on (see
 ``TrainConfig.augment_warmup``); if it still reads nothing at ``restart_at`` of the planned
 epochs it stops the run so that ``train`` can restart it with another seed. :func:`diagnose`
-turns a finished run that never learned into a loud warning with likely causes.
+turns a finished run that never learned into a loud warning with likely causes; :func:`advise`
+says what to try for one that reads, but not well.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from lightning.pytorch.callbacks import Callback
 LEFT_PLATEAU_CER = 0.6  # below this the model reads a good share of the characters
 STUCK_CER = 0.85  # at or above this (greedy readings mostly blank or one character) it is stuck
 FAILED_ACCURACY = 0.05
+ADVISE_BELOW = 0.9  # a run that reads, but less than this, gets advice (advise)
 
 
 class PlateauWatch(Callback):
@@ -59,4 +61,20 @@ def diagnose(best_accuracy: float | None, best_cer: float | None, train_images: 
         "what the model sees; a run with --height starts from random weights, not the general model)",
         "  - a scheme that needs more steps to leave the all-blank start: --max-minutes 15, or --lr 0.002",
     ]
+    return lines
+
+
+def advise(best_accuracy: float | None, train_images: int, best_epoch: int, epochs: int,
+           self_trained: bool) -> list[str]:
+    """Lines of advice for a run that reads, but not well (best validation accuracy from
+    ``FAILED_ACCURACY`` up to ``ADVISE_BELOW``); ``[]`` otherwise, and for a failed run (see :func:`diagnose`)."""
+    if best_accuracy is None or not FAILED_ACCURACY <= best_accuracy < ADVISE_BELOW:
+        return []
+    lines = [f"note: best validation accuracy {best_accuracy:.1%}. What raised it on the hard schemes of "
+             f"bench/RESULTS.md:",
+             f"  - more labelled images ({train_images} now): there, accuracy kept rising from 25 up to 800 labels"]
+    if not self_trained:
+        lines.append("  - unlabelled images of the same site: --unlabeled DIR (self-training on confident readings)")
+    if epochs and best_epoch >= 0.8 * epochs:
+        lines.append(f"  - more time: the best epoch was {best_epoch} of {epochs}, late in the run (--max-minutes)")
     return lines

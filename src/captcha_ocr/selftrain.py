@@ -193,4 +193,4 @@ def self_train(req: TrainRequest, print_fn=print) -> TrainResult:
                  f"{r2.best_val_accuracy:.2%} after round 2 (kept)")
     return replace(kept, model_path=out / "model.pt", metrics_path=r2.metrics_path,
                    seconds=time.perf_counter() - t0, run_seconds=r1.run_seconds + r2.run_seconds,
-                   pseudo_labels=len(sel.samples))
+                   pseudo_labels=len(sel.samples), train_images=len(train_s))

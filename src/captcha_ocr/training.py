@@ -119,7 +119,7 @@ class TrainResult:
     stuck: bool = False  # stopped early: still reading nothing at the plateau check
     restarted: bool = False  # the first attempt was stuck; this result is the second's
     warnings: list[str] = field(default_factory=list)  # e.g. the run never learned to read (plateau.diagnose)
-    train_images: int = 0
+    train_images: int = 0  # labelled training images (pseudo-labelled ones not counted)
     pseudo_labels: int | None = None  # self-training: unlabelled images used with their confident readings
 
 

@@ -11,6 +11,7 @@ from .common import add_label_pattern_arg, add_preset_arg, show_progress
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    from ..plateau import advise
     from ..training import TrainRequest, train
 
     result = train(
@@ -55,6 +56,10 @@ def cmd_train(a: argparse.Namespace) -> int:
               f"folder)")
     if result.skipped:
         print(f"{len(result.skipped)} unreadable file(s) were skipped (listed above)")
+    if not result.warnings:  # a failed run has had its warning; advise one that reads, but not well
+        for line in advise(result.best_val_accuracy, result.train_images, result.best_epoch, result.epochs_run,
+                           self_trained=result.pseudo_labels is not None):
+            print(line)
     return 0
 
 
