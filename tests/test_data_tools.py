@@ -182,9 +182,15 @@ def test_report_files_and_cap(tmp_path):
     img = np.full((1, 48, 200), 200, np.uint8)
     paths = write_report(tmp_path / "r", ["abc", "abd", "xy", "ok"], ["abc", "abe", "x", "ok"], [0.9, 0.5, 0.2, 1.0],
                          lambda i: img)
-    assert [p.name for p in paths] == ["errors.png", "confusions.csv"]
+    assert [p.name for p in paths] == ["errors.png", "confusions.csv", "suspect_labels.csv"]
     rows = list(csv.reader(open(paths[1], encoding="utf-8")))
     assert rows == [["label", "read", "count", "kind"], ["d", "e", "1", "char"], ["xy", "x", "1", "text"]]
+    # only the sure disagreement (abc read right at 0.9 and ok at 1.0 are right; abd at 0.5 is unsure)
+    assert list(csv.reader(open(paths[2], encoding="utf-8"))) == [["file", "label", "read", "confidence"]]
+    sure = write_report(tmp_path / "s", ["ab", "cd", "ef", "gh"], ["ab", "cb", "ex", "gh"], [0.2, 0.99, 0.97, 1.0],
+                        lambda i: img, ["1.png", "2.png", "3.png", "4.png"])[2]
+    assert list(csv.reader(open(sure, encoding="utf-8")))[1:] == [["2.png", "cd", "cb", "0.9900"],
+                                                                  ["3.png", "ef", "ex", "0.9700"]]
     assert Image.open(paths[0]).size[0] == 2 * (200 + PAD) + PAD  # two mistakes, side by side
 
     many = [f"a{i}" for i in range(70)]
@@ -194,6 +200,31 @@ def test_report_files_and_cap(tmp_path):
 
     none = write_report(tmp_path / "none", ["a"], ["a"], [1.0], lambda i: img)[0]
     assert none.stat().st_size > 0
+
+
+def test_eval_lists_the_labels_a_sure_model_disagrees_with(tmp_path, monkeypatch, capsys):
+    from captcha_ocr.evaluation import EvalResult
+    from captcha_ocr.recognizer import Prediction, Recognizer
+
+    rng = np.random.default_rng(0)
+    for name in ("1234", "5678", "9012", "3456"):
+        _noise(rng).save(tmp_path / f"{name}.png")
+    readings = {"1234": Prediction("1234", 0.99), "5678": Prediction("5670", 0.98),  # sure and disagrees
+                "9012": Prediction("9013", 0.40), "3456": Prediction("3455", 0.999)}  # unsure; surest of all
+    fake = lambda rec, samples, *a, **k: EvalResult(samples, [readings[s.label] for s in samples])  # noqa: E731
+    monkeypatch.setattr("captcha_ocr.evaluation.evaluate", fake)
+    monkeypatch.setattr(Recognizer, "load", staticmethod(lambda *a, **k: None))
+    result = fake(None, find_samples(tmp_path))
+    assert [(s.label, p.text) for s, p in result.suspect_labels()] == [("3456", "3455"), ("5678", "5670")]
+
+    assert main(["eval", "general", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "likely wrong labels: 2 image(s)" in out
+    listed = out.split("likely wrong labels")[1]
+    assert "3456.png" in listed and "5678.png" in listed and "9012.png" not in listed
+    assert main(["eval", "general", str(tmp_path), "--no-progress", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [Path(f).name for f in report["suspect_labels"]] == ["3456.png", "5678.png"]
 
 
 def test_curves_png_size_and_missing_matplotlib(tmp_path, monkeypatch):
@@ -219,6 +250,7 @@ def test_training_writes_the_run_report_and_eval_report(tiny_run, tmp_path, caps
     assert Image.open(run / "curves.png").size == CURVES_SIZE
     assert (run / "errors.png").stat().st_size > 0
     assert next(csv.reader(open(run / "confusions.csv"))) == ["label", "read", "count", "kind"]
+    assert next(csv.reader(open(run / "suspect_labels.csv"))) == ["file", "label", "read", "confidence"]
 
     assert main(["eval", str(result.model_path), str(data), "--report", str(tmp_path / "ev"), "--no-progress"]) == 0
     assert (tmp_path / "ev" / "errors.png").stat().st_size > 0 and (tmp_path / "ev" / "confusions.csv").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .dataset import check_labels
 from .decode import DecodeOptions
-from .metrics import character_error_rate, edit_distance, sequence_accuracy
+from .metrics import character_error_rate, edit_distance, sequence_accuracy, suspect_labels
 from .recognizer import Prediction, Recognizer
 from .samples import Sample
 
@@ -45,6 +45,12 @@ class EvalResult:
             if s.label != p.text
         ]
         return sorted(wrong, key=lambda x: (-x[2], -x[1].confidence))
+
+    def suspect_labels(self) -> list[tuple[Sample, Prediction]]:
+        """Readings that disagree with their label at confidence >= ``metrics.SUSPECT_CONFIDENCE``, most
+        confident first: often the label is wrong."""
+        found = suspect_labels(self.truths, self.texts, [p.confidence for p in self.predictions])
+        return [(self.samples[i], self.predictions[i]) for i in found]
 
     def coverage_table(self, thresholds: Sequence[float] = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)) -> list[dict]:
         """For "answer only when confidence >= X": the share answered and their accuracy."""

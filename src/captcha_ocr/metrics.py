@@ -48,6 +48,20 @@ def confusions(truths: Sequence[str], preds: Sequence[str]) -> Counter:
     return counts
 
 
+# a reading this sure that disagrees with its label is often a wrong label (bench/RESULTS.md: on fssp_gov_ru,
+# 12 of the 13 such disagreements of one model were labels that did not match the image)
+SUSPECT_CONFIDENCE = 0.95
+
+
+def suspect_labels(truths: Sequence[str], preds: Sequence[str], confidences: Sequence[float],
+                   threshold: float = SUSPECT_CONFIDENCE) -> list[int]:
+    """Indices of the readings that disagree with their label at confidence >= ``threshold``, most
+    confident first: the labels most worth checking by eye."""
+    _check(truths, preds)
+    hits = [i for i, (t, p, c) in enumerate(zip(truths, preds, confidences)) if t != p and c >= threshold]
+    return sorted(hits, key=lambda i: -confidences[i])
+
+
 def _check(truths: Sequence[str], preds: Sequence[str]) -> None:
     if len(truths) != len(preds):
         raise ValueError(f"{len(truths)} labels but {len(preds)} predictions")

@@ -1,5 +1,5 @@
 """What a training run leaves in its folder: ``metrics.csv``, ``model.pt``, ``curves.png``,
-``last.ckpt`` and, at the end, ``errors.png`` and ``confusions.csv``.
+``last.ckpt`` and, at the end, ``errors.png``, ``confusions.csv`` and ``suspect_labels.csv``.
 
 Under multi-process training every process keeps the same history (the metrics are computed
 from all processes' readings, see :mod:`captcha_ocr.system`), so all agree on the best epoch;
@@ -131,10 +131,13 @@ class RunRecorder(Callback):
             self.curves_path = None
 
 
-def write_run_report(out: Path, model_path: Path, val: LabelledImages, batch_size: int = 256) -> list[Path]:
-    """``errors.png`` and ``confusions.csv`` for the saved (best) model on the validation images
-    (already resized uint8 ``[N, C, H, W]``), read the way :class:`~captcha_ocr.recognizer.Recognizer`
-    reads (greedy decoding)."""
+def write_run_report(out: Path, model_path: Path, val: LabelledImages,
+                     batch_size: int = 256) -> tuple[list[Path], int]:
+    """``errors.png``, ``confusions.csv`` and ``suspect_labels.csv`` for the saved (best) model on the
+    validation images (already resized uint8 ``[N, C, H, W]``), read the way
+    :class:`~captcha_ocr.recognizer.Recognizer` reads (greedy decoding). Returns the paths and how many
+    labels are suspect (:func:`~captcha_ocr.metrics.suspect_labels`)."""
+    from .metrics import suspect_labels
     from .recognizer import Recognizer
     from .report import write_report
 
@@ -143,5 +146,6 @@ def write_run_report(out: Path, model_path: Path, val: LabelledImages, batch_siz
     for i in range(0, len(val), batch_size):
         batch = rec.preprocess.normalize(val.images[i : i + batch_size])
         preds.extend(rec.decode_logits(rec.logits(batch)))
-    return write_report(out, val.labels, [p.text for p in preds], [p.confidence for p in preds],
-                        lambda i: val.images[i], val.paths)
+    texts, confidences = [p.text for p in preds], [p.confidence for p in preds]
+    paths = write_report(out, val.labels, texts, confidences, lambda i: val.images[i], val.paths)
+    return paths, len(suspect_labels(val.labels, texts, confidences))

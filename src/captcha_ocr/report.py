@@ -4,7 +4,9 @@
 most confident) as the model saw the image, with the label, the reading and its confidence.
 ``confusions.csv`` counts what was read instead of what: ``label,read,count,kind`` where kind
 ``char`` is one character read as another (mistakes of the right length, position by
-position) and ``text`` a whole label read with a different length.
+position) and ``text`` a whole label read with a different length. ``suspect_labels.csv``
+(``file,label,read,confidence``) lists the readings that disagree with their label at confidence >=
+:data:`~captcha_ocr.metrics.SUSPECT_CONFIDENCE`, most confident first: often the label is wrong.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import confusions, edit_distance
+from .metrics import confusions, edit_distance, suspect_labels
 from .plots import error_grid, save_png
 
 MAX_ERRORS = 64
@@ -45,7 +47,7 @@ def write_report(
     names: Sequence[str] | None = None,
     max_errors: int = MAX_ERRORS,
 ) -> list[Path]:
-    """Write ``errors.png`` and ``confusions.csv`` into ``out_dir``; returns their paths.
+    """Write ``errors.png``, ``confusions.csv`` and ``suspect_labels.csv`` into ``out_dir``; returns their paths.
 
     ``image_of(i)`` gives image ``i`` as the model saw it, uint8 ``[C, H, W]``; it is called
     only for the mistakes shown. With no mistakes, ``errors.png`` says so.
@@ -66,7 +68,21 @@ def write_report(
 
         blank = np.full((1, 16, 200), 255, np.uint8)
         grid = image_grid([[blank]], [[(f"no wrong readings in {len(truths)} image(s)", (0, 0, 0))]])
-    return [save_png(grid, out / "errors.png"), write_confusions(truths, preds, out / "confusions.csv")]
+    return [save_png(grid, out / "errors.png"), write_confusions(truths, preds, out / "confusions.csv"),
+            write_suspects(truths, preds, confidences, names, out / "suspect_labels.csv")]
+
+
+def write_suspects(truths: Sequence[str], preds: Sequence[str], confidences: Sequence[float],
+                   names: Sequence[str] | None, path: str | os.PathLike) -> Path:
+    """Write ``file,label,read,confidence`` for each of :func:`~captcha_ocr.metrics.suspect_labels`
+    (``file`` empty without ``names``); only the header when there are none."""
+    path = Path(path)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "label", "read", "confidence"])
+        for i in suspect_labels(truths, preds, confidences):
+            w.writerow([names[i] if names else "", truths[i], preds[i], f"{confidences[i]:.4f}"])
+    return path
 
 
 def write_eval_report(out_dir: str | os.PathLike, result, preprocess) -> list[Path]:

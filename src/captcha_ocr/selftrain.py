@@ -185,7 +185,7 @@ def self_train(req: TrainRequest, print_fn=print) -> TrainResult:
         save_bundle(bundle1, out / "model.pt")
         print_fn(f"self-training: round 2 reached {r2.best_val_accuracy:.2%} validation accuracy, round 1 "
                  f"{r1.best_val_accuracy:.2%}: keeping round 1's model as {out / 'model.pt'}")
-        for name in ("errors.png", "confusions.csv"):  # the report of the model kept
+        for name in ("errors.png", "confusions.csv", "suspect_labels.csv"):  # the report of the model kept
             if (out / "round1" / name).is_file():
                 shutil.copyfile(out / "round1" / name, out / name)
     elif r2.best_val_accuracy is not None:

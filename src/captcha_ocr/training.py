@@ -3,8 +3,8 @@
 The run folder gets ``model.pt`` (best validation accuracy so far, written atomically whenever
 it improves), ``metrics.csv`` (one row per epoch), ``curves.png`` (losses, validation accuracy
 and CER, learning rate; redrawn at most every 20 s when matplotlib is installed) and, after training,
-``errors.png`` and ``confusions.csv`` (the best model's wrong validation readings, see
-:mod:`captcha_ocr.report`). ``TrainRequest.init`` starts from another model's weights.
+``errors.png``, ``confusions.csv`` and ``suspect_labels.csv`` (the best model's wrong validation
+readings, see :mod:`captcha_ocr.report`). ``TrainRequest.init`` starts from another model's weights.
 
 While training runs, ``last.ckpt`` (a Lightning checkpoint: weights, optimiser, schedule and the
 run's history, written atomically after every epoch) lets an interrupted run continue where it
@@ -51,6 +51,7 @@ from .dataset import TorchDataset, collate, prepare_data
 from .devices import pick_accelerator, strategy
 from .errors import DataError
 from .finetune import init_weights
+from .metrics import SUSPECT_CONFIDENCE
 from .model import count_parameters
 from .plateau import PlateauWatch, diagnose
 from .recorder import RunRecorder, write_run_report
@@ -339,7 +340,10 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
             resume_from.unlink(missing_ok=True)
             (out / "schedule.json").unlink(missing_ok=True)
         if req.report and len(val_data) and recorder.model_path.is_file() and not watch.stuck:
-            write_run_report(out, recorder.model_path, val_data)
+            _, suspects = write_run_report(out, recorder.model_path, val_data)
+            if suspects:
+                print_fn(f"{suspects} validation image(s) read with confidence >= {SUSPECT_CONFIDENCE} disagree with "
+                         f"their labels: often the label is wrong; check them by eye ({out / 'suspect_labels.csv'})")
     best = recorder.best_metrics
     return TrainResult(
         model_path=recorder.model_path,

@@ -26,6 +26,7 @@ from .common import (
 def cmd_eval(a: argparse.Namespace) -> int:
     from ..errors import DataError
     from ..evaluation import evaluate
+    from ..metrics import SUSPECT_CONFIDENCE
     from ..recognizer import Recognizer
     from ..samples import find_samples
 
@@ -39,6 +40,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         raise DataError(f"{a.data}: no readable images")
     n = len(result.samples)
     mistakes = result.mistakes()
+    suspects = result.suspect_labels()
     if a.report:
         from ..report import write_eval_report
 
@@ -48,6 +50,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
             "images": n, "accuracy": result.accuracy, "cer": result.cer, "skipped": len(result.skipped),
             "mistakes": [{"file": str(s.path), "label": s.label, "prediction": p.text, "confidence": p.confidence}
                          for s, p, _ in mistakes],
+            "suspect_labels": [str(s.path) for s, _ in suspects],
         }, indent=2))
         return 0
     print(f"images:    {n}" + (f" ({len(result.skipped)} unreadable skipped)" if result.skipped else ""))
@@ -62,6 +65,11 @@ def cmd_eval(a: argparse.Namespace) -> int:
         for s, p, dist in mistakes[: a.show]:
             print(f"  {s.path.name:<28} label {s.label!r:<12} read {p.text!r:<12} "
                   f"edits {dist}  conf {p.confidence:.3f}")
+    if suspects:
+        print(f"likely wrong labels: {len(suspects)} image(s) read with confidence >= {SUSPECT_CONFIDENCE} "
+              f"disagree with their label; check them by eye ({min(a.show, len(suspects))} shown):")
+        for s, p in suspects[: a.show]:
+            print(f"  {s.path.name:<28} label {s.label!r:<12} read {p.text!r:<12} conf {p.confidence:.3f}")
     return 0
 
 
@@ -116,7 +124,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--show", type=int, default=10, help="how many mistakes to list")
     e.add_argument("--json", action="store_true")
     e.add_argument("--no-progress", action="store_true")
-    e.add_argument("--report", metavar="DIR", help="write errors.png and confusions.csv into DIR")
+    e.add_argument("--report", metavar="DIR", help="write errors.png, confusions.csv and suspect_labels.csv into DIR")
     add_backend_arg(e)
     add_decode_args(e)
     e.set_defaults(func=cmd_eval)
