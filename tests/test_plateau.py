@@ -1,13 +1,15 @@
 """Never silently stuck: the plateau watch, the restart, the warning, and the time-budget schedule."""
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from captcha_ocr.plateau import PlateauWatch, advise, diagnose
-from captcha_ocr.schedule import plan_epochs
+from captcha_ocr.schedule import Replan, ResizableOneCycleLR, plan_epochs
 from captcha_ocr.training import TrainRequest, train
 
 
@@ -60,6 +62,61 @@ def test_plan_fits_the_budget_within_bounds():
     assert plan_epochs(0.001, 10, 0.0, 300, max_epochs=150).epochs == 150  # tiny data: capped
     assert plan_epochs(10.0, 100, 0.0, 60, max_epochs=150).epochs == 3  # huge steps: the floor
     assert "minutes" in plan.describe()
+
+
+def _one_cycle(total: int) -> ResizableOneCycleLR:
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    return ResizableOneCycleLR(opt, max_lr=1e-3, total_steps=total, pct_start=0.25)
+
+
+def _lrs(sched: ResizableOneCycleLR, steps: int) -> list[float]:
+    out = []
+    for _ in range(steps):
+        sched.optimizer.step()
+        sched.step()
+        out.append(sched.get_last_lr()[0])
+    return out
+
+
+def test_one_cycle_can_be_lengthened_or_shortened_while_warming_up():
+    longer, plain = _one_cycle(100), _one_cycle(200)
+    _lrs(longer, 5)
+    _lrs(plain, 5)
+    assert longer.resize(200)
+    a, b = _lrs(longer, 195), _lrs(plain, 195)  # all 200 steps run: no "tried to step" error
+    assert max(a) == pytest.approx(1e-3) and a.index(max(a)) == b.index(max(b))  # the peak moved to step 50
+    assert a[-1] < 1e-6
+    shorter = _one_cycle(100)
+    _lrs(shorter, 3)
+    assert shorter.resize(40) and shorter.total_steps == 40
+    assert _lrs(shorter, 36)[-1] < 1e-6  # step 39, the last one trained with
+    late = _one_cycle(100)
+    _lrs(late, 30)  # past the warm-up: the cycle is left as it is
+    assert not late.resize(300) and late.total_steps == 100
+
+
+def _replan(tmp_path, seconds_per_epoch: float, planned: int = 40, budget: float = 120.0):
+    sched = _one_cycle(planned * 10)
+    changed = []
+    replan = Replan(budget, planned, 150, lambda: 3 * seconds_per_epoch, tmp_path / "schedule.json",
+                    changed.append, print_fn=lambda *a: None)
+    trainer = SimpleNamespace(current_epoch=2, sanity_checking=False, num_training_batches=10,
+                              lr_scheduler_configs=[SimpleNamespace(scheduler=sched)],
+                              fit_loop=SimpleNamespace(max_epochs=planned))
+    replan.on_train_epoch_end(trainer, None)
+    return trainer, sched, changed
+
+
+def test_replan_fits_the_schedule_to_what_the_first_epochs_took(tmp_path):
+    trainer, sched, changed = _replan(tmp_path, seconds_per_epoch=2.0)  # 0.92 * 120 / 2 = 55 epochs, not 40
+    assert changed == [55] and trainer.fit_loop.max_epochs == 55 and sched.total_steps == 550
+    assert json.loads((tmp_path / "schedule.json").read_text())["epochs"] == 55
+    trainer, sched, changed = _replan(tmp_path, seconds_per_epoch=10.0)  # slower than planned: 11 epochs
+    assert changed == [11] and trainer.fit_loop.max_epochs == 11 and sched.total_steps == 110
+    trainer, sched, changed = _replan(tmp_path, seconds_per_epoch=2.7)  # 40.9 -> 40: within 5%, left alone
+    assert changed == [] and trainer.fit_loop.max_epochs == 40 and sched.total_steps == 400
+    trainer, sched, changed = _replan(tmp_path, seconds_per_epoch=0.01)  # capped at the preset's 150
+    assert changed == [150]
 
 
 @pytest.mark.slow

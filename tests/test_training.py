@@ -110,6 +110,42 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, synth_data):
     assert Recognizer.load(result.model_path).bundle.provenance["epoch"] == result.best_epoch
 
 
+def test_a_wrong_plan_is_replanned_and_the_replanned_run_resumes(tmp_path, synth_data, monkeypatch):
+    # the plan made before training says 40 epochs; the 15 s budget holds another number of them, so
+    # after three epochs the run re-plans, then crashes, and the resumed run keeps the new plan
+    import json
+
+    from captcha_ocr import schedule
+
+    def wrong_plan(path, resume, *args, **kwargs):
+        if resume and path.is_file():
+            return json.loads(path.read_text())
+        plan = {"epochs": 40, "describe": "schedule: 40 epochs (a wrong plan)"}
+        path.write_text(json.dumps(plan))
+        return plan
+
+    monkeypatch.setattr("captcha_ocr.training.planned_epochs", wrong_plan)
+    monkeypatch.setattr(schedule, "BUDGET_SHARE", 0.8)
+    samples = find_samples(synth_data)[:200]
+    out = tmp_path / "run"
+    req = TrainRequest(data=samples, out=str(out), max_minutes=0.25, init="none", progress=False, report=False)
+    printed: list[str] = []
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(replace(req, callbacks=[_CrashAfter(4)]), print_fn=lambda *a: printed.append(" ".join(map(str, a))))
+    replanned = [line for line in printed if line.startswith("schedule re-planned after 3 epochs")]
+    assert replanned, printed
+    epochs = int(replanned[0].split(": ")[1].split()[0])
+    assert epochs >= 4 and epochs != 40 and json.loads((out / "schedule.json").read_text())["epochs"] == epochs
+    if epochs == 4:  # the crash came at the last epoch: nothing left to resume
+        return
+    printed.clear()
+    result = train(replace(req, resume=True), print_fn=lambda *a: printed.append(" ".join(map(str, a))))
+    assert result.epochs_run == epochs  # the re-planned count, not the first plan's 40
+    # its schedule note is the re-planned one (from schedule.json), and it does not re-plan again
+    assert [line for line in printed if line.startswith("schedule")] == replanned[:1]
+    assert Recognizer.load(result.model_path).bundle.provenance["train_config"]["epochs"] == epochs
+
+
 def test_resume_refuses_other_data_and_missing_checkpoint(tmp_path, synth_data):
     samples = find_samples(synth_data)[:300]
     out = tmp_path / "run"

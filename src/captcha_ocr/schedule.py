@@ -4,6 +4,11 @@ A fixed epoch count costs two to three times more on bigger images; instead, bef
 :func:`measure_step_seconds` times a few real optimiser steps (and one validation batch) on a
 throw-away copy of the network, and :func:`plan_epochs` fits as many epochs as the budget holds,
 so the one-cycle learning-rate schedule runs its whole course within the budget.
+
+A few steps timed before training can be 10-20% off what an epoch then costs (measured: a
+5-minute run that ended after 223 s, another that took 308 s), so :class:`Replan` times the
+first epochs themselves and, when the plan was off by more than :data:`REPLAN_TOLERANCE`,
+lengthens or shortens the schedule (:class:`ResizableOneCycleLR`) while it is still warming up.
 """
 
 from __future__ import annotations
@@ -12,12 +17,18 @@ import copy
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from .files import write_atomic
+
+BUDGET_SHARE = 0.92  # of the budget, for training and validation (the rest: reading images, saving, the report)
+REPLAN_AFTER = 3  # epochs timed before the schedule is re-planned
+REPLAN_TOLERANCE = 0.05  # re-plan only when the epoch count would change by more than this share
 
 
 @dataclass(frozen=True)
@@ -34,27 +45,33 @@ class Plan:
                 f"(measured {self.step_seconds * 1000:.0f} ms a step, about {self.epoch_seconds:.1f} s an epoch)")
 
 
-def measure_step_seconds(system, train_loader, val_loader=None, steps: int = 6) -> tuple[float, float]:
+def measure_step_seconds(system, train_loader, val_loader=None, steps: int = 10) -> tuple[float, float]:
     """``(seconds per training step, seconds per validation pass)`` on a copy of ``system``'s
     network (its weights are not touched), with the run's own batches, preprocessing and
-    augmentation. The first step is not timed (allocation, kernel selection)."""
+    augmentation: each timed step takes its batch from the loader, clips the gradients as the
+    run will, and reads the loss back, as a training step does. The first step is not timed
+    (allocation, kernel selection)."""
     model = copy.deepcopy(system.model).train()
     was_active, system.augment_active = system.augment_active, True  # time the steps as they will be
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    clip = getattr(getattr(system, "tc", None), "grad_clip", 0.0)
     batches = iter(train_loader)
     times = []
     for i in range(steps + 1):
+        start = time.perf_counter()
         try:
             batch = next(batches)
         except StopIteration:
             batches = iter(train_loader)
             batch = next(batches)
-        start = time.perf_counter()
         x, targets, lengths, _ = system.prepare_batch(batch, training=True)
         loss = system.losses(model(x), targets, lengths).mean()
         opt.zero_grad()
         loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
+        loss.item()
         if i:
             times.append(time.perf_counter() - start)
     system.augment_active = was_active
@@ -74,9 +91,9 @@ def measure_step_seconds(system, train_loader, val_loader=None, steps: int = 6) 
 def plan_epochs(step_seconds: float, steps_per_epoch: int, val_seconds: float, budget_seconds: float,
                 max_epochs: int, min_epochs: int = 3) -> Plan:
     """The most epochs (between ``min_epochs`` and ``max_epochs``) whose training and validation
-    fit in 92% of ``budget_seconds`` (the rest covers reading images, saving and the report)."""
+    fit in :data:`BUDGET_SHARE` of ``budget_seconds`` (the rest covers reading images, saving and the report)."""
     epoch_seconds = step_seconds * steps_per_epoch + val_seconds
-    fit = math.floor(0.92 * budget_seconds / max(epoch_seconds, 1e-6))
+    fit = math.floor(BUDGET_SHARE * budget_seconds / max(epoch_seconds, 1e-6))
     return Plan(max(min_epochs, min(max_epochs, fit)), step_seconds, epoch_seconds, budget_seconds)
 
 
@@ -92,3 +109,62 @@ def planned_epochs(path: Path, resume: bool, system, train_loader, val_loader, b
     write_atomic(path, lambda fh: fh.write(json.dumps(data).encode()))
     return data
 
+
+
+class ResizableOneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
+    """:class:`torch.optim.lr_scheduler.OneCycleLR` (two phases) whose length can change during the run."""
+
+    def resize(self, total_steps: int) -> bool:
+        """Make the cycle ``total_steps`` long, keeping the share spent warming up; returns False (and
+        changes nothing) when this torch's OneCycleLR is not laid out as expected, or the run is past
+        its warm-up."""
+        phases = getattr(self, "_schedule_phases", None)
+        if not isinstance(phases, list) or len(phases) != 2 or not all("end_step" in p for p in phases):
+            return False
+        if self.last_epoch >= phases[0]["end_step"]:
+            return False
+        warm_share = (phases[0]["end_step"] + 1) / self.total_steps
+        total_steps = max(int(total_steps), self.last_epoch + 2, 16)
+        self.total_steps = total_steps
+        phases[0]["end_step"] = float(warm_share * total_steps) - 1
+        phases[1]["end_step"] = total_steps - 1
+        return True
+
+
+class Replan(Callback):
+    """After :data:`REPLAN_AFTER` epochs, fit the rest of the schedule to what those epochs took.
+
+    ``elapsed()`` gives the run's training seconds so far (the clock the budget is judged by). The
+    new epoch count keeps the plan's bounds; it is written to ``path`` (the schedule a resumed run
+    reads), passed to ``on_change`` (which updates what else records the epoch count) and
+    announced through ``print_fn``. Put it before the callback that writes the checkpoint, so the
+    checkpoint of that epoch holds the re-planned schedule.
+    """
+
+    def __init__(self, budget_seconds: float, planned: int, max_epochs: int, elapsed: Callable[[], float],
+                 path: Path, on_change: Callable[[int], None], print_fn: Callable[[str], None] = print) -> None:
+        self.budget, self.planned, self.max_epochs = budget_seconds, planned, max_epochs
+        self.elapsed, self.path, self.on_change, self.print_fn = elapsed, path, on_change, print_fn
+        self.done = planned <= 2 * REPLAN_AFTER  # too short a run to learn from its first epochs
+
+    def on_train_epoch_end(self, trainer, system) -> None:
+        epoch = trainer.current_epoch + 1
+        if self.done or trainer.sanity_checking or epoch < REPLAN_AFTER:
+            return
+        self.done = True
+        per_epoch = self.elapsed() / epoch
+        fit = math.floor(BUDGET_SHARE * self.budget / max(per_epoch, 1e-6))
+        epochs = max(epoch + 1, min(self.max_epochs, fit))
+        if abs(epochs - self.planned) <= REPLAN_TOLERANCE * self.planned:
+            return
+        schedulers = [c.scheduler for c in trainer.lr_scheduler_configs]
+        if not schedulers or not all(isinstance(s, ResizableOneCycleLR) for s in schedulers):
+            return
+        if not all(s.resize(epochs * trainer.num_training_batches) for s in schedulers):
+            return
+        trainer.fit_loop.max_epochs = epochs
+        describe = (f"schedule re-planned after {epoch} epochs: {epochs} epochs instead of {self.planned} "
+                    f"(an epoch took {per_epoch:.1f} s)")
+        write_atomic(self.path, lambda fh: fh.write(json.dumps({"epochs": epochs, "describe": describe}).encode()))
+        self.on_change(epochs)
+        self.print_fn(describe)

@@ -20,6 +20,7 @@ from .decode import greedy_decode
 from .images import Preprocess
 from .metrics import character_error_rate, sequence_accuracy
 from .model import CRNN
+from .schedule import ResizableOneCycleLR
 
 
 def all_gather_objects(obj) -> list:
@@ -134,7 +135,7 @@ class CTCSystem(L.LightningModule):
             raise ValueError(f"unknown optimizer {tc.optimizer!r}")
         if tc.scheduler == "onecycle":
             # (at least 16 steps: one-cycle divides by its phase lengths, which a tiny run makes 0)
-            sched = torch.optim.lr_scheduler.OneCycleLR(
+            sched = ResizableOneCycleLR(
                 opt, max_lr=tc.lr, total_steps=max(16, int(self.trainer.estimated_stepping_batches)),
                 pct_start=tc.warmup
             )

@@ -56,7 +56,7 @@ from .model import count_parameters
 from .plateau import PlateauWatch, diagnose
 from .recorder import RunRecorder, write_run_report
 from .samples import Sample
-from .schedule import planned_epochs
+from .schedule import Replan, planned_epochs
 from .system import CTCSystem
 
 # Under this many training images a run from scratch recommends the general model in its log: with
@@ -261,7 +261,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
                 "captcha_ocr_version": __version__,
                 "torch_version": str(torch.__version__),
                 "preset": preset.name,
-                "train_config": tc.to_dict(),
+                "train_config": sys_.tc.to_dict(),
                 "data": str(req.data) if not isinstance(req.data, list) else f"{len(req.data)} samples",
                 "val_data": req.val_dir or f"{tc.val_fraction:.0%} split, seed {tc.seed}",
                 **({"init": str(init_source), "init_provenance": _init_summary(init)} if init is not None else {}),
@@ -284,19 +284,32 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         if len(val_data)
         else None
     )
+    max_epochs = tc.epochs
     if budget:
         plan = planned_epochs(out / "schedule.json", req.resume, system, train_loader, val_loader, budget, tc.epochs)
         tc = replace(tc, epochs=plan["epochs"])
         system.tc = tc
         notes.append(plan["describe"])
     watch = PlateauWatch(tc.epochs, restart_at if val_loader is not None and not req.resume else None)
-    fingerprint = (f"preset {preset.name}, {len(train_data)} train / {len(val_data)} val images, charset "
-                   f"{''.join(charset.chars)!r}, input {preprocess.height}x{preprocess.width}, {tc.epochs} epochs")
+
+    def fingerprint(epochs: int) -> str:
+        return (f"preset {preset.name}, {len(train_data)} train / {len(val_data)} val images, charset "
+                f"{''.join(charset.chars)!r}, input {preprocess.height}x{preprocess.width}, {epochs} epochs")
+
     recorder = RunRecorder(out, make_bundle, has_val=val_loader is not None, print_fn=print_fn, curves=req.report,
-                           fingerprint=fingerprint)
+                           fingerprint=fingerprint(tc.epochs))
     if req.resume:
         notes.append(f"resuming from {resume_from}")
     callbacks: list[Callback] = [recorder, watch, *req.callbacks]
+    if budget and not req.resume:  # a resumed run keeps the (re-)planned schedule its checkpoint holds
+
+        def replanned(epochs: int) -> None:
+            system.tc = replace(system.tc, epochs=epochs)
+            recorder.fingerprint = fingerprint(epochs)
+
+        # before the recorder, whose checkpoint of that epoch then holds the new schedule
+        callbacks.insert(0, Replan(budget, tc.epochs, max_epochs, lambda: time.perf_counter() - recorder.start,
+                                   out / "schedule.json", replanned, print_fn))
     if req.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, len(train_loader) // 20)))
     if req.patience and val_loader is not None:
