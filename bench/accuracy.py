@@ -78,19 +78,20 @@ def _run_one(job: dict) -> dict:
     size = f"_n{job['train_size']}" if job.get("train_size") else ""
     out = os.path.join(job["out"], f"{job['preset']}_f{job['fold']}_s{job['seed']}{size}"
                        f"{'_e' + str(job['epochs']) if job.get('epochs') and not size else ''}")
+    schedule: list[str] = []  # the run's schedule lines (the plan, and a re-plan if any)
     r = train(
         TrainRequest(data=tr, val_samples=va, out=out, preset=job["preset"], seed=job["seed"], progress=False,
                      accelerator=job["accelerator"], precision="32-true", max_minutes=job.get("budget"),
                      report=False, epochs=job.get("epochs"),
                      resume=bool(job.get("resume")) and os.path.isfile(os.path.join(out, "last.ckpt"))),
-        print_fn=lambda *a: None,
+        print_fn=lambda *a: schedule.extend(str(x) for x in a[:1] if str(x).startswith("schedule")),
     )
     ev = evaluate(Recognizer.load(r.model_path), va, progress=False)
     return {
         "preset": job["preset"], "fold": job["fold"], "seed": job["seed"], "n_val": len(va), "n_train": len(tr),
         "accuracy": ev.accuracy, "cer": ev.cer, "train_seconds": round(r.run_seconds, 1),
         "epochs": r.epochs_run, "best_epoch": r.best_epoch,
-        "errors": [(s.label, p.text) for s, p, _ in ev.mistakes()],
+        "errors": [(s.label, p.text) for s, p, _ in ev.mistakes()], "schedule": schedule,
     }
 
 
