@@ -119,7 +119,9 @@ def test_onnx_matches_torch(recs, kind):
         ref = torch_rec.logits(x[:b]).numpy()
         got = onnx_rec.logits(x[:b])
         assert got.shape == ref.shape
-        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=0)
+        # float32 kernels of the two runtimes differ in summation order: 1.1e-4 on a logit of 0.28
+        # was seen once on a 2-core AMD VM (2026-11-30), so a small relative share is allowed too
+        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-3)
     for options in (None, DecodeOptions("beam"), DecodeOptions("constrained"), DecodeOptions(allow="ab")):
         a, b = torch_rec.predict(images, options), onnx_rec.predict(images, options)
         assert [p.text for p in a] == [p.text for p in b]
