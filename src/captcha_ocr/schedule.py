@@ -54,7 +54,7 @@ def measure_step_seconds(system, train_loader, val_loader=None, steps: int = 10)
     model = copy.deepcopy(system.model).train()
     was_active, system.augment_active = system.augment_active, True  # time the steps as they will be
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    clip = getattr(getattr(system, "tc", None), "grad_clip", 0.0)
+    clip = system.tc.grad_clip
     batches = iter(train_loader)
     times = []
     for i in range(steps + 1):
@@ -105,10 +105,14 @@ def planned_epochs(path: Path, resume: bool, system, train_loader, val_loader, b
         return json.loads(path.read_text())
     step, val_seconds = measure_step_seconds(system, train_loader, val_loader)
     plan = plan_epochs(step, len(train_loader), val_seconds, budget, max_epochs)
-    data = {"epochs": plan.epochs, "describe": plan.describe()}
+    return _keep_plan(path, plan.epochs, plan.describe())
+
+
+def _keep_plan(path: Path, epochs: int, describe: str) -> dict:
+    """Write ``{"epochs", "describe"}`` to ``path`` (the schedule a resumed run reads) and return it."""
+    data = {"epochs": epochs, "describe": describe}
     write_atomic(path, lambda fh: fh.write(json.dumps(data).encode()))
     return data
-
 
 
 class ResizableOneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
@@ -153,8 +157,8 @@ class Replan(Callback):
             return
         self.done = True
         per_epoch = self.elapsed() / epoch
-        fit = math.floor(BUDGET_SHARE * self.budget / max(per_epoch, 1e-6))
-        epochs = max(epoch + 1, min(self.max_epochs, fit))
+        # the same fit as the first plan, an epoch now measured whole; at least one more epoch
+        epochs = plan_epochs(per_epoch, 1, 0.0, self.budget, self.max_epochs, min_epochs=epoch + 1).epochs
         if abs(epochs - self.planned) <= REPLAN_TOLERANCE * self.planned:
             return
         schedulers = [c.scheduler for c in trainer.lr_scheduler_configs]
@@ -165,6 +169,6 @@ class Replan(Callback):
         trainer.fit_loop.max_epochs = epochs
         describe = (f"schedule re-planned after {epoch} epochs: {epochs} epochs instead of {self.planned} "
                     f"(an epoch took {per_epoch:.1f} s)")
-        write_atomic(self.path, lambda fh: fh.write(json.dumps({"epochs": epochs, "describe": describe}).encode()))
+        _keep_plan(self.path, epochs, describe)
         self.on_change(epochs)
         self.print_fn(describe)
