@@ -196,3 +196,30 @@ def test_more_font_folders_come_from_the_environment(tmp_path: Path, monkeypatch
     assert "serif" in styles.font_tags("NimbusRoman-Regular.otf") and "serif" in styles.font_tags("C059-Roman.otf")
     monkeypatch.delenv(styles.fonts.FONT_DIRS_ENV)
     assert styles.available_fonts() == before
+
+
+def test_crooked_lines_bend_within_bounds_and_cross_the_image():
+    from captcha_ocr.styles.render import _crooked_line
+
+    for k in range(50):
+        rng = random.Random(k)
+        kinks = rng.randint(1, 10)
+        pts = _crooked_line(200, 80, kinks, rng)
+        assert len(pts) == kinks + 2
+        (x0, y0), (x1, y1) = pts[0], pts[-1]
+        assert x1 - x0 >= 0.2 * 200 and 0 <= y0 <= 80 and 0 <= y1 <= 80  # from one side towards the other
+        for t, (x, y) in zip(np.linspace(0, 1, kinks + 2), pts):
+            assert abs(y - (y0 + (y1 - y0) * t)) <= 0.15 * 80 + 1e-9  # bends at most 15% of the height
+            assert abs(x - (x0 + (x1 - x0) * t)) <= 0.3 * (x1 - x0) / (kinks + 1) + 1e-9  # and stay in order
+
+
+def test_crooked_noise_lines_change_the_image_and_stay_deterministic():
+    straight = StyleSpec(name="lines", size=(200, 80), lengths=(6, 6), noise_lines=(6, 6), noise_colour="text")
+    crooked = StyleSpec(name="lines", size=(200, 80), lengths=(6, 6), noise_lines=(6, 6), noise_colour="text",
+                        line_kinks=(6, 6))
+    a, b, c = draw_style(straight, 3, 0), draw_style(crooked, 3, 0), draw_style(crooked, 3, 0)
+    assert a[0] == b[0]  # the same label: the bends are drawn after the text
+    assert pixels(a[1]) != pixels(b[1]) and pixels(b[1]) == pixels(c[1])
+    specs = [random_style(random.Random(k)) for k in range(200)]
+    assert any(s.line_kinks[1] > 0 and s.noise_lines[1] > 0 for s in specs)
+    assert any(s.line_kinks == (0, 0) for s in specs)

@@ -1,9 +1,9 @@
 """Hard synthetic captchas of named styles, drawn with Pillow and numpy only.
 
 A :class:`StyleSpec` is a bag of knobs (size, alphabet, lengths, fonts, glyph fill, colours,
-background, strike lines, arcs, dots, rotation, overlap, warp, blur, JPEG, GIF); :data:`STYLES`
-names the ready-made ones, the pseudo-style ``"random"`` samples a fresh spec per image from
-:func:`random_style`, and ``"general"`` (what the general model learns from, see
+background, strike lines, straight or crooked noise lines, arcs, dots, rotation, overlap, warp, blur,
+JPEG, GIF); :data:`STYLES` names the ready-made ones, the pseudo-style ``"random"`` samples a fresh
+spec per image from :func:`random_style`, and ``"general"`` (what the general model learns from, see
 :mod:`captcha_ocr.pretrain`) mixes ``"random"`` with the ``captcha`` package's own captchas
 (:data:`CAPTCHA_SHARE` of the images). :data:`GENERATOR_VERSION` changes whenever either draws
 other pixels for the same seed and index.

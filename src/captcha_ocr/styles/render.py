@@ -1,5 +1,6 @@
-"""Drawing one captcha from a :class:`StyleSpec`: glyph layout, text layer, strike lines, arcs,
-warp, dots, pixel noise, blur and JPEG, every draw taken from the given random generators."""
+"""Drawing one captcha from a :class:`StyleSpec`: glyph layout, text layer, strike lines, noise lines
+(straight or crooked), arcs, warp, dots, pixel noise, blur and JPEG, every draw taken from the given
+random generators."""
 
 from __future__ import annotations
 
@@ -76,6 +77,21 @@ def _warp(image: Image.Image, amp_y: float, amp_x: float, rng: random.Random) ->
         rows = np.arange(h)[:, None]
         arr = arr[rows, j0] * (1 - f) + arr[rows, j0 + 1] * f
     return Image.fromarray((arr + 0.5).astype(np.uint8), "RGB")
+
+
+def _crooked_line(w: int, h: int, kinks: int, rng: random.Random) -> list[tuple[float, float]]:
+    """A polyline of ``kinks + 1`` segments from one side of the image towards the other, each bend
+    pushed up to 15% of the height off the straight path (the crooked lines Securimage draws)."""
+    x0, x1 = rng.uniform(-0.1, 0.4) * w, rng.uniform(0.6, 1.1) * w
+    y0, y1 = rng.uniform(0, h), rng.uniform(0, h)
+    pts = []
+    for k in range(kinks + 2):
+        t = k / (kinks + 1)
+        inner = 0 < k <= kinks
+        bend = rng.uniform(-0.15, 0.15) * h if inner else 0.0
+        shift = rng.uniform(-0.3, 0.3) * (x1 - x0) / (kinks + 1)  # drawn for the ends too (generator version 4)
+        pts.append((x0 + (x1 - x0) * t + (shift if inner else 0.0), y0 + (y1 - y0) * t + bend))
+    return pts
 
 
 def _ri(rng: random.Random, r: tuple[int, int]) -> int:
@@ -157,6 +173,11 @@ def render_spec(spec: StyleSpec, rng: random.Random,
                for k in range(steps + 1)]
         draw.line(pts, fill=noise_ink(), width=min(_ri(rng, spec.strike_width), max(1, th // 6)), joint="curve")
     for _ in range(_ri(rng, spec.noise_lines)):
+        kinks = _ri(rng, spec.line_kinks) if spec.line_kinks[1] else 0  # (no draw: named styles keep their pixels)
+        if kinks:
+            draw.line(_crooked_line(w, h, kinks, rng), fill=noise_ink(),
+                      width=rng.choice((1, 2, 2, 3) if h >= 40 else (1, 1, 2)), joint="curve")
+            continue
         pts = [(rng.uniform(0, w), rng.uniform(0, h)), (rng.uniform(0, w), rng.uniform(0, h))]
         draw.line(pts, fill=noise_ink(), width=rng.choice((1, 1, 2)))
     for _ in range(_ri(rng, spec.arcs)):

@@ -20,7 +20,7 @@ RANDOM = "random"  # the pseudo-style: a spec drawn by random_style() for every 
 GENERAL = "general"  # the pseudo-style the general model learns from: "random" plus the captcha package's images
 # Bump whenever what "random" or "general" draws for a (seed, index) changes: pretrained models
 # store it in their provenance, so a model can be rebuilt from the generator that made its data.
-GENERATOR_VERSION = 3  # 3: Cyrillic alphabets
+GENERATOR_VERSION = 4  # 3: Cyrillic alphabets; 4: crooked noise lines (Securimage-like)
 
 FILLS = ("solid", "outline", "dotted")
 COLOURS = ("dark_on_light", "grey", "pale_on_white", "light_on_dark", "contrast", "random")
@@ -56,6 +56,7 @@ class StyleSpec:
     strike_width: tuple[int, int] = (1, 2)
     strike_wave: float = 0.0  # sine amplitude of strike lines
     noise_lines: tuple[int, int] = (0, 0)  # thin lines anywhere
+    line_kinks: tuple[int, int] = (0, 0)  # bends per noise line (> 0: crooked lines across the image, 1-3 px)
     arcs: tuple[int, int] = (0, 0)
     dots: tuple[float, float] = (0.0, 0.0)  # share of pixels hit by a noise dot
     noise_colour: str = "random"  # "text": the noise takes the text colour; "random": another colour
@@ -181,7 +182,8 @@ def random_style(rng: random.Random) -> StyleSpec:
         strike=(0, rng.choice((0, 0, 1, 2, 3))),
         strike_width=(1, rng.randint(1, 5)),
         strike_wave=rng.choice((0.0, 0.05, 0.12)),
-        noise_lines=(0, rng.choice((0, 0, 2, 5))),
+        noise_lines=(0, rng.choice((0, 0, 2, 5, 8))),
+        line_kinks=(0, rng.choice((0, 0, 0, 4, 10))),
         arcs=(0, rng.choice((0, 0, 2, 4))),
         dots=(0.0, rng.choice((0.0, 0.0, 0.01, 0.03, 0.06 if heavy else 0.02))),
         noise_colour=rng.choice(("text", "random")),
