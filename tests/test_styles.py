@@ -223,3 +223,41 @@ def test_crooked_noise_lines_change_the_image_and_stay_deterministic():
     specs = [random_style(random.Random(k)) for k in range(200)]
     assert any(s.line_kinks[1] > 0 and s.noise_lines[1] > 0 for s in specs)
     assert any(s.line_kinks == (0, 0) for s in specs)
+
+
+def _ink(image) -> np.ndarray:
+    """(H, W) bool: the dark pixels of a dark-on-light image."""
+    return np.asarray(image.convert("L")) < 128
+
+
+def test_stretched_glyphs_are_wider_and_small_glyphs_share_the_baseline():
+    plain = StyleSpec(name="plain", size=(400, 80), alphabet="H", lengths=(5, 5), fonts=("DejaVuSans",),
+                      text_height=(0.6, 0.6), spacing=(0.2, 0.2))
+    widths = {}
+    for stretch in (0.7, 1.0, 1.5):
+        spec = StyleSpec(**{**plain.__dict__, "stretch": (stretch, stretch)})
+        cols = np.flatnonzero(_ink(draw_style(spec, 0, 0)[1]).any(axis=0))
+        widths[stretch] = cols[-1] - cols[0]
+    assert widths[0.7] < 0.85 * widths[1.0] and widths[1.5] > 1.25 * widths[1.0]
+
+    bars = StyleSpec(**{**plain.__dict__, "alphabet": "I"})  # plain bars: every ink column spans the glyph
+    mixed = StyleSpec(**{**bars.__dict__, "glyph_scale": (0.5, 1.0)})
+    spreads = []
+    for index in range(5):
+        a, b = draw_style(mixed, 1, index), draw_style(mixed, 1, index)
+        assert pixels(a[1]) == pixels(b[1])  # deterministic for a seed and index
+        ink = _ink(a[1])
+        cols = np.flatnonzero(ink.any(axis=0))
+        bottoms = [np.flatnonzero(ink[:, c])[-1] for c in cols]
+        tops = [np.flatnonzero(ink[:, c])[0] for c in cols]
+        assert max(bottoms) - min(bottoms) <= 3  # every I stands on one baseline
+        spreads.append(max(tops) - min(tops))
+    assert max(spreads) >= 8  # but they are not all as tall
+
+
+def test_random_styles_never_shrink_single_glyphs_of_a_cased_alphabet():
+    specs = [random_style(random.Random(k)) for k in range(300)]
+    assert any(s.glyph_scale != (1.0, 1.0) for s in specs) and any(s.stretch != (1.0, 1.0) for s in specs)
+    for s in specs:
+        if any(c != c.lower() and c.lower() in s.alphabet for c in s.alphabet):
+            assert s.glyph_scale == (1.0, 1.0)  # a small "O" would be an "o"
