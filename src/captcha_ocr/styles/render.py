@@ -17,21 +17,16 @@ from .spec import StyleSpec
 
 
 def _layout(spec: StyleSpec, label: str, fonts: list[str], size: int, mode: str, stroke: int,
-            angles: list[float], gaps: list[float], lifts: list[float], scales: list[float], stretch: float):
+            angles: list[float], gaps: list[float], lifts: list[float]):
     """Glyph masks (boxed, rotated) placed side by side in a tight text layer: ``[(mask, x, y)], (w, h)``.
 
     Glyphs keep their height above the baseline (so case shows), turn about their centres, and
-    follow one another ink box to ink box, ``gap * size`` apart (negative: overlapping). Each glyph
-    is drawn at ``scale * size`` on the common baseline, then widened by ``stretch`` (< 1: condensed).
+    follow one another ink box to ink box, ``gap * size`` apart (negative: overlapping).
     """
     pieces = []
     x = 0.0
-    for ch, path, angle, gap, lift, scale in zip(label, fonts, angles, gaps, lifts, scales):
-        glyph_size = max(4, int(round(size * scale)))
-        mask, _, top = glyph_mask(path, glyph_size, ch, mode, stroke)
-        top += int(round(BASELINE * (size - glyph_size)))  # smaller glyphs sit on the same baseline
-        if stretch != 1.0:
-            mask = mask.resize((max(1, int(round(mask.size[0] * stretch))), mask.size[1]), Image.BILINEAR)
+    for ch, path, angle, gap, lift in zip(label, fonts, angles, gaps, lifts):
+        mask, _, top = glyph_mask(path, size, ch, mode, stroke)
         if spec.boxes:
             pad = max(2, size // 8)
             mw, mh = mask.size
@@ -51,9 +46,6 @@ def _layout(spec: StyleSpec, label: str, fonts: list[str], size: int, mode: str,
     y1 = max(p[2] + p[0].size[1] for p in pieces)
     placed = [(m, int(round(px - x0)), int(round(py - y0))) for m, px, py in pieces]
     return placed, (int(math.ceil(x1 - x0)) + 1, int(math.ceil(y1 - y0)) + 1)
-
-
-BASELINE = 0.8  # roughly where fonts put the baseline, as a fraction of the font size
 
 
 def _dot_pattern(w: int, h: int, period: int) -> np.ndarray:
@@ -139,19 +131,16 @@ def render_spec(spec: StyleSpec, rng: random.Random,
     angles = [rng.uniform(-spec.rotation, spec.rotation) if spec.rotation else 0.0 for _ in label]
     gaps = [_rf(rng, spec.spacing) for _ in label]
     lifts = [rng.uniform(-spec.jitter, spec.jitter) * h / size if spec.jitter else 0.0 for _ in label]
-    # (no draws at the defaults, so styles without these knobs keep their pixels)
-    scales = [_rf(rng, spec.glyph_scale) for _ in label] if spec.glyph_scale != (1.0, 1.0) else [1.0] * n
-    stretch = _rf(rng, spec.stretch) if spec.stretch != (1.0, 1.0) else 1.0
     for _ in range(3):
         stroke = outline_stroke if mode == "outline" else max(1, size // 30) if mode == "dotted" else 0
-        placed, (tw, th) = _layout(spec, label, fonts, size, mode, stroke, angles, gaps, lifts, scales, stretch)
+        placed, (tw, th) = _layout(spec, label, fonts, size, mode, stroke, angles, gaps, lifts)
         scale = min(avail_w / tw, avail_h / th)
         if scale >= 1 or size <= 6:
             break
         size = max(6, int(size * scale * 0.97))
     if (mode == "dotted" and size < 24) or (mode == "outline" and size < 14):  # too small to read: solid
         mode = "solid"
-        placed, (tw, th) = _layout(spec, label, fonts, size, mode, 0, angles, gaps, lifts, scales, stretch)
+        placed, (tw, th) = _layout(spec, label, fonts, size, mode, 0, angles, gaps, lifts)
     alpha = Image.new("L", (tw, th), 0)
     colour = Image.new("RGB", (tw, th), ink)
     for (mask, px, py), c in zip(placed, inks):

@@ -20,9 +20,7 @@ RANDOM = "random"  # the pseudo-style: a spec drawn by random_style() for every 
 GENERAL = "general"  # the pseudo-style the general model learns from: "random" plus the captcha package's images
 # Bump whenever what "random" or "general" draws for a (seed, index) changes: pretrained models
 # store it in their provenance, so a model can be rebuilt from the generator that made its data.
-# 3: Cyrillic alphabets; 4: crooked noise lines (Securimage-like); 5: glyphs of several sizes in one
-# image, condensed and widened glyphs
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 4  # 3: Cyrillic alphabets; 4: crooked noise lines (Securimage-like)
 
 FILLS = ("solid", "outline", "dotted")
 COLOURS = ("dark_on_light", "grey", "pale_on_white", "light_on_dark", "contrast", "random")
@@ -50,8 +48,6 @@ class StyleSpec:
     glyph_colours: bool = False  # a colour per glyph (else one per image)
     background: tuple[str, ...] = ("flat",)  # choices from BACKGROUNDS
     text_height: tuple[float, float] = (0.6, 0.8)  # font size; shrunk when the label would not fit
-    glyph_scale: tuple[float, float] = (1.0, 1.0)  # size of each glyph, a multiple of the font size
-    stretch: tuple[float, float] = (1.0, 1.0)  # width of the glyphs, a multiple of the font's (< 1: condensed)
     rotation: float = 0.0  # max |degrees| per glyph
     spacing: tuple[float, float] = (0.0, 0.08)  # gap between glyphs, fraction of font size; < 0 overlaps
     jitter: float = 0.0  # vertical offset per glyph
@@ -166,9 +162,6 @@ def random_style(rng: random.Random) -> StyleSpec:
     fills = ["solid"] * 6 + ["outline"] * (2 if h >= 30 else 0) + ["dotted"] * (2 if h >= 40 else 0)
     fonts = rng.choice(((), (), ("serif",), ("sans",), ("mono",), ("bold",), ("italic",), (PILLOW_FONT,)))
     heavy = rng.random() < 0.3
-    glyph_scale = rng.choice(((1.0, 1.0), (1.0, 1.0), (1.0, 1.0), (0.75, 1.0), (0.6, 1.0)))
-    if any(c != c.lower() and c.lower() in alphabet for c in alphabet):
-        glyph_scale = (1.0, 1.0)  # a small capital would read as its lower case (O/o, S/s, ...)
     return StyleSpec(
         name=RANDOM,
         size=(w, h),
@@ -182,8 +175,6 @@ def random_style(rng: random.Random) -> StyleSpec:
         glyph_colours=rng.random() < 0.4,
         background=(rng.choice(BACKGROUNDS),),
         text_height=(rng.uniform(0.4, 0.65), rng.uniform(0.65, 0.9)),
-        glyph_scale=glyph_scale,
-        stretch=rng.choice(((1.0, 1.0), (1.0, 1.0), (0.7, 1.0), (1.0, 1.5), (0.8, 1.3))),
         rotation=rng.choice((0.0, 5.0, 12.0, 20.0, 30.0)),
         spacing=(rng.uniform(-0.2, 0.05), rng.uniform(0.05, 0.3)),
         jitter=rng.choice((0.0, 0.04, 0.1)),
