@@ -18,6 +18,7 @@ random weights: what ``--init none`` gives now).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import platform
 import random
@@ -69,6 +70,8 @@ def main() -> None:
                    help="only add the case-ignored accuracy to earlier rows (from their saved models), then print")
     p.add_argument("--init", default=None,
                    help="model to start from, as `train --init` (general, none, a file); default: the preset's")
+    p.add_argument("--ema", type=float, default=None,
+                   help="weight-average span instead of the preset's (TrainConfig.ema; give a --tag)")
     a = p.parse_args()
     a.results.parent.mkdir(parents=True, exist_ok=True)
     if a.rescore:
@@ -88,20 +91,28 @@ def main() -> None:
             t0 = time.perf_counter()
             tag = f"[{name} {seed}]"
             result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False,
-                                        init=a.init),
+                                        init=a.init, ema=a.ema),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
             row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
                        accuracy=result.best_val_accuracy, cer=result.best_val_cer,
+                       final_accuracy=last_epoch_accuracy(result.metrics_path),
                        accuracy_case_folded=case_folded_accuracy(result.model_path, val_s),
                        best_epoch=result.best_epoch,
                        epochs=result.epochs_run, train_seconds=round(result.run_seconds, 1),
                        wall_seconds=round(time.perf_counter() - t0, 1), restarted=result.restarted,
-                       warned=bool(result.warnings), machine=platform.node(),
+                       warned=bool(result.warnings), **({"ema": a.ema} if a.ema is not None else {}),
+                       machine=platform.node(),
                        date=time.strftime("%Y-%m-%d %H:%M"))
             print(json.dumps(row), flush=True)
             with a.results.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
     print_table(a.results)
+
+
+def last_epoch_accuracy(metrics: Path) -> float | None:
+    """Exact match of the run's last epoch (not chosen on the validation images), from its metrics.csv."""
+    rows = list(csv.DictReader(open(metrics)))
+    return float(rows[-1]["val_accuracy"]) if rows and rows[-1]["val_accuracy"] else None
 
 
 def case_folded_accuracy(model: Path, val: list[Sample]) -> float:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 from PIL import Image
@@ -59,6 +60,17 @@ def trained_model(synth_data: Path, tmp_path_factory) -> Path:
     request = TrainRequest(data=str(synth_data), out=str(out), epochs=10, progress=False)
     result = train(request, print_fn=lambda *a: None)
     return result.model_path
+
+
+class CrashAfter(L.Callback):
+    """Simulates a crash (power cut, killed job) at the end of epoch ``n``."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch + 1 == self.n:
+            raise RuntimeError("simulated crash")
 
 
 def tiny_bundle(chars: str = "0123456789", height: int = 32, width: int = 96, seed: int = 0, lengths=(3, 4)):

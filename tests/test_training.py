@@ -4,14 +4,13 @@ import csv
 from dataclasses import replace
 
 import pytest
-from lightning.pytorch.callbacks import Callback
 
 from captcha_ocr import Recognizer
 from captcha_ocr.errors import DataError
 from captcha_ocr.evaluation import evaluate
 from captcha_ocr.samples import find_samples, split_samples
 from captcha_ocr.training import TrainRequest, train
-from conftest import write_png
+from conftest import CrashAfter, write_png
 
 pytestmark = pytest.mark.slow
 
@@ -78,23 +77,12 @@ def test_seed_preset_trains_one_epoch(tmp_path, synth_data):
     assert rec.bundle.config.time_steps == 75
 
 
-class _CrashAfter(Callback):
-    """Simulates a crash (power cut, killed job) at the end of epoch ``n``."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if trainer.current_epoch + 1 == self.n:
-            raise RuntimeError("simulated crash")
-
-
 def test_interrupted_run_resumes_where_it_stopped(tmp_path, synth_data):
     samples = find_samples(synth_data)[:300]
     out = tmp_path / "run"
     req = TrainRequest(data=samples, out=str(out), epochs=4, progress=False, report=False)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(replace(req, callbacks=[_CrashAfter(2)]), print_fn=lambda *a: None)
+        train(replace(req, callbacks=[CrashAfter(2)]), print_fn=lambda *a: None)
     assert (out / "last.ckpt").is_file() and (out / "model.pt").is_file()
     assert [int(r["epoch"]) for r in csv.DictReader(open(out / "metrics.csv"))] == [1, 2]
 
@@ -131,7 +119,7 @@ def test_a_wrong_plan_is_replanned_and_the_replanned_run_resumes(tmp_path, synth
     req = TrainRequest(data=samples, out=str(out), max_minutes=0.25, init="none", progress=False, report=False)
     printed: list[str] = []
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(replace(req, callbacks=[_CrashAfter(4)]), print_fn=lambda *a: printed.append(" ".join(map(str, a))))
+        train(replace(req, callbacks=[CrashAfter(4)]), print_fn=lambda *a: printed.append(" ".join(map(str, a))))
     replanned = [line for line in printed if line.startswith("schedule re-planned after 3 epochs")]
     assert replanned, printed
     epochs = int(replanned[0].split(": ")[1].split()[0])
@@ -153,7 +141,7 @@ def test_resume_refuses_other_data_and_missing_checkpoint(tmp_path, synth_data):
     with pytest.raises(DataError, match="no interrupted run"):
         train(replace(req, resume=True), print_fn=lambda *a: None)
     with pytest.raises(RuntimeError):
-        train(replace(req, callbacks=[_CrashAfter(1)]), print_fn=lambda *a: None)
+        train(replace(req, callbacks=[CrashAfter(1)]), print_fn=lambda *a: None)
     with pytest.raises(DataError, match="other data or settings"):
         train(replace(req, data=samples[:250], resume=True), print_fn=lambda *a: None)
 

@@ -103,6 +103,9 @@ class TrainConfig:
     # (``epochs`` is the most it may plan); None = exactly ``epochs``
     budget_minutes: float | None = None
     augment_warmup: bool = False  # no augmentation until the model first reads something
+    # validate and save an exponential moving average of the weights reaching back over this share of
+    # the run's steps (averaging.WeightAverage); 0 = the raw weights
+    ema: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

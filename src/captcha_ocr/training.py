@@ -45,6 +45,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
 
 from . import __version__
 from .augment import albumentations_pipeline, check_level
+from .averaging import WeightAverage
 from .bundle import Bundle, clean_state_dict, load_bundle
 from .config import Preset, get_preset
 from .dataset import TorchDataset, collate, prepare_data
@@ -79,6 +80,7 @@ class TrainRequest:
     batch_size: int | None = None
     lr: float | None = None
     augment: str | None = None
+    ema: float | None = None  # span of the weight average (TrainConfig.ema); 0 = none
     height: int | None = None
     width: int | None = None
     max_minutes: float | None = None
@@ -131,7 +133,7 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
     overrides = {
         k: v
         for k, v in dict(epochs=req.epochs, batch_size=req.batch_size, lr=req.lr, augment=req.augment,
-                         seed=req.seed, val_fraction=req.val_fraction).items()
+                         ema=req.ema, seed=req.seed, val_fraction=req.val_fraction).items()
         if v is not None
     }
     preset = replace(preset, train=replace(preset.train, **overrides))
@@ -250,12 +252,15 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         f"{count_parameters(system.model):,} parameters, preset {preset.name}"
     )
 
+    averager = WeightAverage(tc.ema) if tc.ema else None
+
     def make_bundle(sys_: CTCSystem, epoch: int, metrics: dict) -> Bundle:
         return Bundle(
             config=config,
             charset=charset,
             preprocess=preprocess,
-            state_dict=clean_state_dict(sys_.model),
+            # the weights validation read: the average's, where there is one
+            state_dict=averager.averaged_state() if averager else clean_state_dict(sys_.model),
             lengths=lengths,
             provenance={
                 "captcha_ocr_version": __version__,
@@ -300,7 +305,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
                            fingerprint=fingerprint(tc.epochs))
     if req.resume:
         notes.append(f"resuming from {resume_from}")
-    callbacks: list[Callback] = [recorder, watch, *req.callbacks]
+    callbacks: list[Callback] = [recorder, watch, *req.callbacks, *([averager] if averager else [])]
     if budget and not req.resume:  # a resumed run keeps the (re-)planned schedule its checkpoint holds
 
         def replanned(epochs: int) -> None:

@@ -26,6 +26,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             batch_size=a.batch_size,
             lr=a.lr,
             augment=a.augment,
+            ema=a.ema,
             height=a.height,
             width=a.width,
             max_minutes=a.max_minutes,
@@ -131,6 +132,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="light/strong: batch affine, contrast, noise (the default preset uses light); smear: light "
                         "plus a dithered ghost of the strokes on half the images; albu-*: per image with "
                         "albumentations, adding elastic warps and blur")
+    t.add_argument("--ema", type=float, metavar="SPAN",
+                   help="validate and save a moving average of the weights that reaches back over this share of "
+                        "the run's steps (e.g. 0.05); 0 = the raw weights")
     t.add_argument("--init", metavar="MODEL",
                    help="start from this model's weights: a model file, 'general' for the general model shipped "
                         "in the package (the default preset's start, unless --height is given), or 'none' for "
