@@ -13,7 +13,7 @@ from captcha_ocr.averaging import WeightAverage
 from captcha_ocr.bundle import load_bundle
 from captcha_ocr.samples import find_samples
 from captcha_ocr.training import TrainRequest, train
-from conftest import CrashAfter
+from conftest import CrashAfter, run_cli
 
 
 class _Holder(torch.nn.Module):
@@ -45,6 +45,14 @@ def test_a_span_outside_the_run_is_refused():
     for span in (0.0, -0.1, 1.5):
         with pytest.raises(ValueError, match="span"):
             WeightAverage(span)
+
+
+def test_the_cli_refuses_a_bad_span_before_it_writes_anything(tmp_path, synth_data):
+    proc = run_cli("train", synth_data, "--out", tmp_path / "run", "--ema", "1.5", "--init", "none", check=False)
+    assert proc.returncode != 0
+    assert "span must be a share of the run in (0, 1], not 1.5" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
 
 
 class _Snapshots(L.Callback):

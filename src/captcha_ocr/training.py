@@ -206,6 +206,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     preset = _resolve_preset(req, init)
     tc = preset.train
     check_level(tc.augment)
+    averager = WeightAverage(tc.ema) if tc.ema else None  # (a bad span is refused before the data loads)
     try:
         transform = albumentations_pipeline(tc.augment, tc.seed) if tc.augment.startswith("albu-") else None
     except ImportError as exc:  # an option the user chose needs an optional package
@@ -251,8 +252,6 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         f"input {preprocess.height}x{preprocess.width}x{preprocess.channels}, T={config.time_steps}, "
         f"{count_parameters(system.model):,} parameters, preset {preset.name}"
     )
-
-    averager = WeightAverage(tc.ema) if tc.ema else None
 
     def make_bundle(sys_: CTCSystem, epoch: int, metrics: dict) -> Bundle:
         return Bundle(
