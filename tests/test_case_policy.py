@@ -46,3 +46,68 @@ def test_lower_policy_trains_on_lower_case_and_eval_scores_case_insensitively(tm
     ev = evaluate(rec, mixed[160:], progress=False)
     assert all(t == t.lower() for t in ev.truths)  # upper-case labels scored in lower case, not refused
     assert ev.accuracy == pytest.approx(result.best_val_accuracy, abs=1e-9)
+
+
+def test_mistakes_in_case_only_are_counted_and_a_fold_hint_needs_enough_of_them():
+    from captcha_ocr.metrics import case_only_mistakes
+    from captcha_ocr.plateau import case_advice
+
+    truths, preds = ["Ab3", "xY", "kk", "Q1", "ab"], ["AB3", "xz", "kk", "q1", "abc"]
+    assert case_only_mistakes(truths, preds) == [0, 3]  # xz: another letter; kk: right; abc: another length
+    assert case_advice(1, 10) is None  # one image is never enough
+    assert case_advice(3, 200) is None  # 1.5% of the images: under the 2% share
+    assert case_advice(4, 200) is not None
+    hint = case_advice(20, 200)
+    assert "20 of the 200" in hint and "10.0% more" in hint and "--case fold" in hint
+
+
+def test_eval_shows_the_case_ignored_accuracy(tmp_path, monkeypatch, capsys):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from captcha_ocr.cli import main
+    from captcha_ocr.evaluation import EvalResult
+    from captcha_ocr.recognizer import Prediction
+    from captcha_ocr.samples import find_samples
+
+    for name in ("AbCd", "EfGh", "IjKl", "MnOp"):
+        Image.fromarray(np.full((24, 64), 200, np.uint8)).save(tmp_path / f"{name}.png")
+    readings = {"AbCd": "AbCd", "EfGh": "EFGH", "IjKl": "ijkl", "MnOp": "MnOq"}  # two wrong in case only
+    fake = lambda rec, samples, *a, **k: EvalResult(samples, [Prediction(readings[s.label], 0.5)  # noqa: E731
+                                                               for s in samples])
+    monkeypatch.setattr("captcha_ocr.evaluation.evaluate", fake)
+    monkeypatch.setattr(Recognizer, "load", staticmethod(lambda *a, **k: None))
+    assert fake(None, find_samples(tmp_path)).case_only == 2
+    assert main(["eval", "general", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy:  25.00%" in out and "case ignored: 75.00%  (2 read wrong in upper/lower case only" in out
+    assert main(["eval", "general", str(tmp_path), "--no-progress", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accuracy"] == 0.25 and report["accuracy_case_ignored"] == 0.75
+
+    readings.update(EfGh="EfGh", IjKl="IjKl")  # no mistakes in case: no such line
+    assert main(["eval", "general", str(tmp_path), "--no-progress"]) == 0
+    assert "case ignored" not in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_training_ends_with_the_fold_hint_when_case_is_what_it_gets_wrong(tmp_path, synth_data, monkeypatch):
+    from captcha_ocr import training
+    from captcha_ocr.samples import find_samples
+
+    real = training.write_run_report
+
+    def all_wrong_in_case(*args, **kwargs):  # the run's real report, as if every reading were wrong in case only
+        report = real(*args, **kwargs)
+        return report._replace(case_only=report.images)
+
+    monkeypatch.setattr(training, "write_run_report", all_wrong_in_case)
+    samples = find_samples(synth_data)[:60]
+    printed: list[str] = []
+    train(TrainRequest(data=samples[:40], val_samples=samples[40:], out=str(tmp_path / "run"), epochs=1,
+                       progress=False, init="none"), print_fn=lambda *a: printed.append(" ".join(map(str, a))))
+    hints = [line for line in printed if "--case fold" in line]
+    assert len(hints) == 1 and "20 of the 20 validation images" in hints[0]
+    assert (tmp_path / "run" / "errors.png").is_file()  # the report itself was still written

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .dataset import check_labels
 from .decode import DecodeOptions
-from .metrics import character_error_rate, edit_distance, sequence_accuracy, suspect_labels
+from .metrics import case_only_mistakes, character_error_rate, edit_distance, sequence_accuracy, suspect_labels
 from .recognizer import Prediction, Recognizer
 from .samples import Sample
 
@@ -36,6 +36,11 @@ class EvalResult:
     @property
     def cer(self) -> float:
         return character_error_rate(self.truths, self.texts)
+
+    @property
+    def case_only(self) -> int:
+        """How many readings are wrong in upper/lower case only (right on a site that ignores case)."""
+        return len(case_only_mistakes(self.truths, self.texts))
 
     def mistakes(self) -> list[tuple[Sample, Prediction, int]]:
         """Wrong predictions, worst first: most edits, then most confident."""

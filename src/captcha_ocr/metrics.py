@@ -62,6 +62,13 @@ def suspect_labels(truths: Sequence[str], preds: Sequence[str], confidences: Seq
     return sorted(hits, key=lambda i: -confidences[i])
 
 
+def case_only_mistakes(truths: Sequence[str], preds: Sequence[str]) -> list[int]:
+    """Indices of the wrong readings that equal their label when upper and lower case count alike
+    (``Ab3`` read as ``AB3``): what training with ``--case fold`` would score as right."""
+    _check(truths, preds)
+    return [i for i, (t, p) in enumerate(zip(truths, preds)) if t != p and t.casefold() == p.casefold()]
+
+
 def _check(truths: Sequence[str], preds: Sequence[str]) -> None:
     if len(truths) != len(preds):
         raise ValueError(f"{len(truths)} labels but {len(preds)} predictions")

@@ -12,6 +12,7 @@ import csv
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
@@ -131,13 +132,22 @@ class RunRecorder(Callback):
             self.curves_path = None
 
 
-def write_run_report(out: Path, model_path: Path, val: LabelledImages,
-                     batch_size: int = 256) -> tuple[list[Path], int]:
+class RunReport(NamedTuple):
+    """What :func:`write_run_report` wrote and counted."""
+
+    paths: list[Path]  # errors.png, confusions.csv, suspect_labels.csv
+    suspects: int  # wrong readings at confidence >= SUSPECT_CONFIDENCE (often a wrong label)
+    case_only: int  # wrong readings that are right when case is ignored
+    images: int  # validation images read
+
+
+def write_run_report(out: Path, model_path: Path, val: LabelledImages, batch_size: int = 256) -> RunReport:
     """``errors.png``, ``confusions.csv`` and ``suspect_labels.csv`` for the saved (best) model on the
     validation images (already resized uint8 ``[N, C, H, W]``), read the way
-    :class:`~captcha_ocr.recognizer.Recognizer` reads (greedy decoding). Returns the paths and how many
-    labels are suspect (:func:`~captcha_ocr.metrics.suspect_labels`)."""
-    from .metrics import suspect_labels
+    :class:`~captcha_ocr.recognizer.Recognizer` reads (greedy decoding), and the counts of suspect
+    labels (:func:`~captcha_ocr.metrics.suspect_labels`) and of mistakes in case only
+    (:func:`~captcha_ocr.metrics.case_only_mistakes`)."""
+    from .metrics import case_only_mistakes, suspect_labels
     from .recognizer import Recognizer
     from .report import write_report
 
@@ -148,4 +158,5 @@ def write_run_report(out: Path, model_path: Path, val: LabelledImages,
         preds.extend(rec.decode_logits(rec.logits(batch)))
     texts, confidences = [p.text for p in preds], [p.confidence for p in preds]
     paths = write_report(out, val.labels, texts, confidences, lambda i: val.images[i], val.paths)
-    return paths, len(suspect_labels(val.labels, texts, confidences))
+    return RunReport(paths, len(suspect_labels(val.labels, texts, confidences)),
+                     len(case_only_mistakes(val.labels, texts)), len(texts))

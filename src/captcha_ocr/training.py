@@ -54,7 +54,7 @@ from .errors import DataError
 from .finetune import init_weights
 from .metrics import SUSPECT_CONFIDENCE
 from .model import count_parameters
-from .plateau import PlateauWatch, diagnose
+from .plateau import PlateauWatch, case_advice, diagnose
 from .recorder import RunRecorder, write_run_report
 from .samples import Sample
 from .schedule import Replan, planned_epochs
@@ -357,10 +357,13 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
             resume_from.unlink(missing_ok=True)
             (out / "schedule.json").unlink(missing_ok=True)
         if req.report and len(val_data) and recorder.model_path.is_file() and not watch.stuck:
-            _, suspects = write_run_report(out, recorder.model_path, val_data)
-            if suspects:
-                print_fn(f"{suspects} validation image(s) read with confidence >= {SUSPECT_CONFIDENCE} disagree with "
-                         f"their labels: often the label is wrong; check them by eye ({out / 'suspect_labels.csv'})")
+            report = write_run_report(out, recorder.model_path, val_data)
+            if report.suspects:
+                print_fn(f"{report.suspects} validation image(s) read with confidence >= {SUSPECT_CONFIDENCE} disagree "
+                         f"with their labels: often the label is wrong; check them by eye "
+                         f"({out / 'suspect_labels.csv'})")
+            if case_hint := case_advice(report.case_only, report.images):
+                print_fn(case_hint)
     best = recorder.best_metrics
     return TrainResult(
         model_path=recorder.model_path,

@@ -47,7 +47,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
         print("report: " + ", ".join(map(str, write_eval_report(a.report, result, rec.preprocess))), file=sys.stderr)
     if a.json:
         print(json.dumps({
-            "images": n, "accuracy": result.accuracy, "cer": result.cer, "skipped": len(result.skipped),
+            "images": n, "accuracy": result.accuracy, "accuracy_case_ignored": result.accuracy + result.case_only / n,
+            "cer": result.cer, "skipped": len(result.skipped),
             "mistakes": [{"file": str(s.path), "label": s.label, "prediction": p.text, "confidence": p.confidence}
                          for s, p, _ in mistakes],
             "suspect_labels": [str(s.path) for s, _ in suspects],
@@ -55,6 +56,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
         return 0
     print(f"images:    {n}" + (f" ({len(result.skipped)} unreadable skipped)" if result.skipped else ""))
     print(f"accuracy:  {result.accuracy:.2%}  ({n - len(mistakes)}/{n} exact)")
+    if result.case_only:
+        print(f"case ignored: {result.accuracy + result.case_only / n:.2%}  ({result.case_only} read wrong in "
+              f"upper/lower case only; if the site ignores case, train with --case fold)")
     print(f"CER:       {result.cer:.4f}")
     print("if answering only when confidence >= X:")
     for row in result.coverage_table():
