@@ -9,6 +9,12 @@ each run ends; a rerun skips the (set, seed) pairs already there, so an interrup
     python bench/generality.py --data ../shared/datasets                  # every set, seed 42
     python bench/generality.py --data ../shared/datasets --sets ref,swust_cas --seeds 1,2,3
     python bench/generality.py --data ../shared/datasets --init none --tag scratch   # from random weights
+    python bench/generality.py --sets pale --extra 3200 --minutes 15 --tag more-labels  # 4,000 labels, 15 min
+
+``--extra N`` adds N more labelled training images of the same scheme (the validation images stay
+the same): a dev-suite set's images past the first 1,000 of its shuffle, or for a generated style
+images drawn with another seed (bench/out/styles/NAME-extra/). ``--unlabeled N`` gives N such images
+to ``train --unlabeled`` instead, their labels hidden.
 
 The rows in bench/RESULTS.md: tag `init-general` (``--init general``: what the default does with
 no flags since it starts from the general model) and tag `default` (the default before that, from
@@ -31,6 +37,7 @@ from captcha_ocr.training import TrainRequest, train
 
 OUT = Path(__file__).parent / "out"
 STYLE_SETS = ("outline", "pale", "tiny", "long", "mixed62")
+EXTRA_STYLE_IMAGES = 4000  # images per style drawn with seed 1 for --extra / --unlabeled
 DEV_SETS = ("capybara_coupon", "swust_cas", "fssp_gov_ru", "rkn_securimage", "cryptowin_math", "nsysu_selcrs")
 
 
@@ -50,6 +57,23 @@ def load_set(name: str, data: Path) -> list[Sample]:
     samples = sorted(samples, key=lambda s: str(s.path))
     random.Random(0).shuffle(samples)
     return samples
+
+
+def load_extra(name: str, data: Path, count: int) -> list[Sample]:
+    """``count`` more images of a set's scheme, none of them among its first 1,000 (so neither a
+    training nor a validation image of :func:`split`); SystemExit when the set has too few."""
+    if count <= 0:
+        return []
+    if name in STYLE_SETS:
+        folder = OUT / "styles" / f"{name}-extra"
+        if not (folder / "labels.csv").is_file():
+            generate_style(folder, name, EXTRA_STYLE_IMAGES, seed=1)
+        pool = sorted(find_samples(folder), key=lambda s: str(s.path))
+    else:
+        pool = load_set(name, data)[1000:]
+    if len(pool) < count:
+        raise SystemExit(f"{name} has {len(pool)} images past its first 1,000, fewer than the {count} asked for")
+    return pool[:count]
 
 
 def split(samples: list[Sample], n_train: int = 800, n_val: int = 200) -> tuple[list[Sample], list[Sample]]:
@@ -72,6 +96,12 @@ def main() -> None:
                    help="model to start from, as `train --init` (general, none, a file); default: the preset's")
     p.add_argument("--ema", type=float, default=None,
                    help="weight-average span instead of the preset's (TrainConfig.ema; give a --tag)")
+    p.add_argument("--extra", type=int, default=0, help="more labelled training images (see above; give a --tag)")
+    p.add_argument("--unlabeled", type=int, default=0,
+                   help="images for train --unlabeled, labels hidden (see above; give a --tag)")
+    p.add_argument("--minutes", type=float, default=None, help="training budget instead of the preset's 5 minutes")
+    p.add_argument("--augment", default=None,
+                   help="augmentation instead of the preset's (train --augment; give a --tag)")
     a = p.parse_args()
     a.results.parent.mkdir(parents=True, exist_ok=True)
     if a.rescore:
@@ -87,11 +117,15 @@ def main() -> None:
             if (a.tag, name, seed) in done:
                 continue
             train_s, val_s = split(load_set(name, a.data))
+            more = load_extra(name, a.data, a.extra + a.unlabeled)
+            train_s += more[: a.extra]
+            unlabelled = [s.path for s in more[a.extra :]] or None
             out = OUT / "generality" / a.tag / f"{name}-{seed}"
             t0 = time.perf_counter()
             tag = f"[{name} {seed}]"
             result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False,
-                                        init=a.init, ema=a.ema),
+                                        init=a.init, ema=a.ema, max_minutes=a.minutes, unlabeled=unlabelled,
+                                        augment=a.augment),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
             row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
                        accuracy=result.best_val_accuracy, cer=result.best_val_cer,
@@ -101,6 +135,9 @@ def main() -> None:
                        epochs=result.epochs_run, train_seconds=round(result.run_seconds, 1),
                        wall_seconds=round(time.perf_counter() - t0, 1), restarted=result.restarted,
                        warned=bool(result.warnings), **({"ema": a.ema} if a.ema is not None else {}),
+                       **({"unlabeled": a.unlabeled} if a.unlabeled else {}),
+                       **({"minutes": a.minutes} if a.minutes is not None else {}),
+                       **({"augment": a.augment} if a.augment is not None else {}),
                        machine=platform.node(),
                        date=time.strftime("%Y-%m-%d %H:%M"))
             print(json.dumps(row), flush=True)
