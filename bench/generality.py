@@ -100,6 +100,7 @@ def main() -> None:
     p.add_argument("--unlabeled", type=int, default=0,
                    help="images for train --unlabeled, labels hidden (see above; give a --tag)")
     p.add_argument("--minutes", type=float, default=None, help="training budget instead of the preset's 5 minutes")
+    p.add_argument("--case", default="keep", help="case policy (train --case; give a --tag)")
     p.add_argument("--augment", default=None,
                    help="augmentation instead of the preset's (train --augment; give a --tag)")
     a = p.parse_args()
@@ -125,7 +126,7 @@ def main() -> None:
             tag = f"[{name} {seed}]"
             result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False,
                                         init=a.init, ema=a.ema, max_minutes=a.minutes, unlabeled=unlabelled,
-                                        augment=a.augment),
+                                        augment=a.augment, case=a.case),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
             row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
                        accuracy=result.best_val_accuracy, cer=result.best_val_cer,
@@ -138,6 +139,7 @@ def main() -> None:
                        **({"unlabeled": a.unlabeled} if a.unlabeled else {}),
                        **({"minutes": a.minutes} if a.minutes is not None else {}),
                        **({"augment": a.augment} if a.augment is not None else {}),
+                       **({"case": a.case} if a.case != "keep" else {}),
                        machine=platform.node(),
                        date=time.strftime("%Y-%m-%d %H:%M"))
             print(json.dumps(row), flush=True)

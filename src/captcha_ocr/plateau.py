@@ -88,6 +88,6 @@ def case_advice(case_only: int, images: int) -> str | None:
     wrong in upper/lower case only (at least two, and ``CASE_HINT_SHARE`` of them); ``None`` otherwise."""
     if case_only < 2 or case_only < CASE_HINT_SHARE * images:
         return None
-    return (f"note: {case_only} of the {images} validation images are read wrong in upper/lower case only (read "
-            f"with case ignored, {case_only / images:.1%} more of them are right). If the site ignores case, train "
-            f"with --case fold: each letter is then learned once, and eval scores that way")
+    return (f"note: {case_only} of the {images} validation images are read wrong in upper/lower case only: a site "
+            f"that ignores case would accept {case_only / images:.1%} more of them. If yours does, train with --case "
+            f"fold, so that the run picks its best epoch, and eval scores, the way the site does")
