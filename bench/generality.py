@@ -154,11 +154,16 @@ def last_epoch_accuracy(metrics: Path) -> float | None:
     return float(rows[-1]["val_accuracy"]) if rows and rows[-1]["val_accuracy"] else None
 
 
-def case_folded_accuracy(model: Path, val: list[Sample]) -> float:
-    """Exact match of ``model`` on ``val`` with case ignored (what a case-insensitive site accepts)."""
+def readings(model: Path, val: list[Sample]) -> list[str]:
+    """What the saved ``model`` reads on each image of ``val`` (greedy, as the run scored it)."""
     from captcha_ocr import Recognizer
 
-    texts = [p.text for p in Recognizer.load(model).predict([s.path for s in val])]
+    return [p.text for p in Recognizer.load(model).predict([s.path for s in val])]
+
+
+def case_folded_accuracy(model: Path, val: list[Sample]) -> float:
+    """Exact match of ``model`` on ``val`` with case ignored (what a case-insensitive site accepts)."""
+    texts = readings(model, val)
     return sum(t.lower() == s.label.lower() for t, s in zip(texts, val)) / len(val)
 
 

@@ -20,8 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from captcha_ocr import Recognizer
-from generality import OUT, load_set, split
+from generality import OUT, load_set, readings, split
 
 # each group: characters that many fonts draw alike, mapped to one of them
 LOOKALIKES = ["Il1|", "Oo0", *(c + c.upper() for c in "ckpsuvwxyz")]
@@ -55,7 +54,7 @@ def main() -> None:
     for run in a.runs.split(","):
         name = run.split("/")[-1].rsplit("-", 1)[0]
         val = split(load_set(name, a.data))[1]
-        texts = [q.text for q in Recognizer.load(OUT / "generality" / run / "model.pt").predict([s.path for s in val])]
+        texts = readings(OUT / "generality" / run / "model.pt", val)
         kinds = [kind_of(s.label, t) for s, t in zip(val, texts)]
         n = len(kinds)
         right, case, alike = (kinds.count(k) for k in ("right", "case", "look-alike"))

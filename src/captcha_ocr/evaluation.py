@@ -42,6 +42,11 @@ class EvalResult:
         """How many readings are wrong in upper/lower case only (right on a site that ignores case)."""
         return len(case_only_mistakes(self.truths, self.texts))
 
+    @property
+    def accuracy_case_ignored(self) -> float:
+        """Exact match with upper and lower case counted alike."""
+        return self.accuracy + self.case_only / len(self.samples) if self.samples else 0.0
+
     def mistakes(self) -> list[tuple[Sample, Prediction, int]]:
         """Wrong predictions, worst first: most edits, then most confident."""
         wrong = [

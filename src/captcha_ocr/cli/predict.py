@@ -47,7 +47,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         print("report: " + ", ".join(map(str, write_eval_report(a.report, result, rec.preprocess))), file=sys.stderr)
     if a.json:
         print(json.dumps({
-            "images": n, "accuracy": result.accuracy, "accuracy_case_ignored": result.accuracy + result.case_only / n,
+            "images": n, "accuracy": result.accuracy, "accuracy_case_ignored": result.accuracy_case_ignored,
             "cer": result.cer, "skipped": len(result.skipped),
             "mistakes": [{"file": str(s.path), "label": s.label, "prediction": p.text, "confidence": p.confidence}
                          for s, p, _ in mistakes],
@@ -57,7 +57,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     print(f"images:    {n}" + (f" ({len(result.skipped)} unreadable skipped)" if result.skipped else ""))
     print(f"accuracy:  {result.accuracy:.2%}  ({n - len(mistakes)}/{n} exact)")
     if result.case_only:
-        print(f"case ignored: {result.accuracy + result.case_only / n:.2%}  ({result.case_only} read wrong in "
+        print(f"case ignored: {result.accuracy_case_ignored:.2%}  ({result.case_only} read wrong in "
               f"upper/lower case only; if the site ignores case, train with --case fold)")
     print(f"CER:       {result.cer:.4f}")
     print("if answering only when confidence >= X:")
