@@ -103,8 +103,6 @@ def main() -> None:
     p.add_argument("--case", default="keep", help="case policy (train --case; give a --tag)")
     p.add_argument("--augment", default=None,
                    help="augmentation instead of the preset's (train --augment; give a --tag)")
-    p.add_argument("--backbone-lr", type=float, default=None,
-                   help="the convolutions' share of the learning rate (train --backbone-lr; give a --tag)")
     a = p.parse_args()
     a.results.parent.mkdir(parents=True, exist_ok=True)
     if a.rescore:
@@ -128,7 +126,7 @@ def main() -> None:
             tag = f"[{name} {seed}]"
             result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False,
                                         init=a.init, ema=a.ema, max_minutes=a.minutes, unlabeled=unlabelled,
-                                        augment=a.augment, case=a.case, backbone_lr=a.backbone_lr),
+                                        augment=a.augment, case=a.case),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
             row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
                        accuracy=result.best_val_accuracy, cer=result.best_val_cer,
@@ -142,7 +140,6 @@ def main() -> None:
                        **({"minutes": a.minutes} if a.minutes is not None else {}),
                        **({"augment": a.augment} if a.augment is not None else {}),
                        **({"case": a.case} if a.case != "keep" else {}),
-                       **({"backbone_lr": a.backbone_lr} if a.backbone_lr is not None else {}),
                        machine=platform.node(),
                        date=time.strftime("%Y-%m-%d %H:%M"))
             print(json.dumps(row), flush=True)

@@ -106,9 +106,6 @@ class TrainConfig:
     # validate and save an exponential moving average of the weights reaching back over this share of
     # the run's steps (averaging.WeightAverage); 0 = the raw weights
     ema: float = 0.0
-    # the convolution stages' share of the learning rate (1 = the same as the rest); below 1 keeps
-    # more of a starting model's features when fine-tuning
-    backbone_lr: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -125,33 +125,19 @@ class CTCSystem(L.LightningModule):
         count = sum(n for _, n in parts)
         return sum(v for v, _ in parts) / count if count else float("nan")
 
-    def parameter_groups(self) -> list[dict]:
-        """The optimiser's groups: the rest of the network at the peak rate, the convolutions at
-        ``backbone_lr`` times it."""
-        tc = self.tc
-        if tc.backbone_lr == 1.0:
-            return [{"params": list(self.parameters()), "lr": tc.lr}]
-        if not 0 < tc.backbone_lr <= 1:
-            raise ValueError(f"backbone_lr must be in (0, 1], got {tc.backbone_lr}")
-        backbone = {id(p) for p in self.model.cnn.parameters()}
-        rest = [p for p in self.parameters() if id(p) not in backbone]
-        return [{"params": rest, "lr": tc.lr},  # first: the rate the log reports
-                {"params": list(self.model.cnn.parameters()), "lr": tc.lr * tc.backbone_lr}]
-
     def configure_optimizers(self):
         tc = self.tc
-        groups = self.parameter_groups()
         if tc.optimizer == "adam":
-            opt = torch.optim.Adam(groups, lr=tc.lr, weight_decay=tc.weight_decay)
+            opt = torch.optim.Adam(self.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         elif tc.optimizer == "adamw":
-            opt = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
+            opt = torch.optim.AdamW(self.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         else:
             raise ValueError(f"unknown optimizer {tc.optimizer!r}")
         if tc.scheduler == "onecycle":
             # (at least 16 steps: one-cycle divides by its phase lengths, which a tiny run makes 0)
             sched = ResizableOneCycleLR(
-                opt, max_lr=[g["lr"] for g in groups],
-                total_steps=max(16, int(self.trainer.estimated_stepping_batches)), pct_start=tc.warmup
+                opt, max_lr=tc.lr, total_steps=max(16, int(self.trainer.estimated_stepping_batches)),
+                pct_start=tc.warmup
             )
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if tc.scheduler == "plateau":

@@ -81,7 +81,6 @@ class TrainRequest:
     lr: float | None = None
     augment: str | None = None
     ema: float | None = None  # span of the weight average (TrainConfig.ema); 0 = none
-    backbone_lr: float | None = None  # the convolutions' share of the learning rate (TrainConfig.backbone_lr)
     height: int | None = None
     width: int | None = None
     max_minutes: float | None = None
@@ -134,7 +133,7 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
     overrides = {
         k: v
         for k, v in dict(epochs=req.epochs, batch_size=req.batch_size, lr=req.lr, augment=req.augment,
-                         ema=req.ema, backbone_lr=req.backbone_lr, seed=req.seed, val_fraction=req.val_fraction).items()
+                         ema=req.ema, seed=req.seed, val_fraction=req.val_fraction).items()
         if v is not None
     }
     preset = replace(preset, train=replace(preset.train, **overrides))
