@@ -167,3 +167,76 @@ def test_every_decoder_reports_the_probability_of_its_text():
     assert all(set(d.text) <= {"a"} for d in forced)
     np.testing.assert_allclose([d.confidence for d in forced],
                                text_probability(logp, [charset.encode_one(d.text) for d in forced]), rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- the default decoder
+
+LOST_DOUBLE = frames([0.1, 0.8, 0.05, 0.05], [0.1, 0.05, 0.05, 0.8], [0.4, 0.0, 0.0, 0.6], [0.1, 0.05, 0.05, 0.8])
+
+
+def test_within_lengths_searches_again_only_the_readings_of_another_length():
+    from captcha_ocr.decode import within_lengths
+
+    right_length = frames([0.1, 0.8, 0.05, 0.05], [0.8, 0.1, 0.05, 0.05], [0.1, 0.05, 0.8, 0.05],
+                          [0.1, 0.05, 0.05, 0.8])  # "abm"
+    logits = np.concatenate([LOST_DOUBLE, right_length])
+    greedy = greedy_decode(logits, CS)
+    assert [d.text for d in greedy] == ["am", "abm"]
+    out = within_lengths(greedy, logits, CS, [3])
+    assert [d.text for d in out] == ["amm", "abm"]
+    assert out[1] is greedy[1]  # already an allowed length: kept as it was, not searched again
+
+
+def test_the_shortcut_reads_what_the_full_search_reads():
+    # the best path overall is the best of its own length, so skipping rows whose greedy reading has
+    # an allowed length changes nothing: compare with the search run on every row
+    from captcha_ocr.decode import _viterbi_within
+
+    rng = np.random.default_rng(3)
+    logits = (rng.normal(size=(128, 12, 4)) * 3).astype(np.float32)
+    for lengths in ([3], [2, 3, 4], [5, 6], [0, 1]):
+        fast = constrained_decode(logits, CS, lengths)
+        full = _viterbi_within(logits, CS, sorted(lengths), None)
+        assert [d.text for d in fast] == [d.text for d in full]
+        np.testing.assert_allclose([d.confidence for d in fast], [d.confidence for d in full], rtol=1e-4)
+
+
+def test_the_default_decoder_is_constrained_and_greedy_where_no_lengths_are_known():
+    assert DecodeOptions().decoder == "constrained" == DecodeOptions.parse().decoder
+    assert decode(LOST_DOUBLE, CS)[0].text == "am"  # no lengths: nothing to constrain to
+    assert decode(LOST_DOUBLE, CS, DecodeOptions(lengths=(3,)))[0].text == "amm"
+
+
+def test_a_model_reads_within_its_training_lengths_by_default():
+    import torch
+
+    from captcha_ocr import Recognizer
+    from captcha_ocr.bundle import Bundle
+    from captcha_ocr.config import ModelConfig
+    from captcha_ocr.images import Preprocess
+    from captcha_ocr.model import CRNN
+
+    cfg = ModelConfig(num_classes=4, height=32, width=64)
+    state = CRNN(cfg).state_dict()
+    rec = Recognizer(Bundle(cfg, CS, Preprocess(32, 64), state, lengths=[3, 5]))
+    assert rec.training_lengths() == (3, 4, 5)  # a length between two seen ones is allowed too
+    logits = torch.from_numpy(LOST_DOUBLE)
+    assert rec.decode_logits(logits)[0].text == "amm"
+    assert rec.decode_logits(logits, DecodeOptions("greedy"))[0].text == "am"
+    assert rec.decode_logits(logits, DecodeOptions(lengths=(2,)))[0].text == "am"  # the caller's lengths win
+    unknown = Recognizer(Bundle(cfg, CS, Preprocess(32, 64), state, lengths=[]))
+    assert unknown.training_lengths() == () and unknown.decode_logits(logits)[0].text == "am"
+
+
+def test_validation_scores_the_constrained_reading_and_keeps_the_greedy_one_for_the_plateau_watch():
+    import torch
+
+    from captcha_ocr.config import ModelConfig, TrainConfig
+    from captcha_ocr.images import Preprocess
+    from captcha_ocr.system import CTCSystem
+
+    system = CTCSystem(ModelConfig(num_classes=4, height=32, width=64), CS, Preprocess(32, 64), TrainConfig())
+    logits = torch.from_numpy(LOST_DOUBLE)
+    assert system.readings(logits) == (["am"], ["am"])  # no lengths set: greedy
+    system.decode_lengths = (3,)
+    assert system.readings(logits) == (["amm"], ["am"])

@@ -139,3 +139,13 @@ def test_unlearnable_data_is_restarted_then_reported(tmp_path, monkeypatch):
     assert result.restarted and "restarting with seed 43" in text
     assert result.warnings and result.warnings[0].startswith("WARNING") and result.warnings[0] in text
     assert result.model_path.is_file() and not (tmp_path / "run" / "schedule.json").exists()
+
+
+def test_the_watch_judges_by_the_greedy_readings():
+    # a reading constrained to the training lengths is never blank: its CER can fall under the stuck
+    # line while the model still answers blank everywhere, so the watch reads greedy_cer where given
+    watch = PlateauWatch(planned_epochs=20, restart_at=0.3)
+    trainer = SimpleNamespace(current_epoch=5, should_stop=False)
+    system = SimpleNamespace(epoch_metrics={"val_cer": 0.55, "greedy_cer": 1.0}, augment_active=False)
+    watch.on_train_epoch_end(trainer, system)
+    assert trainer.should_stop and watch.stuck and not system.augment_active

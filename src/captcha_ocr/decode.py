@@ -2,7 +2,8 @@
 
 :func:`decode` is the one entry point; :class:`DecodeOptions` says which decoder and how:
 ``greedy`` (best path), ``beam`` (prefix beam search, :mod:`captcha_ocr.beam`) or
-``constrained`` (the best path whose text has an allowed length), each optionally restricted
+``constrained`` (the best path whose text has an allowed length; the default, where a model
+knows the lengths of its training labels), each optionally restricted
 to a subset of the characters (``allow``), and optionally to one script per reading
 (``one_script``: the general model's readings never mix Latin and Cyrillic letters). The shared
 CTC maths (log-probabilities, the text probability every decoder reports as ``confidence``) is
@@ -26,18 +27,23 @@ from .charset import BLANK, Charset
 from .ctc import Decoded, as_logp, restrict, with_text_probability
 
 DECODERS = ("greedy", "beam", "constrained")
+# A trained model reads the best path of a length within those of its training labels: on the
+# benchmark sets it never turned a right reading wrong, and it mends dropped and doubled characters
+# (bench/lengths.py, bench/RESULTS.md). Without known lengths it is greedy decoding.
+DEFAULT_DECODER = "constrained"
 
 
 @dataclass(frozen=True)
 class DecodeOptions:
     """How to decode: ``decoder`` (one of :data:`DECODERS`); ``lengths``, the allowed text
-    lengths for ``constrained`` (``None``: the recogniser uses the lengths seen in training);
+    lengths for ``constrained`` (``None``: the recogniser allows every length from the shortest
+    to the longest label seen in training; with no lengths known, ``constrained`` is greedy);
     ``allow``, only these characters (a subset of the charset); ``beam_width`` for ``beam``;
     ``one_script``: a reading whose letters mix scripts (Latin and Cyrillic, say) is decoded again
     within each script, and the most probable of those is kept (``None``: the recogniser decides,
     on for the general model, whose every training image holds one script)."""
 
-    decoder: str = "greedy"
+    decoder: str = DEFAULT_DECODER
     lengths: tuple[int, ...] | None = None
     allow: str | None = None
     beam_width: int = 10
@@ -50,7 +56,7 @@ class DecodeOptions:
             object.__setattr__(self, "lengths", tuple(int(n) for n in self.lengths))
 
     @classmethod
-    def parse(cls, decoder: str = "greedy", length: str | None = None, allow: str | None = None,
+    def parse(cls, decoder: str = DEFAULT_DECODER, length: str | None = None, allow: str | None = None,
               beam_width: int = 10) -> DecodeOptions:
         """From user input (the CLI's options, the server's query): ``length`` as for
         :func:`parse_lengths`; empty ``length`` and ``allow`` mean none."""
@@ -73,14 +79,13 @@ def parse_lengths(text: str) -> list[int]:
 
 
 def decode(logits, charset: Charset, options: DecodeOptions | None = None) -> list[Decoded]:
-    """Decode logits ``[B, T, K]`` (numpy array or torch tensor) as ``options`` say (default: greedy)."""
+    """Decode logits ``[B, T, K]`` (numpy array or torch tensor) as ``options`` say (by default
+    constrained to ``options.lengths``; greedy where those are not given)."""
     o = options or DecodeOptions()
-    if o.decoder == "greedy":
+    if o.decoder == "greedy" or (o.decoder == "constrained" and not o.lengths):
         out = greedy_decode(logits, charset, o.allow)
     elif o.decoder == "beam":
         out = beam_decode(logits, charset, o.beam_width, o.allow)
-    elif not o.lengths:
-        raise ValueError("constrained decoding needs the allowed label lengths")
     else:
         out = constrained_decode(logits, charset, o.lengths, o.allow)
     return _one_script(out, logits, charset, o) if o.one_script else out
@@ -164,15 +169,34 @@ def constrained_decode(
 ) -> list[Decoded]:
     """The most probable frame path whose collapsed text has a length in ``lengths``.
 
-    Exact Viterbi over the CTC lattice, vectorised over the batch: the state after each frame
-    is (characters emitted so far, last class), so the search never leaves the allowed set.
+    The best path overall (greedy decoding) is also the best of its own length, so only the rows
+    whose greedy reading has another length are searched again (:func:`within_lengths`).
     ``confidence`` is the text's probability, as for greedy decoding (0 where no path of an
     allowed length exists). logits ``[B, T, K]``.
     """
-    logp = as_logp(logits, charset, allow)
+    return within_lengths(greedy_decode(logits, charset, allow), logits, charset, lengths, allow)
+
+
+def within_lengths(readings: list[Decoded], logits, charset: Charset, lengths: Iterable[int],
+                   allow: str | None = None) -> list[Decoded]:
+    """``readings``, the greedy decoding of logits ``[B, T, K]``, with each whose length is not in
+    ``lengths`` replaced by the most probable path of an allowed length (:func:`_viterbi_within`)."""
     allowed = sorted({int(n) for n in lengths})
     if not allowed or allowed[0] < 0:
         raise ValueError("constrained decoding needs at least one non-negative length")
+    redo = [i for i, d in enumerate(readings) if len(d.char_confidences) not in allowed]
+    out = list(readings)
+    if redo:
+        for i, d in zip(redo, _viterbi_within(logits[redo], charset, allowed, allow)):
+            out[i] = d
+    return out
+
+
+def _viterbi_within(logits, charset: Charset, allowed: list[int], allow: str | None) -> list[Decoded]:
+    """Exact Viterbi over the CTC lattice for the best path whose text has a length in ``allowed``
+    (sorted, non-negative), vectorised over the batch: the state after each frame is (characters
+    emitted so far, last class), so the search never leaves the allowed set. logits ``[B, T, K]``."""
+    logp = as_logp(logits, charset, allow)
     b, t_steps, k = logp.shape
     n_max = min(allowed[-1], t_steps)
     neg = -np.inf

@@ -80,7 +80,7 @@ def evaluate(
     batch_size: int = 128,
     progress: bool = True,
 ) -> EvalResult:
-    """Predict every readable sample (``options``: the decoder; default greedy); unreadable
+    """Predict every readable sample (``options``: the decoder; default constrained); unreadable
     files are skipped and listed.
 
     Labels are scored under the model's case policy (``rec.charset.case``: a model trained with

@@ -1,10 +1,10 @@
 """Never silently stuck: notice a run that has not left CTC's all-blank start, and say so.
 
 A CTC model first learns to answer blank everywhere (the loss falls to a plateau), then, with
-luck, to place characters. :class:`PlateauWatch` follows the validation CER each epoch: once the
-model reads something (CER below ``LEFT_PLATEAU_CER``) it switches augmentation on (see
-``TrainConfig.augment_warmup``); if it still reads nothing at ``restart_at`` of the planned
-epochs it stops the run so that ``train`` can restart it with another seed. :func:`diagnose`
+luck, to place characters. :class:`PlateauWatch` follows the greedy readings' validation CER
+each epoch: once the model reads something (CER below ``LEFT_PLATEAU_CER``) it switches
+augmentation on (see ``TrainConfig.augment_warmup``); if it still reads nothing at ``restart_at``
+of the planned epochs it stops the run so that ``train`` can restart it with another seed. :func:`diagnose`
 turns a finished run that never learned into a loud warning with likely causes; :func:`advise`
 says what to try for one that reads, but not well, and :func:`case_advice` when what it gets
 wrong is mostly upper/lower case.
@@ -32,7 +32,8 @@ class PlateauWatch(Callback):
         self.left_at: int | None = None
 
     def on_train_epoch_end(self, trainer, system) -> None:
-        cer = system.epoch_metrics.get("val_cer")
+        # the greedy readings' CER: a reading constrained to the training lengths is never blank
+        cer = system.epoch_metrics.get("greedy_cer", system.epoch_metrics.get("val_cer"))
         if cer is None:  # no validation set: nothing to judge by
             system.augment_active = True
             return

@@ -155,17 +155,22 @@ class Recognizer:
             return empty
         return self.backend.logits(batch)
 
+    def training_lengths(self) -> tuple[int, ...]:
+        """Every length from the shortest to the longest label seen in training (what ``constrained``
+        decoding allows by default; a length between two seen ones is allowed too); ``()`` if unknown."""
+        return tuple(range(min(self.lengths), max(self.lengths) + 1)) if self.lengths else ()
+
     def decode_logits(
         self,
         logits: np.ndarray | torch.Tensor,
         options: DecodeOptions | None = None,
         sources: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
-        """Logits ``[B, T, K]`` -> one :class:`Prediction` per row (greedy unless ``options`` say
-        otherwise; ``constrained`` without lengths uses the lengths seen in training)."""
+        """Logits ``[B, T, K]`` -> one :class:`Prediction` per row (by default ``constrained``: a
+        length from the shortest to the longest training label, :meth:`training_lengths`)."""
         options = options or DecodeOptions()
         if options.decoder == "constrained" and not options.lengths:
-            options = replace(options, lengths=tuple(self.lengths))
+            options = replace(options, lengths=self.training_lengths())
         if options.one_script is None:  # the general model learned one script per image
             options = replace(options, one_script=self.provenance.get("kind") == "general")
         if len(logits) == 0:
@@ -181,7 +186,8 @@ class Recognizer:
         batch_size: int = 64,
     ) -> list[Prediction]:
         """Read each image (paths, bytes, PIL images, HxW[xC] arrays); a single image (not in a
-        list) is accepted too. ``options``: which decoder and how (default: greedy); see
+        list) is accepted too. ``options``: which decoder and how (default: ``constrained`` to the
+        training lengths, see :meth:`training_lengths`); see
         :class:`~captcha_ocr.decode.DecodeOptions`. Raises ``ImageLoadError`` for an unreadable
         image (:meth:`predict_files` reports those per file instead)."""
         if isinstance(images, (str, os.PathLike, bytes, np.ndarray)) or hasattr(images, "getpixel"):

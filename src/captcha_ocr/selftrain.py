@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .bundle import load_bundle, save_bundle
 from .config import get_preset
+from .decode import DecodeOptions
 from .devices import strategy
 from .errors import DataError
 from .files import write_atomic
@@ -152,8 +153,10 @@ def self_train(req: TrainRequest, print_fn=print) -> TrainResult:
     rec = Recognizer(bundle1)
     from tqdm.auto import tqdm
 
-    results = tqdm(rec.predict_files(files), total=len(files), desc="reading unlabelled images",
-                   disable=not req.progress, leave=False)
+    # greedy readings: one of a length no label has is a doubt to skip (select_pseudo_labels), not one
+    # to force into an allowed length, as the constrained default would
+    results = tqdm(rec.predict_files(files, DecodeOptions("greedy")), total=len(files),
+                   desc="reading unlabelled images", disable=not req.progress, leave=False)
     lengths = {len(bundle1.charset.apply_case(s.label)) for s in train_s}
     sel = select_pseudo_labels(results, threshold, lengths)
     for _path, why in sel.unreadable:

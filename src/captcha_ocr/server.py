@@ -30,7 +30,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from .batcher import DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH, BatchResult, MicroBatcher
-from .decode import DECODERS, DecodeOptions, alignment_string
+from .decode import DECODERS, DEFAULT_DECODER, DecodeOptions, alignment_string
 from .pages import mount_assets, page
 from .recognizer import Recognizer
 from .uploads import PREDICT_BODY, Upload, decode_image, http_error, parse_images, read_body
@@ -149,8 +149,9 @@ def create_app(
     @app.post("/predict", response_model=PredictResponse, openapi_extra={"requestBody": PREDICT_BODY})
     async def predict(
         request: Request,
-        decoder: Literal[DECODERS] = "greedy",  # one of the decoders' names
-        length: str | None = Query(None, description="allowed text lengths for constrained: 5, 4-6 or 4,6"),
+        decoder: Literal[DECODERS] = DEFAULT_DECODER,  # one of the decoders' names
+        length: str | None = Query(None, description="allowed text lengths for constrained: 5, 4-6 or 4,6 "
+                                                   "(default: those of the training labels)"),
         allow: str | None = Query(None, description="only output these characters (a subset of the charset)"),
         beam_width: int = Query(10, ge=1, le=100),
         alignment: bool = Query(False, description="also answer each image's best class per frame ('-' = blank)"),

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from .augment import augment_batch, is_batch_level
 from .charset import Charset
 from .config import ModelConfig, TrainConfig
-from .decode import greedy_decode
+from .decode import greedy_decode, within_lengths
 from .images import Preprocess
 from .metrics import character_error_rate, sequence_accuracy
 from .model import CRNN
@@ -38,7 +38,11 @@ class CTCSystem(L.LightningModule):
     """Loss, optimiser, schedule and validation metrics around a :class:`CRNN`.
 
     ``val_labels`` are the validation labels by dataset index; after each validation epoch
-    ``epoch_metrics`` holds ``val_loss``, ``val_accuracy`` and ``val_cer`` over all of them.
+    ``epoch_metrics`` holds ``val_loss``, ``val_accuracy`` and ``val_cer`` over all of them, of
+    the readings the saved model will give: constrained to ``decode_lengths`` (every length from the
+    shortest to the longest training label) where those are set, else greedy. ``greedy_cer`` is the
+    greedy readings' CER, which says whether the model has left the all-blank start (a reading
+    forced to a length is never blank, so the constrained CER cannot say it).
     """
 
     def __init__(self, config: ModelConfig, charset: Charset, preprocess: Preprocess, train_config: TrainConfig):
@@ -49,7 +53,9 @@ class CTCSystem(L.LightningModule):
         self.tc = train_config
         self.ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True, reduction="none")
         self.val_labels: list[str] = []
-        self._val_rows: list[tuple[int, str, float]] = []  # (dataset index, reading, loss) of this process
+        self.decode_lengths: tuple[int, ...] = ()  # the lengths validation readings are constrained to
+        # (dataset index, reading, greedy reading, loss) of this process
+        self._val_rows: list[tuple[int, str, str, float]] = []
         self._train_losses: list[tuple[float, int]] = []
         self.epoch_metrics: dict[str, float] = {}
         # off at first with ``augment_warmup``: augmentation slows the escape from the all-blank start
@@ -88,8 +94,14 @@ class CTCSystem(L.LightningModule):
         x, targets, lengths, indices = batch
         logits = self(x)
         losses = self.losses(logits, targets, lengths).tolist()
-        texts = [d.text for d in greedy_decode(logits, self.charset)]
-        self._val_rows.extend(zip(indices.tolist(), texts, losses))
+        self._val_rows.extend(zip(indices.tolist(), *self.readings(logits), losses))
+
+    def readings(self, logits: torch.Tensor) -> tuple[list[str], list[str]]:
+        """Logits ``[B, T, K]`` -> what the saved model reads (constrained to ``decode_lengths`` where
+        set) and the greedy readings, one text per row each."""
+        greedy = greedy_decode(logits, self.charset)
+        read = within_lengths(greedy, logits, self.charset, self.decode_lengths) if self.decode_lengths else greedy
+        return [d.text for d in read], [d.text for d in greedy]
 
     def on_validation_epoch_start(self) -> None:
         self._val_rows = []
@@ -99,16 +111,18 @@ class CTCSystem(L.LightningModule):
             return
         # Every process scores all the readings; the distributed sampler pads its shards with
         # repeats of the first samples, so each index is counted once.
-        rows = {i: (text, loss) for part in all_gather_objects(self._val_rows) for i, text, loss in part}
+        rows = {i: (text, greedy, loss) for part in all_gather_objects(self._val_rows)
+                for i, text, greedy, loss in part}
         if not rows:
             return
         order = sorted(rows)
         truths = [self.val_labels[i] for i in order]
         preds = [rows[i][0] for i in order]
         self.epoch_metrics.update(
-            val_loss=sum(rows[i][1] for i in order) / len(order),
+            val_loss=sum(rows[i][2] for i in order) / len(order),
             val_accuracy=sequence_accuracy(truths, preds),
             val_cer=character_error_rate(truths, preds),
+            greedy_cer=character_error_rate(truths, [rows[i][1] for i in order]),
         )
         # the same value on every process; sync_dist only keeps Lightning from warning
         self.log("val_accuracy", self.epoch_metrics["val_accuracy"], prog_bar=True, sync_dist=True)

@@ -230,6 +230,9 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)
     system = CTCSystem(config, charset, preprocess, tc)  # builds the run's one CRNN
     system.val_labels = val_data.labels
+    lengths = sorted({len(label) for label in train_data.labels})
+    # validation reads as the saved model will (Recognizer.training_lengths: shortest to longest)
+    system.decode_lengths = tuple(range(lengths[0], lengths[-1] + 1)) if lengths else ()
     if init is not None:
         notes.append(f"initialised from {_describe_init(init_source, init)}: "
                      f"{init_weights(system.model, charset, init, str(init_source))}; its architecture and input "
@@ -246,7 +249,6 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
                          f"the few-shot table in bench/RESULTS.md")
         else:
             notes.append(f"initialised from scratch (random weights: {init_reason}; {advice})")
-    lengths = sorted({len(label) for label in train_data.labels})
     notes.append(
         f"{len(train_data)} training / {len(val_data)} validation images, {len(charset)} characters, "
         f"input {preprocess.height}x{preprocess.width}x{preprocess.channels}, T={config.time_steps}, "

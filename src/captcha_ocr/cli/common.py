@@ -9,7 +9,7 @@ import sys
 
 from ..backends import BACKENDS
 from ..config import PRESETS
-from ..decode import DECODERS, DecodeOptions
+from ..decode import DECODERS, DEFAULT_DECODER, DecodeOptions
 
 EXIT_USER_ERROR = 2  # the user can fix it: a bad path, option or dataset
 EXIT_FAILED = 1  # it ran, but not everything worked (some files unreadable, export parity)
@@ -46,10 +46,11 @@ def add_backend_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_decode_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--decoder", default="greedy", choices=DECODERS,
-                   help="greedy best path; beam = prefix beam search; constrained = best path of an allowed length")
+    p.add_argument("--decoder", default=DEFAULT_DECODER, choices=DECODERS,
+                   help="constrained (the default) = best path of an allowed length; greedy = best path; "
+                        "beam = prefix beam search")
     p.add_argument("--length", help="allowed label lengths for --decoder constrained: 5, 4-6 or 4,6 "
-                                    "(default: the lengths seen in training)")
+                                    "(default: from the shortest to the longest label seen in training)")
     p.add_argument("--allow", help="only output these characters (a subset of the model's charset)")
     p.add_argument("--beam-width", type=int, default=10)
 
