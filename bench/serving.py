@@ -7,7 +7,8 @@
 
 Each ``.pt`` model is exported to ONNX (next to --out) first. ``offline`` mode, per model and
 backend, with every PNG of the data set read into memory beforehand (no disk I/O timed):
-batch throughput (PNG bytes -> text: decoding, preprocessing, model, greedy CTC; batch 64),
+batch throughput (PNG bytes -> text: decoding, preprocessing, model, CTC decoding with the default
+decoder; batch 64), greedy and default decoding alone on the same logits,
 model-only throughput, single-image latency p50/p99 (one PNG in memory -> text), and ONNX vs
 torch agreement over the whole data set (max |logit difference|, identical decoded texts).
 
@@ -101,9 +102,26 @@ def offline(name: str, model: Path, onnx_path: Path, blobs: list[bytes], latency
         })
     diff = float(np.abs(logits["onnx"] - logits["torch"]).max())
     same = sum(a == b for a, b in zip(texts["torch"], texts["onnx"]))
+    decode_s = decode_speed(recs["onnx"], logits["onnx"], repeat)
     for row in rows:
-        row.update(max_abs_logit_diff=diff, same_text=same)
+        row.update(max_abs_logit_diff=diff, same_text=same, **decode_s)
     return rows
+
+
+def decode_speed(rec, logits: np.ndarray, repeat: int) -> dict:
+    """Sequences per second of greedy and of the default decoder (within the training lengths) on
+    the same logits ``[N, T, K]``, side by side (best of ``repeat``)."""
+    from captcha_ocr.decode import DecodeOptions
+
+    out = {}
+    for name, options in (("greedy", DecodeOptions("greedy")), ("default", None)):
+        best = float("inf")
+        for _ in range(repeat):
+            t = time.perf_counter()
+            rec.decode_logits(logits, options)
+            best = min(best, time.perf_counter() - t)
+        out[f"decode_{name}_seq_s"] = len(logits) / best
+    return out
 
 
 def print_offline(rows: list[dict]) -> None:
@@ -117,6 +135,10 @@ def print_offline(rows: list[dict]) -> None:
     print("| --- | --- | --- | --- |")
     for r in rows[::2]:
         print(f"| {r['model']} | {r['images']} | {r['max_abs_logit_diff']:.2e} | {r['same_text']}/{r['images']} |")
+    print("\n| model | decoding only, greedy (seq/s) | decoding only, default: within the training lengths (seq/s) |")
+    print("| --- | --- | --- |")
+    for r in rows[::2]:
+        print(f"| {r['model']} | {r['decode_greedy_seq_s']:,.0f} | {r['decode_default_seq_s']:,.0f} |")
 
 
 # ----------------------------------------------------------------------------- http
