@@ -155,7 +155,8 @@ def last_epoch_accuracy(metrics: Path) -> float | None:
 
 
 def readings(model: Path, val: list[Sample]) -> list[str]:
-    """What the saved ``model`` reads on each image of ``val`` (greedy, as the run scored it)."""
+    """What the saved ``model`` reads on each image of ``val`` (the default decoder; runs before
+    2026-11-30 17:00 scored greedy readings, bench/lengths.py compares the two)."""
     from captcha_ocr import Recognizer
 
     return [p.text for p in Recognizer.load(model).predict([s.path for s in val])]

@@ -63,6 +63,13 @@ class DecodeOptions:
         return cls(decoder, parse_lengths(length) if length else None, allow or None, beam_width)
 
 
+def length_range(lengths: Iterable[int]) -> tuple[int, ...]:
+    """Every length from the shortest to the longest of ``lengths`` (those of a model's training
+    labels: what ``constrained`` decoding allows by default); ``()`` for none."""
+    lengths = list(lengths)
+    return tuple(range(min(lengths), max(lengths) + 1)) if lengths else ()
+
+
 def parse_lengths(text: str) -> list[int]:
     """``"5"`` -> [5]; ``"4-6"`` -> [4, 5, 6]; ``"4,6"`` -> [4, 6] (sorted, no repeats)."""
     out: set[int] = set()

@@ -24,7 +24,7 @@ import numpy as np
 
 from .backends import OnnxBackend, TorchBackend, resolve_backend
 from .charset import Charset
-from .decode import DecodeOptions, alignment_string, decode
+from .decode import DecodeOptions, alignment_string, decode, length_range
 from .errors import ImageLoadError, ModelFileError
 from .images import ImageInput, Preprocess, default_workers
 
@@ -158,7 +158,7 @@ class Recognizer:
     def training_lengths(self) -> tuple[int, ...]:
         """Every length from the shortest to the longest label seen in training (what ``constrained``
         decoding allows by default; a length between two seen ones is allowed too); ``()`` if unknown."""
-        return tuple(range(min(self.lengths), max(self.lengths) + 1)) if self.lengths else ()
+        return length_range(self.lengths)
 
     def decode_logits(
         self,

@@ -144,7 +144,7 @@ class RunReport(NamedTuple):
 def write_run_report(out: Path, model_path: Path, val: LabelledImages, batch_size: int = 256) -> RunReport:
     """``errors.png``, ``confusions.csv`` and ``suspect_labels.csv`` for the saved (best) model on the
     validation images (already resized uint8 ``[N, C, H, W]``), read the way
-    :class:`~captcha_ocr.recognizer.Recognizer` reads (greedy decoding), and the counts of suspect
+    :class:`~captcha_ocr.recognizer.Recognizer` reads (its default decoder), and the counts of suspect
     labels (:func:`~captcha_ocr.metrics.suspect_labels`) and of mistakes in case only
     (:func:`~captcha_ocr.metrics.case_only_mistakes`)."""
     from .metrics import case_only_mistakes, suspect_labels

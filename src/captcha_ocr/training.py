@@ -49,6 +49,7 @@ from .averaging import WeightAverage
 from .bundle import Bundle, clean_state_dict, load_bundle
 from .config import Preset, get_preset
 from .dataset import TorchDataset, collate, prepare_data
+from .decode import length_range
 from .devices import pick_accelerator, strategy
 from .errors import DataError
 from .finetune import init_weights
@@ -231,8 +232,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     system = CTCSystem(config, charset, preprocess, tc)  # builds the run's one CRNN
     system.val_labels = val_data.labels
     lengths = sorted({len(label) for label in train_data.labels})
-    # validation reads as the saved model will (Recognizer.training_lengths: shortest to longest)
-    system.decode_lengths = tuple(range(lengths[0], lengths[-1] + 1)) if lengths else ()
+    system.decode_lengths = length_range(lengths)  # validation reads as the saved model will
     if init is not None:
         notes.append(f"initialised from {_describe_init(init_source, init)}: "
                      f"{init_weights(system.model, charset, init, str(init_source))}; its architecture and input "
