@@ -172,11 +172,12 @@ def pseudo_precision(run: Path, truth: dict[str, str]) -> list[dict]:
 
 def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample], unlabelled: list[Sample],
                  seed: int, minutes: float, out: Path, tag: str, augment: str | None = None,
-                 lr: float | None = None, ema: float | None = None) -> dict:
+                 lr: float | None = None, ema: float | None = None, precision: str | None = None,
+                 width: int | None = None) -> dict:
     req = TrainRequest(data=labelled, val_samples=val, out=str(out), seed=seed, max_minutes=minutes,
                        init="none" if mode == "scratch" else model, progress=False, report=False,
                        unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None,
-                       augment=augment, lr=lr, ema=ema)
+                       augment=augment, lr=lr, ema=ema, precision=precision, width=width)
     result = train(req, print_fn=lambda *x: print(tag, *x, flush=True))
     row = {"accuracy": result.best_val_accuracy, "cer": result.best_val_cer,
            "final_accuracy": last_epoch_accuracy(result.metrics_path), "best_epoch": result.best_epoch,
@@ -206,6 +207,10 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate instead of the preset's (give a --tag)")
     p.add_argument("--ema", type=float, default=None,
                    help="weight-average span instead of the preset's (TrainConfig.ema; give a --tag)")
+    p.add_argument("--precision", default=None,
+                   help="Lightning precision instead of the default's, e.g. bf16-mixed (give a --tag)")
+    p.add_argument("--width", type=int, default=None,
+                   help="model input width instead of the one chosen from the data (give a --tag)")
     p.add_argument("--plot", type=Path, default=None,
                    help="only draw the learning curves of --tag from the results to this PNG (no runs)")
     a = p.parse_args()
@@ -246,8 +251,9 @@ def main() -> None:
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
                     row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag,
-                                       a.augment, a.lr, a.ema)
-                overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema)) if v is not None}
+                                       a.augment, a.lr, a.ema, a.precision, a.width)
+                overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
+                                                     ("precision", a.precision), ("width", a.width)) if v is not None}
                 row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row, **overrides,
                            general=general_info if mode not in ("scratch", "ddddocr", "ddddocr-informed") else None,
                            wall_seconds=round(time.perf_counter() - t0, 1), machine=platform.node(),

@@ -103,6 +103,10 @@ def main() -> None:
     p.add_argument("--case", default="keep", help="case policy (train --case; give a --tag)")
     p.add_argument("--augment", default=None,
                    help="augmentation instead of the preset's (train --augment; give a --tag)")
+    p.add_argument("--precision", default=None,
+                   help="Lightning precision instead of the default's (train --precision; give a --tag)")
+    p.add_argument("--width", type=int, default=None,
+                   help="model input width instead of the one chosen from the data (train --width; give a --tag)")
     a = p.parse_args()
     a.results.parent.mkdir(parents=True, exist_ok=True)
     if a.rescore:
@@ -126,7 +130,8 @@ def main() -> None:
             tag = f"[{name} {seed}]"
             result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False,
                                         init=a.init, ema=a.ema, max_minutes=a.minutes, unlabeled=unlabelled,
-                                        augment=a.augment, case=a.case),
+                                        augment=a.augment, case=a.case, precision=a.precision,
+                                        width=a.width),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
             row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
                        accuracy=result.best_val_accuracy, cer=result.best_val_cer,
@@ -140,6 +145,8 @@ def main() -> None:
                        **({"minutes": a.minutes} if a.minutes is not None else {}),
                        **({"augment": a.augment} if a.augment is not None else {}),
                        **({"case": a.case} if a.case != "keep" else {}),
+                       **({"precision": a.precision} if a.precision else {}),
+                       **({"width": a.width} if a.width else {}),
                        machine=platform.node(),
                        date=time.strftime("%Y-%m-%d %H:%M"))
             print(json.dumps(row), flush=True)
