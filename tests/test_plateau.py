@@ -119,6 +119,23 @@ def test_replan_fits_the_schedule_to_what_the_first_epochs_took(tmp_path):
     assert changed == [150]
 
 
+def test_replan_is_not_shrunk_by_one_slow_epoch(tmp_path):
+    # seen on the 2-core VM: a first epoch of 29 s (something else on the machine), then 7 s each;
+    # the mean (14.3 s) would have planned 19 epochs and left half the 300 s budget unused
+    clock = iter([29.0, 36.0, 43.0])
+    sched, changed = _one_cycle(45 * 10), []
+    replan = Replan(300.0, 45, 150, lambda: next(clock), tmp_path / "schedule.json", changed.append,
+                    print_fn=lambda *a: None)
+    trainer = SimpleNamespace(current_epoch=0, sanity_checking=False, num_training_batches=10,
+                              lr_scheduler_configs=[SimpleNamespace(scheduler=sched)],
+                              fit_loop=SimpleNamespace(max_epochs=45))
+    for epoch in range(3):
+        trainer.current_epoch = epoch
+        replan.on_train_epoch_end(trainer, None)
+    # an epoch costs the median, 7 s; 0.92 * 300 - 43 s spent leaves 233 s: 33 more epochs, 36 in all
+    assert changed == [36] and trainer.fit_loop.max_epochs == 36
+
+
 @pytest.mark.slow
 def test_unlearnable_data_is_restarted_then_reported(tmp_path, monkeypatch):
     # every run counts as stuck at its check epoch, so the restart path runs whatever noise the model reads

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,11 +139,13 @@ class ResizableOneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
 class Replan(Callback):
     """After :data:`REPLAN_AFTER` epochs, fit the rest of the schedule to what those epochs took.
 
-    ``elapsed()`` gives the run's training seconds so far (the clock the budget is judged by). The
-    new epoch count keeps the plan's bounds; it is written to ``path`` (the schedule a resumed run
-    reads), passed to ``on_change`` (which updates what else records the epoch count) and
-    announced through ``print_fn``. Put it before the callback that writes the checkpoint, so the
-    checkpoint of that epoch holds the re-planned schedule.
+    ``elapsed()`` gives the run's training seconds so far (the clock the budget is judged by). An
+    epoch's cost is the median of the first epochs' durations, so one epoch slowed by something
+    else on the machine does not shrink the whole schedule, and the epochs still to come fill the
+    budget that is left. The new epoch count keeps the plan's bounds; it is written to ``path``
+    (the schedule a resumed run reads), passed to ``on_change`` (which updates what else records
+    the epoch count) and announced through ``print_fn``. Put it before the callback that writes the
+    checkpoint, so the checkpoint of that epoch holds the re-planned schedule.
     """
 
     def __init__(self, budget_seconds: float, planned: int, max_epochs: int, elapsed: Callable[[], float],
@@ -150,15 +153,22 @@ class Replan(Callback):
         self.budget, self.planned, self.max_epochs = budget_seconds, planned, max_epochs
         self.elapsed, self.path, self.on_change, self.print_fn = elapsed, path, on_change, print_fn
         self.done = planned <= 2 * REPLAN_AFTER  # too short a run to learn from its first epochs
+        self.marks: dict[int, float] = {0: 0.0}  # epoch -> elapsed() at its end
 
     def on_train_epoch_end(self, trainer, system) -> None:
         epoch = trainer.current_epoch + 1
-        if self.done or trainer.sanity_checking or epoch < REPLAN_AFTER:
+        if self.done or trainer.sanity_checking:
+            return
+        self.marks[epoch] = spent = self.elapsed()
+        if epoch < REPLAN_AFTER:
             return
         self.done = True
-        per_epoch = self.elapsed() / epoch
-        # the same fit as the first plan, an epoch now measured whole; at least one more epoch
-        epochs = plan_epochs(per_epoch, 1, 0.0, self.budget, self.max_epochs, min_epochs=epoch + 1).epochs
+        durations = [self.marks[e] - self.marks[e - 1] for e in range(1, epoch + 1)
+                     if e in self.marks and e - 1 in self.marks]
+        per_epoch = statistics.median(durations) if durations else spent / epoch
+        # the same fit as the first plan over the budget that is left; at least one more epoch
+        left = plan_epochs(per_epoch, 1, 0.0, self.budget - spent / BUDGET_SHARE, self.max_epochs, min_epochs=0)
+        epochs = max(epoch + 1, min(self.max_epochs, epoch + left.epochs))
         if abs(epochs - self.planned) <= REPLAN_TOLERANCE * self.planned:
             return
         schedulers = [c.scheduler for c in trainer.lr_scheduler_configs]
