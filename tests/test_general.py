@@ -29,6 +29,8 @@ def test_general_loads_by_name_and_reads_images():
     rec = Recognizer.load("general")
     assert rec.charset.chars == GENERAL_ALPHABET
     assert (rec.preprocess.height, rec.preprocess.width) == (INPUT_HEIGHT, INPUT_WIDTH)
+    # what inspect and preview, which load no model, take as a fine-tune's start
+    assert shipped.SHIPPED_INPUT_SIZE["general"] == (INPUT_HEIGHT, INPUT_WIDTH)
     images = [draw_style("general", 9, i)[1] for i in range(3)]
     preds = rec.predict(images)
     assert len(preds) == 3 and all(set(p.text) <= set(GENERAL_ALPHABET) and 0 <= p.confidence <= 1 for p in preds)

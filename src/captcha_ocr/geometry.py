@@ -42,14 +42,22 @@ def choose_geometry(
     min_height: int = MIN_HEIGHT,
     max_height: int = MAX_HEIGHT,
     pixel_budget: int = PIXEL_BUDGET,
+    min_width: int = 0,
+    start_size: tuple[int, int] | None = None,
 ) -> Geometry:
     """``(height, width)`` of the model input for images of ``(width, height)`` ``sizes``.
 
     The median image is scaled so its height lies in ``[min_height, max_height]`` (aspect kept),
     then down to ``pixel_budget`` pixels (never below ``min_height``); the width is then
     stretched, if needed, to give ``2 * min_ctc_frames + 2`` frames (at least ``MIN_FRAMES``)
-    for the longest label. Height is a multiple of 4, width of ``width_per_frame``.
+    for the longest label, and to ``min_width`` (a fine-tune's start model reads best at no less than
+    the width it was trained at). ``start_size``, the ``(height, width)`` of the model a fine-tune starts
+    from, sets both: its height, and no narrower than its width. Height is a multiple of 4, width of
+    ``width_per_frame``.
     """
+    if start_size is not None:
+        min_height = max_height = start_size[0]
+        min_width = max(min_width, start_size[1])
     sizes = list(sizes)
     if not sizes:
         raise ValueError("no image sizes given")
@@ -72,4 +80,8 @@ def choose_geometry(
     if width // width_per_frame < min_frames:
         width = min_frames * width_per_frame
         notes.append(f"stretched to {min_frames} frames for labels of up to {need} frames")
+    min_width = -(-min_width // width_per_frame) * width_per_frame
+    if width < min_width:
+        width = min_width
+        notes.append(f"widened to {width} px, the width the start model was trained at")
     return Geometry(height, width, min_frames, tuple(notes))

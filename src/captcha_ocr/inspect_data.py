@@ -24,6 +24,7 @@ from .errors import ImageLoadError
 from .geometry import choose_geometry
 from .images import default_workers, load_image
 from .samples import Sample, find_samples, split_samples
+from .shipped import SHIPPED_INPUT_SIZE
 
 RARE_BELOW = 10  # a character seen fewer times than this is hard to learn
 MINORITY_CASE = 0.05  # upper-case letters under 5% of all cased letters (or lower-case) look accidental
@@ -192,9 +193,9 @@ def inspect_dataset(
     train_chars = set("".join(s.label for s in train_s))
     report.val_only_chars = sorted(set("".join(s.label for s in val_s)) - train_chars)
     if train_s:
-        stages = get_preset("default").model.stages
+        preset = get_preset("default")
         g = choose_geometry([by_path[str(s.path)].size for s in train_s], [s.label for s in train_s],
-                            frame_width(stages))
+                            frame_width(preset.model.stages), start_size=SHIPPED_INPUT_SIZE.get(preset.init))
         report.model_input = (g.height, g.width)
         report.time_steps, report.too_narrow = narrow_images(good, report.model_input)
     report.warnings = _warnings(report, good, groups)

@@ -22,6 +22,7 @@ from .geometry import choose_geometry
 from .images import Preprocess
 from .plots import BLACK, image_grid, save_png, to_uint8
 from .samples import find_samples, split_samples
+from .shipped import SHIPPED_INPUT_SIZE
 
 
 @dataclass
@@ -66,7 +67,8 @@ def preview(
         train_s, _ = split_samples([s for s in samples if sizes[s.path]], p.train.val_fraction, p.train.seed)
         if not train_s:
             raise DataError(f"{data}: no readable images")
-        g = choose_geometry([sizes[s.path] for s in train_s], [s.label for s in train_s], frame_width(p.model.stages))
+        g = choose_geometry([sizes[s.path] for s in train_s], [s.label for s in train_s], frame_width(p.model.stages),
+                            start_size=SHIPPED_INPUT_SIZE.get(p.init))
         height, width = g.height, g.width
     else:
         height, width = p.image_size

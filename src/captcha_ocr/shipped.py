@@ -19,6 +19,10 @@ SHIPPED = {
     "general": ("general.pt", "captcha-ocr pretrain --out DIR (see the README, 'General model')"),
 }
 
+# name -> the (height, width) its model reads, so torch-free tools (inspect, preview) can show the
+# input size a fine-tune from it gets; tests/test_general.py checks it against the shipped file
+SHIPPED_INPUT_SIZE = {"general": (48, 192)}
+
 
 def is_shipped_name(path: str | os.PathLike) -> bool:
     """Whether ``path`` names a shipped model rather than a file (no file of that name exists)."""

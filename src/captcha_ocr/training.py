@@ -18,8 +18,10 @@ optimiser and metrics in :mod:`~captcha_ocr.system`, the run folder in
 two rounds of ``unlabeled`` (self-training) in :mod:`~captcha_ocr.selftrain`.
 
 A run with ``init`` keeps the init model's architecture, preprocessing and input height (the
-network is convolutional along the width only, so the width is still chosen from the data); the
-preset gives the training recipe. ``init="general"`` starts from the general model shipped in the
+network is convolutional along the width only, so the width is still chosen from the data, but
+never narrower than the init model's: the general model was pretrained at 48x192, and fine-tunes
+squeezed narrower read worse, see "The fine-tune's input width" in bench/RESULTS.md); the preset
+gives the training recipe. ``init="general"`` starts from the general model shipped in the
 package (:mod:`captcha_ocr.shipped`). With ``init`` left out a run starts where its preset says
 (the default preset: the general model, unless ``height`` is given; the ``seed`` preset: random
 weights); ``init="none"`` starts from random weights. The log says what a run started from.
@@ -226,7 +228,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     val = req.val_samples if req.val_samples is not None else (req.val_dir or None)
     height = req.height or (init.preprocess.height if init is not None else None)
     train_data, val_data, charset, preprocess, skipped = prepare_data(
-        req.data, preset, val, height, req.width, req.label_pattern, req.progress, notes.append, req.case)
+        req.data, preset, val, height, req.width, req.label_pattern, req.progress, notes.append, req.case,
+        min_width=init.preprocess.width if init is not None else 0)
     notes += [f"skipped {why}" if str(path) in why else f"skipped {path}: {why}" for path, why in skipped]
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)
     system = CTCSystem(config, charset, preprocess, tc)  # builds the run's one CRNN
