@@ -44,10 +44,10 @@ def test_tall_images_are_scaled_down_and_sizes_are_multiples():
 
 def test_a_fine_tune_is_never_narrower_than_its_start_model():
     # 100x24 at 48 px high is 200 wide: kept; 60x24 would be 120: widened to the start model's 192
-    wide = choose_geometry([(100, 24)], ["abcd"], 8, min_height=48, max_height=48, min_width=192)
+    wide = choose_geometry([(100, 24)], ["abcd"], 8, start_size=(48, 192))
     assert (wide.height, wide.width) == (48, 200) and not any("widened" in n for n in wide.notes)
-    narrow = choose_geometry([(60, 24)], ["abcd"], 8, min_height=48, max_height=48, min_width=192)
+    narrow = choose_geometry([(60, 24)], ["abcd"], 8, start_size=(48, 192))
     assert (narrow.height, narrow.width) == (48, 192)
     assert any("widened to 192 px" in n for n in narrow.notes)
     # a start width off the frame grid is rounded up to it
-    assert choose_geometry([(60, 24)], ["ab"], 8, min_width=130).width == 136
+    assert choose_geometry([(60, 24)], ["ab"], 8, start_size=(48, 130)).width == 136

@@ -127,16 +127,16 @@ def prepare_data(
     progress: bool = True,
     print_fn=print,
     case: str = "keep",
-    min_width: int = 0,
+    start_size: tuple[int, int] | None = None,
 ) -> TrainingData:
     """A folder (or samples) -> train and validation images, charset and preprocessing.
 
     ``val`` (a folder or samples) is the validation set; without it, ``preset.train.val_fraction``
     of ``data`` is split off with ``preset.train.seed``. The input size is the preset's, or
     chosen from the training images (``height``/``width`` override either; a ``height`` alone,
-    with no size fixed by the preset, gets the width chosen at that height, and no narrower than
-    ``min_width``: a fine-tune's start model's width). Labels are cased by
-    the ``case`` policy (see :class:`~captcha_ocr.charset.Charset`). Bad files are
+    with no size fixed by the preset, gets the width chosen at that height; ``start_size``, a
+    fine-tune's start model's ``(height, width)``, fixes the height and bounds the width from
+    below). Labels are cased by the ``case`` policy (see :class:`~captcha_ocr.charset.Charset`). Bad files are
     skipped and reported; unusable labels raise :class:`DataError` naming the files.
     """
     samples = data if isinstance(data, list) else find_samples(data, label_pattern)
@@ -164,7 +164,7 @@ def prepare_data(
         # a given height (--height, or an init model's) fixes it: the width is then chosen at that height
         fixed = dict(min_height=height, max_height=height) if height else {}
         geometry = choose_geometry([by_path[s.path].size for s in train_s], [s.label for s in train_s],
-                                   frame_width(preset.model.stages), min_width=min_width, **fixed)
+                                   frame_width(preset.model.stages), start_size=start_size, **fixed)
         for note in geometry.notes:
             print_fn(f"input size: {note}")
         base_h, base_w = preset.image_size or (geometry.height, geometry.width)

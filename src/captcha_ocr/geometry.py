@@ -42,7 +42,6 @@ def choose_geometry(
     min_height: int = MIN_HEIGHT,
     max_height: int = MAX_HEIGHT,
     pixel_budget: int = PIXEL_BUDGET,
-    min_width: int = 0,
     start_size: tuple[int, int] | None = None,
 ) -> Geometry:
     """``(height, width)`` of the model input for images of ``(width, height)`` ``sizes``.
@@ -50,14 +49,15 @@ def choose_geometry(
     The median image is scaled so its height lies in ``[min_height, max_height]`` (aspect kept),
     then down to ``pixel_budget`` pixels (never below ``min_height``); the width is then
     stretched, if needed, to give ``2 * min_ctc_frames + 2`` frames (at least ``MIN_FRAMES``)
-    for the longest label, and to ``min_width`` (a fine-tune's start model reads best at no less than
-    the width it was trained at). ``start_size``, the ``(height, width)`` of the model a fine-tune starts
-    from, sets both: its height, and no narrower than its width. Height is a multiple of 4, width of
+    for the longest label. ``start_size``, the ``(height, width)`` of the model a fine-tune starts
+    from, fixes the height to its own and keeps the width no narrower than its own (a start model
+    reads best at no less than the width it was trained at). Height is a multiple of 4, width of
     ``width_per_frame``.
     """
+    min_width = 0
     if start_size is not None:
         min_height = max_height = start_size[0]
-        min_width = max(min_width, start_size[1])
+        min_width = start_size[1]
     sizes = list(sizes)
     if not sizes:
         raise ValueError("no image sizes given")

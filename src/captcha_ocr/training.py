@@ -229,7 +229,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     height = req.height or (init.preprocess.height if init is not None else None)
     train_data, val_data, charset, preprocess, skipped = prepare_data(
         req.data, preset, val, height, req.width, req.label_pattern, req.progress, notes.append, req.case,
-        min_width=init.preprocess.width if init is not None else 0)
+        start_size=(init.preprocess.height, init.preprocess.width) if init is not None else None)
     notes += [f"skipped {why}" if str(path) in why else f"skipped {path}: {why}" for path, why in skipped]
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)
     system = CTCSystem(config, charset, preprocess, tc)  # builds the run's one CRNN
