@@ -126,6 +126,7 @@ class TrainResult:
     restarted: bool = False  # the first attempt was stuck; this result is the second's
     warnings: list[str] = field(default_factory=list)  # e.g. the run never learned to read (plateau.diagnose)
     train_images: int = 0  # labelled training images (pseudo-labelled ones not counted)
+    val_images: int = 0  # validation images the accuracies are measured on
     pseudo_labels: int | None = None  # self-training: unlabelled images used with their confident readings
 
 
@@ -194,7 +195,7 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
         result.restarted = True
     if result.is_global_zero:
         result.warnings = diagnose(result.best_val_accuracy, result.best_val_cer, result.train_images,
-                                   result.epochs_run, result.restarted)
+                                   result.epochs_run, result.restarted, result.val_images)
         for line in result.warnings:
             print_fn(line)
     result.seconds = time.perf_counter() - t0
@@ -383,6 +384,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         is_global_zero=trainer.is_global_zero,
         stuck=watch.stuck,
         train_images=len(train_data),
+        val_images=len(val_data),
     )
 
 
