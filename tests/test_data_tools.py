@@ -133,7 +133,8 @@ def test_inspect_finds_each_planted_problem(tmp_path, capsys):
     assert [Path(f).name for f, _ in r.unreadable] == ["zz_broken.png"]
     assert [sorted(Path(p).name for p in g) for g in r.duplicates] == [sorted([names[dup_a], names[dup_b]])]
     assert r.val_only_chars == ["q"]
-    assert r.model_input == (48, 192) and r.time_steps == 24  # the general model's height: 200x50 -> 192x48
+    # the general model's height, and the 32 frames a fine-tune gets at least: 200x50 -> 256x48
+    assert r.model_input == (48, 256) and r.time_steps == 32
     assert [Path(d["file"]).name for d in r.too_narrow] == [names[narrow]]
     assert r.length_histogram == {5: 40}
     text = "\n".join(r.warnings)
@@ -161,12 +162,12 @@ def test_inspect_is_quiet_on_a_clean_folder(tmp_path):
 
 def test_inspect_and_preview_show_the_input_a_default_run_gets(tmp_path):
     # 90x30 images: the default starts from the general model, so they get its 48 px height and at
-    # least its 192 px width, not the 32x96 (then 16 frames: 128 px) that a run from scratch would get
+    # least 32 frames (256 px), not the 32x96 (then 16 frames: 128 px) that a run from scratch would get
     rng = np.random.default_rng(4)
     for label in ["ab12", "ba34", "cd56", "dc78", "ef90", "fe12"]:
         _noise(rng, (90, 30)).save(tmp_path / f"{label}.png")
-    assert inspect_dataset(tmp_path).model_input == (48, 192)
-    assert preview(tmp_path, tmp_path / "grid.png", count=4).model_input == (48, 192)
+    assert inspect_dataset(tmp_path).model_input == (48, 256)
+    assert preview(tmp_path, tmp_path / "grid.png", count=4).model_input == (48, 256)
 
 
 # ----------------------------------------------------------------------------- preview and reports
@@ -182,8 +183,8 @@ def test_preview_png_has_the_stated_size(tmp_path, augment):
     r = preview(tmp_path, tmp_path / "out" / "grid.png", augment=augment, count=6, cols=3)
     im = Image.open(r.path)
     assert im.size == r.size and r.path.stat().st_size > 1000
-    assert r.images == 6 and r.model_input == (48, 192)
-    assert im.width == 3 * (2 * 192 + PAD) + PAD  # the model's 192-pixel width, doubled (cells under 200 px are)
+    assert r.images == 6 and r.model_input == (48, 256)
+    assert im.width == 3 * (256 + PAD) + PAD  # the model's 256-pixel width (cells under 200 px would be doubled)
     rows_of_images = 2 if augment != "none" else 1
     assert im.height > 2 * rows_of_images * 48
 

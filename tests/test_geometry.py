@@ -42,12 +42,15 @@ def test_tall_images_are_scaled_down_and_sizes_are_multiples():
     assert g.height <= 64 and g.height % 4 == 0 and g.width % 8 == 0
 
 
-def test_a_fine_tune_is_never_narrower_than_its_start_model():
-    # 100x24 at 48 px high is 200 wide: kept; 60x24 would be 120: widened to the start model's 192
-    wide = choose_geometry([(100, 24)], ["abcd"], 8, start_size=(48, 192))
-    assert (wide.height, wide.width) == (48, 200) and not any("widened" in n for n in wide.notes)
+def test_a_fine_tune_is_never_narrower_than_its_start_model_nor_32_frames():
+    # 160x24 at 48 px high is 320 wide: kept; 60x24 would be 120: widened to 32 frames (256 px), more than
+    # the start model's 192
+    wide = choose_geometry([(160, 24)], ["abcd"], 8, start_size=(48, 192))
+    assert (wide.height, wide.width) == (48, 320) and not any("widened" in n for n in wide.notes)
     narrow = choose_geometry([(60, 24)], ["abcd"], 8, start_size=(48, 192))
-    assert (narrow.height, narrow.width) == (48, 192)
-    assert any("widened to 192 px" in n for n in narrow.notes)
-    # a start width off the frame grid is rounded up to it
-    assert choose_geometry([(60, 24)], ["ab"], 8, start_size=(48, 130)).width == 136
+    assert (narrow.height, narrow.width) == (48, 256)
+    assert any("widened to 256 px" in n for n in narrow.notes)
+    # a start model wider than 32 frames keeps its width, rounded up to the frame grid
+    assert choose_geometry([(60, 24)], ["ab"], 8, start_size=(48, 300)).width == 304
+    # from scratch (no start model) the 32 frames do not apply
+    assert choose_geometry([(60, 24)], ["ab"], 8).width < 256

@@ -172,23 +172,24 @@ def test_fine_tuning_keeps_the_init_models_architecture_and_height(tmp_path):
     rec = Recognizer.load(result.model_path)
     assert rec.bundle.config.rnn_hidden == 32 and rec.bundle.config.proj_dim == 64
     assert rec.preprocess.height == 40
-    assert rec.preprocess.width == 168  # 100x24 scaled to 40 px high is 167 wide: the data's width at that height
+    # 100x24 scaled to 40 px high is 167 wide, under the 32 frames (256 px) a fine-tune gets at least
+    assert rec.preprocess.width == 256
     log = "\n".join(lines)
     assert "initialised from" in log and "new characters ['c'] start fresh" in log and "(40 px) kept" in log
     assert rec.provenance["init"] == str(init) and rec.provenance["init_provenance"] == {"preset": "default"}
 
 
 def test_fine_tuning_is_never_narrower_than_the_init_model(tmp_path):
-    # init: 40x192; data: 100x24, which at 40 px high would be 168 wide: widened to the init's 192
-    init = _random_model_file(tmp_path / "init.pt", "ab", 40, 192, rnn_hidden=32, proj_dim=64)
+    # init: 40x288; data: 100x24, which at 40 px high would be 168 wide: widened to the init's 288
+    init = _random_model_file(tmp_path / "init.pt", "ab", 40, 288, rnn_hidden=32, proj_dim=64)
     for label in ["ab", "ba", "aab", "bab"]:
         write_png(tmp_path / "data" / f"{label}.png", size=(100, 24), color=200)
     lines: list[str] = []
     result = train(TrainRequest(data=str(tmp_path / "data"), out=str(tmp_path / "run"), init=str(init), epochs=1,
                                 progress=False, report=False), print_fn=lines.append)
     rec = Recognizer.load(result.model_path)
-    assert (rec.preprocess.height, rec.preprocess.width) == (40, 192)
-    assert any("widened to 192 px" in line for line in lines)
+    assert (rec.preprocess.height, rec.preprocess.width) == (40, 288)
+    assert any("widened to 288 px" in line for line in lines)
 
 
 def test_a_run_from_scratch_says_so(tmp_path):
