@@ -34,8 +34,9 @@ MAX_HEIGHT = 64
 PIXEL_BUDGET = 64 * 208  # about a 200x50 captcha at full size
 MIN_FRAMES = 16
 # a fine-tune reads better with more frames than the general model's 24 (48x192): 32 frames (256 px)
-# lifted rkn_securimage from 62.0% to 66.5% at 100 labels and 85.0% to 91.0% at 800, and left the
-# other real sets level (bench/RESULTS.md, "The fine-tune's input width: 32 frames")
+# lifted rkn_securimage from 62.0% to 66.5% at 100 labels and from 87.0% to 90.5% at 800 (mean of three
+# seeds), and left the other real sets level at 100 labels (bench/RESULTS.md, "The fine-tune's input
+# width: 32 frames")
 FINETUNE_MIN_FRAMES = 32
 
 
