@@ -159,7 +159,8 @@ def zero_shot_ddddocr(val: list[Sample], alphabet: str | None = None) -> dict:
 
 
 def pseudo_precision(run: Path, truth: dict[str, str]) -> list[dict]:
-    """Per threshold: how many round-1 readings of the unlabelled images it keeps, and how many are right."""
+    """Per threshold: how many of the last round's readings of the unlabelled images (the model of the
+    round before it) it keeps, and how many are right."""
     rows = list(csv.DictReader(open(run / "pseudo_labels.csv", encoding="utf-8")))
     read = [(float(r["confidence"]), r["reading"] == truth[r["file"]]) for r in rows if r["confidence"]]
     out = []
@@ -173,11 +174,12 @@ def pseudo_precision(run: Path, truth: dict[str, str]) -> list[dict]:
 def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample], unlabelled: list[Sample],
                  seed: int, minutes: float, out: Path, tag: str, augment: str | None = None,
                  lr: float | None = None, ema: float | None = None, precision: str | None = None,
-                 width: int | None = None) -> dict:
+                 width: int | None = None, rounds: int | None = None) -> dict:
     req = TrainRequest(data=labelled, val_samples=val, out=str(out), seed=seed, max_minutes=minutes,
                        init="none" if mode == "scratch" else model, progress=False, report=False,
                        unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None,
-                       augment=augment, lr=lr, ema=ema, precision=precision, width=width)
+                       augment=augment, lr=lr, ema=ema, precision=precision, width=width,
+                       self_training_rounds=rounds if mode == "init+unlabeled" else None)
     result = train(req, print_fn=lambda *x: print(tag, *x, flush=True))
     row = {"accuracy": result.best_val_accuracy, "cer": result.best_val_cer,
            "final_accuracy": last_epoch_accuracy(result.metrics_path), "best_epoch": result.best_epoch,
@@ -211,8 +213,11 @@ def main() -> None:
                    help="Lightning precision instead of the default's, e.g. bf16-mixed (give a --tag)")
     p.add_argument("--width", type=int, default=None,
                    help="model input width instead of the one chosen from the data (give a --tag)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="self-training rounds for init+unlabeled instead of the default's (give a --tag)")
     p.add_argument("--plot", type=Path, default=None,
-                   help="only draw the learning curves of --tag from the results to this PNG (no runs)")
+                   help="only draw the learning curves of --tag (or several, comma-separated) from the results "
+                        "to this PNG (no runs)")
     a = p.parse_args()
     if a.plot:
         print(plot_curves(a.results, a.tag, a.plot))
@@ -251,9 +256,11 @@ def main() -> None:
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
                     row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag,
-                                       a.augment, a.lr, a.ema, a.precision, a.width)
+                                       a.augment, a.lr, a.ema, a.precision, a.width, a.rounds)
                 overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
-                                                     ("precision", a.precision), ("width", a.width)) if v is not None}
+                                                     ("precision", a.precision), ("width", a.width),
+                                                     ("rounds", a.rounds if mode == "init+unlabeled" else None))
+                             if v is not None}
                 row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row, **overrides,
                            general=general_info if mode not in ("scratch", "ddddocr", "ddddocr-informed") else None,
                            wall_seconds=round(time.perf_counter() - t0, 1), machine=platform.node(),
@@ -289,13 +296,16 @@ def print_table(path: Path) -> None:
 
 def plot_curves(path: Path, tag: str, out: Path) -> Path:
     """One panel per set: exact match (mean over seeds) against the number of labels for each training
-    mode of ``tag``, with the zero-shot readings of ``general`` and ddddocr as flat lines (case ignored)."""
+    mode of ``tag``, with the zero-shot readings of ``general`` and ddddocr as flat lines (case ignored).
+    ``tag`` may name several tags, comma-separated, of runs of one configuration (a cell two of them
+    measured is the mean of both, as seeds are)."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullLocator
 
     from captcha_ocr.files import write_atomic
 
-    rows = [r for r in map(json.loads, path.read_text().splitlines()) if r["tag"] == tag]
+    tags = set(tag.split(","))
+    rows = [r for r in map(json.loads, path.read_text().splitlines()) if r["tag"] in tags]
     sets = list(dict.fromkeys(r["set"] for r in rows))
     if not sets:
         raise SystemExit(f"no rows tagged {tag!r} in {path}")

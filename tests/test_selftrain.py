@@ -93,8 +93,8 @@ def test_two_rounds_with_pseudo_labels(tmp_path: Path, synth_data: Path, monkeyp
                                 progress=False, report=False), print_fn=lines.append)
     log = "\n".join(lines)
     assert "warning: unlabelled image skipped (no pseudo-label)" in log and "broken.png" in log
-    assert (f"10 of 31 unlabelled images pseudo-labelled (confidence >= {PSEUDO_LABEL_THRESHOLD:g}); 20 below the "
-            f"threshold") in log
+    assert (f"round 1's model pseudo-labelled 10 of 31 unlabelled images (confidence >= "
+            f"{PSEUDO_LABEL_THRESHOLD:g}); 20 below the threshold") in log
     assert any(line.startswith("round 1: epoch 1") for line in lines)
     assert any(line.startswith("round 2: initialised from") and "round1" in line for line in lines)
     rows = list(csv.DictReader(open(tmp_path / "run" / "pseudo_labels.csv")))
@@ -108,3 +108,32 @@ def test_two_rounds_with_pseudo_labels(tmp_path: Path, synth_data: Path, monkeyp
     assert prov["self_training"]["pseudo_labels"] == 10 and prov["self_training"]["unreadable"] == 1
     if "kept" not in prov["self_training"]:  # round 2's model: trained on the 36 labelled and the 10 used images
         assert prov["train_images"] == 36 + 10
+
+
+@pytest.mark.slow
+def test_three_rounds_each_read_by_the_round_before(tmp_path: Path, synth_data: Path, monkeypatch):
+    samples = find_samples(synth_data)
+    labelled, pool = samples[:40], samples[40:60]
+    unlabeled = tmp_path / "unlabeled"
+    unlabeled.mkdir()
+    for s in pool:
+        shutil.copy(s.path, unlabeled / s.path.name)
+    monkeypatch.setattr(_ConfidentOnTen, "truth", {s.path.name: s.label for s in pool})
+    monkeypatch.setattr("captcha_ocr.selftrain.Recognizer", _ConfidentOnTen)
+    lines: list[str] = []
+    run = tmp_path / "run"
+    result = train(TrainRequest(data=labelled, out=str(run), epochs=1, unlabeled=str(unlabeled), progress=False,
+                                report=False, self_training_rounds=3), print_fn=lines.append)
+    assert any(line.startswith("round 2: initialised from") and "round1" in line for line in lines)
+    assert any(line.startswith("round 3: initialised from") and "round2" in line for line in lines)
+    assert any(line.startswith("self-training round 3 of 3: ") for line in lines)
+    for folder in (run / "round2", run):  # the readings each later round trained on, in its own folder
+        rows = list(csv.DictReader(open(folder / "pseudo_labels.csv")))
+        assert len(rows) == 20 and sum(r["decision"] == "used" for r in rows) == 10
+    assert (run / "round1" / "model.pt").is_file() and (run / "round2" / "model.pt").is_file()
+    prov = Recognizer.load(result.model_path).provenance["self_training"]
+    assert prov["rounds"] == 3 and [r["round"] for r in prov["per_round"]] == [2, 3]
+    assert all(r["pseudo_labels"] == 10 for r in prov["per_round"])
+    with pytest.raises(ValueError, match="at least 2 rounds"):
+        train(TrainRequest(data=labelled, out=str(tmp_path / "one"), epochs=1, unlabeled=str(unlabeled),
+                           progress=False, report=False, self_training_rounds=1))

@@ -4,15 +4,19 @@
 Round 1 trains on the labelled images for :data:`ROUND1_SHARE` of the time budget. Its model
 reads the unlabelled images, and :func:`select_pseudo_labels` keeps the readings it is sure of
 (confidence >= :data:`PSEUDO_LABEL_THRESHOLD`, a length the labels have) as labels. Round 2
-starts from round 1's weights and trains on the labelled plus the pseudo-labelled images for the
-rest of the budget, validated on the same held-out labelled images; the final ``model.pt`` is the
-better of the two rounds by validation accuracy (the log says which).
+starts from round 1's weights and trains on the labelled plus the pseudo-labelled images,
+validated on the same held-out labelled images. With more rounds (``--rounds``,
+``TrainRequest.self_training_rounds``; :data:`ROUNDS` by default) each round's model reads the
+unlabelled images again and the next round trains on its readings; the rounds after the first
+share the rest of the budget. The final ``model.pt`` is the best round by validation accuracy
+(the log says which).
 
 An unlabelled file that cannot be read is skipped with a warning naming it and never gets a
 label; the run's own labelled images (training and validation) are never pseudo-labelled, so
-validation stays honest. The run folder gets ``round1/`` (round 1's run folder),
-``pseudo_labels.csv`` (every unlabelled file: the reading, its confidence, and whether it was
-used or why not) and round 2's files.
+validation stays honest. The run folder gets ``round1/`` (round 1's run folder), the
+folders of the rounds between (``round2/`` ...), and the last round's files; each round after the
+first has, in its folder, ``pseudo_labels.csv`` (every unlabelled file: the reading it trained
+on, its confidence, and whether it was used or why not).
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ from .training import TrainRequest, TrainResult, _budget_seconds, train
 # (reference data) and 98.2% (capybara_coupon) of the time; 0.95 was 99.7% and 98.9% but kept
 # 10-13% fewer (bench/RESULTS.md).
 PSEUDO_LABEL_THRESHOLD = 0.9
-ROUND1_SHARE = 0.5  # of the time budget for round 1; round 2 gets what is left after reading the images
-MIN_ROUND2_SECONDS = 15.0  # round 2 gets at least this, even when round 1 used more than its share
+ROUNDS = 2  # training rounds (``TrainRequest.self_training_rounds``): round 1 on the labels, then pseudo-label rounds
+ROUND1_SHARE = 0.5  # of the time budget for round 1; the later rounds share what is left after each reading
+MIN_ROUND2_SECONDS = 15.0  # each later round gets at least this, even when round 1 used more than its share
 
 
 @dataclass
@@ -127,10 +132,25 @@ def _split(req: TrainRequest) -> tuple[list[Sample], list[Sample]]:
     return split_samples(labelled, fraction, tc.seed if req.seed is None else req.seed)
 
 
+def _read_and_select(rec: Recognizer, files: list[Path], threshold: float, lengths: set[int],
+                     progress: bool, print_fn) -> Selection:
+    """One reading of the unlabelled ``files`` by ``rec``, and the readings kept as labels."""
+    from tqdm.auto import tqdm
+
+    # greedy readings: one of a length no label has is a doubt to skip (select_pseudo_labels), not one
+    # to force into an allowed length, as the constrained default would
+    results = tqdm(rec.predict_files(files, DecodeOptions("greedy")), total=len(files),
+                   desc="reading unlabelled images", disable=not progress, leave=False)
+    sel = select_pseudo_labels(results, threshold, lengths)
+    for _path, why in sel.unreadable:
+        print_fn(f"warning: unlabelled image skipped (no pseudo-label): {why}")
+    return sel
+
+
 def self_train(req: TrainRequest, print_fn=print) -> TrainResult:
-    """Two rounds of training with pseudo-labels from ``req.unlabeled`` in between (see the module
-    docstring); the whole run keeps to the request's time budget (round 2 gets at least
-    :data:`MIN_ROUND2_SECONDS`). Returns the kept round's result, with ``pseudo_labels`` set."""
+    """Rounds of training with pseudo-labels from ``req.unlabeled`` in between (see the module
+    docstring); the whole run keeps to the request's time budget (each round after the first gets
+    at least :data:`MIN_ROUND2_SECONDS`). Returns the kept round's result, with ``pseudo_labels`` set."""
     if req.resume:
         raise ValueError("--resume is not supported with --unlabeled: start the run again")
     if strategy(req.devices, req.num_nodes) == "ddp":
@@ -138,62 +158,76 @@ def self_train(req: TrainRequest, print_fn=print) -> TrainResult:
     threshold = PSEUDO_LABEL_THRESHOLD if req.pseudo_threshold is None else req.pseudo_threshold
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"pseudo-label threshold must be in [0, 1], got {threshold}")
+    rounds = ROUNDS if req.self_training_rounds is None else req.self_training_rounds
+    if rounds < 2:
+        raise ValueError(f"self-training needs at least 2 rounds, got {rounds}")
     t0 = time.perf_counter()
     out = Path(req.out)
     train_s, val_s = _split(req)
     files = unlabeled_files(req.unlabeled, [s.path for s in train_s + val_s])
     budget = _budget_seconds(req, get_preset(req.preset))  # None with --epochs: each round runs them all
-    base = replace(req, data=train_s, val_samples=val_s, val_dir=None, unlabeled=None, pseudo_threshold=None)
+    base = replace(req, data=train_s, val_samples=val_s, val_dir=None, unlabeled=None, pseudo_threshold=None,
+                   self_training_rounds=None)
 
-    print_fn(f"self-training round 1: {len(train_s)} labelled images"
+    print_fn(f"self-training round 1 of {rounds}: {len(train_s)} labelled images"
              + (f", {budget * ROUND1_SHARE / 60:.1f} of the {budget / 60:.1f} minutes" if budget else ""))
     r1 = train(replace(base, out=str(out / "round1"), max_minutes=budget * ROUND1_SHARE / 60 if budget
                        else req.max_minutes), print_fn=lambda *a: print_fn("round 1: " + " ".join(map(str, a))))
-    bundle1 = load_bundle(r1.model_path)
-    rec = Recognizer(bundle1)
-    from tqdm.auto import tqdm
-
-    # greedy readings: one of a length no label has is a doubt to skip (select_pseudo_labels), not one
-    # to force into an allowed length, as the constrained default would
-    results = tqdm(rec.predict_files(files, DecodeOptions("greedy")), total=len(files),
-                   desc="reading unlabelled images", disable=not req.progress, leave=False)
-    lengths = {len(bundle1.charset.apply_case(s.label)) for s in train_s}
-    sel = select_pseudo_labels(results, threshold, lengths)
-    for _path, why in sel.unreadable:
-        print_fn(f"warning: unlabelled image skipped (no pseudo-label): {why}")
-    write_pseudo_labels(out / "pseudo_labels.csv", sel)
+    results = [r1]
+    lengths = {len(load_bundle(r1.model_path).charset.apply_case(s.label)) for s in train_s}
     info = {"unlabeled": str(req.unlabeled) if not isinstance(req.unlabeled, list) else f"{len(files)} files",
-            "threshold": threshold, "unlabeled_images": len(files), "pseudo_labels": len(sel.samples),
-            "below_threshold": sel.below_threshold, "other_length": sel.other_length, "empty": sel.empty,
-            "unreadable": len(sel.unreadable), "round1_val_accuracy": r1.best_val_accuracy}
-    print_fn(f"self-training: {len(sel.samples)} of {len(files)} unlabelled images pseudo-labelled "
-             f"(confidence >= {threshold:g}); {sel.below_threshold} below the threshold, {sel.other_length} of a "
-             f"length no label has, {sel.empty} read as nothing, {len(sel.unreadable)} unreadable "
-             f"(readings in {out / 'pseudo_labels.csv'})")
-
-    left = None if budget is None else max(MIN_ROUND2_SECONDS, budget - (time.perf_counter() - t0))
-    print_fn(f"self-training round 2: {len(train_s)} labelled + {len(sel.samples)} pseudo-labelled images, "
-             f"from round 1's weights" + (f", {left / 60:.1f} minutes" if left else ""))
-    r2 = train(replace(base, data=train_s + sel.samples, out=str(out), init=str(r1.model_path),
-                       height=bundle1.preprocess.height, width=bundle1.preprocess.width,
-                       max_minutes=left / 60 if left else req.max_minutes,
-                       provenance={**req.provenance, "self_training": info}),
-               print_fn=lambda *a: print_fn("round 2: " + " ".join(map(str, a))))
-    kept = r2
-    if (r1.best_val_accuracy is not None and r2.best_val_accuracy is not None
-            and r1.best_val_accuracy > r2.best_val_accuracy):
-        kept = r1
-        bundle1.provenance["self_training"] = {**info, "kept": "round 1 (round 2 did not improve validation "
-                                                               f"accuracy: {r2.best_val_accuracy:.2%})"}
-        save_bundle(bundle1, out / "model.pt")
-        print_fn(f"self-training: round 2 reached {r2.best_val_accuracy:.2%} validation accuracy, round 1 "
-                 f"{r1.best_val_accuracy:.2%}: keeping round 1's model as {out / 'model.pt'}")
+            "threshold": threshold, "unlabeled_images": len(files), "rounds": rounds,
+            "round1_val_accuracy": r1.best_val_accuracy}
+    per_round: list[dict] = []
+    for k in range(2, rounds + 1):
+        last = k == rounds
+        folder = out if last else out / f"round{k}"
+        prev = results[-1]
+        prev_bundle = load_bundle(prev.model_path)
+        sel = _read_and_select(Recognizer(prev_bundle), files, threshold, lengths, req.progress, print_fn)
+        write_pseudo_labels(folder / "pseudo_labels.csv", sel)
+        counts = {"pseudo_labels": len(sel.samples), "below_threshold": sel.below_threshold,
+                  "other_length": sel.other_length, "empty": sel.empty, "unreadable": len(sel.unreadable)}
+        per_round.append({"round": k, **counts})
+        info.update(counts)  # the last round's counts, as before rounds were a choice
+        print_fn(f"self-training: round {k - 1}'s model pseudo-labelled {len(sel.samples)} of {len(files)} unlabelled "
+                 f"images (confidence >= {threshold:g}); {sel.below_threshold} below the threshold, "
+                 f"{sel.other_length} of a length no label has, {sel.empty} read as nothing, {len(sel.unreadable)} "
+                 f"unreadable (readings in {folder / 'pseudo_labels.csv'})")
+        left = None
+        if budget is not None:
+            left = max(MIN_ROUND2_SECONDS, (budget - (time.perf_counter() - t0)) / (rounds - k + 1))
+        print_fn(f"self-training round {k} of {rounds}: {len(train_s)} labelled + {len(sel.samples)} pseudo-labelled "
+                 f"images, from round {k - 1}'s weights" + (f", {left / 60:.1f} minutes" if left else ""))
+        results.append(train(
+            replace(base, data=train_s + sel.samples, out=str(folder), init=str(prev.model_path),
+                    height=prev_bundle.preprocess.height, width=prev_bundle.preprocess.width,
+                    max_minutes=left / 60 if left else req.max_minutes,
+                    provenance={**req.provenance, "self_training": {**info, "per_round": per_round}}),
+            print_fn=lambda *a, k=k: print_fn(f"round {k}: " + " ".join(map(str, a)))))
+    info["per_round"] = [{**r, "val_accuracy": res.best_val_accuracy} for r, res in zip(per_round, results[1:])]
+    accuracies = [r.best_val_accuracy for r in results]
+    best = max(range(rounds), key=lambda i: -1.0 if accuracies[i] is None else accuracies[i])
+    if accuracies[best] is not None and accuracies[-1] is not None and accuracies[best] > accuracies[-1]:
+        kept_dir = out / f"round{best + 1}"
+        bundle = load_bundle(results[best].model_path)
+        bundle.provenance["self_training"] = {**info, "kept": f"round {best + 1} (the last round did not improve "
+                                                              f"validation accuracy: {accuracies[-1]:.2%})"}
+        save_bundle(bundle, out / "model.pt")
+        print_fn(f"self-training: validation accuracy by round {', '.join(f'{a:.2%}' for a in accuracies)}: keeping "
+                 f"round {best + 1}'s model as {out / 'model.pt'}")
         for name in ("errors.png", "confusions.csv", "suspect_labels.csv"):  # the report of the model kept
-            if (out / "round1" / name).is_file():
-                shutil.copyfile(out / "round1" / name, out / name)
-    elif r2.best_val_accuracy is not None:
-        print_fn(f"self-training: validation accuracy {r1.best_val_accuracy:.2%} after round 1, "
-                 f"{r2.best_val_accuracy:.2%} after round 2 (kept)")
-    return replace(kept, model_path=out / "model.pt", metrics_path=r2.metrics_path,
-                   seconds=time.perf_counter() - t0, run_seconds=r1.run_seconds + r2.run_seconds,
-                   pseudo_labels=len(sel.samples), train_images=len(train_s))
+            if (kept_dir / name).is_file():
+                shutil.copyfile(kept_dir / name, out / name)
+        kept = results[best]
+    else:
+        if accuracies[-1] is not None:
+            bundle = load_bundle(out / "model.pt")
+            bundle.provenance["self_training"] = info
+            save_bundle(bundle, out / "model.pt")
+            print_fn(f"self-training: validation accuracy by round {', '.join(f'{a:.2%}' for a in accuracies)} "
+                     f"(the last kept)")
+        kept = results[-1]
+    return replace(kept, model_path=out / "model.pt", metrics_path=results[-1].metrics_path,
+                   seconds=time.perf_counter() - t0, run_seconds=sum(r.run_seconds for r in results),
+                   pseudo_labels=info["pseudo_labels"], train_images=len(train_s))

@@ -42,6 +42,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             label_pattern=a.label_pattern,
             case=a.case,
             unlabeled=a.unlabeled,
+            self_training_rounds=a.rounds,
         )
     )
     if not result.is_global_zero:  # the other processes of a multi-process run stay quiet
@@ -145,6 +146,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="unlabelled images of the same site (self-training): after a first round on the labelled "
                         "images, its confident readings of these become extra training data for a second round, "
                         "within the same time budget")
+    t.add_argument("--rounds", type=int, metavar="N",
+                   help="with --unlabeled: training rounds, each after the first on the previous round's "
+                        "confident readings (default: 2)")
     t.add_argument("--no-report", action="store_true", help="no curves.png, errors.png, confusions.csv")
     add_label_pattern_arg(t)
     t.add_argument("--case", choices=CASE_POLICIES, default="keep",
