@@ -77,17 +77,24 @@ class _ConfidentOnTen:
                 yield FileResult(path, Prediction(self.truth[path.name], 1.0 if i < 10 else 0.0))
 
 
-@pytest.mark.slow
-def test_two_rounds_with_pseudo_labels(tmp_path: Path, synth_data: Path, monkeypatch):
+def _labelled_and_unlabelled(tmp_path: Path, synth_data: Path, monkeypatch, n_unlabelled: int) -> tuple[list, Path]:
+    """40 labelled samples, and a folder of ``n_unlabelled`` others that :class:`_ConfidentOnTen` reads
+    in place of each round's model."""
     samples = find_samples(synth_data)
-    labelled, pool = samples[:40], samples[40:70]
+    labelled, pool = samples[:40], samples[40:40 + n_unlabelled]
     unlabeled = tmp_path / "unlabeled"
     unlabeled.mkdir()
     for s in pool:
         shutil.copy(s.path, unlabeled / s.path.name)
-    (unlabeled / "broken.png").write_bytes(b"\x89PNG not really")
     monkeypatch.setattr(_ConfidentOnTen, "truth", {s.path.name: s.label for s in pool})
     monkeypatch.setattr("captcha_ocr.selftrain.Recognizer", _ConfidentOnTen)
+    return labelled, unlabeled
+
+
+@pytest.mark.slow
+def test_two_rounds_with_pseudo_labels(tmp_path: Path, synth_data: Path, monkeypatch):
+    labelled, unlabeled = _labelled_and_unlabelled(tmp_path, synth_data, monkeypatch, 30)
+    (unlabeled / "broken.png").write_bytes(b"\x89PNG not really")
     lines: list[str] = []
     result = train(TrainRequest(data=labelled, out=str(tmp_path / "run"), epochs=1, unlabeled=str(unlabeled),
                                 progress=False, report=False), print_fn=lines.append)
@@ -112,14 +119,7 @@ def test_two_rounds_with_pseudo_labels(tmp_path: Path, synth_data: Path, monkeyp
 
 @pytest.mark.slow
 def test_three_rounds_each_read_by_the_round_before(tmp_path: Path, synth_data: Path, monkeypatch):
-    samples = find_samples(synth_data)
-    labelled, pool = samples[:40], samples[40:60]
-    unlabeled = tmp_path / "unlabeled"
-    unlabeled.mkdir()
-    for s in pool:
-        shutil.copy(s.path, unlabeled / s.path.name)
-    monkeypatch.setattr(_ConfidentOnTen, "truth", {s.path.name: s.label for s in pool})
-    monkeypatch.setattr("captcha_ocr.selftrain.Recognizer", _ConfidentOnTen)
+    labelled, unlabeled = _labelled_and_unlabelled(tmp_path, synth_data, monkeypatch, 20)
     lines: list[str] = []
     run = tmp_path / "run"
     result = train(TrainRequest(data=labelled, out=str(run), epochs=1, unlabeled=str(unlabeled), progress=False,
