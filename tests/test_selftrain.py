@@ -137,3 +137,8 @@ def test_three_rounds_each_read_by_the_round_before(tmp_path: Path, synth_data: 
     with pytest.raises(ValueError, match="at least 2 rounds"):
         train(TrainRequest(data=labelled, out=str(tmp_path / "one"), epochs=1, unlabeled=str(unlabeled),
                            progress=False, report=False, self_training_rounds=1))
+
+
+def test_rounds_without_unlabelled_images_are_an_error(tmp_path: Path):
+    with pytest.raises(ValueError, match=r"self-training rounds \(--rounds\): only with unlabelled images"):
+        train(TrainRequest(data=str(tmp_path), out=str(tmp_path / "run"), epochs=1, self_training_rounds=3))

@@ -178,6 +178,9 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
     is restarted once with another seed for the rest of the time budget; a run that ends without
     learning to read prints a warning with likely causes (``TrainResult.warnings``).
     """
+    if req.unlabeled is None and (req.self_training_rounds is not None or req.pseudo_threshold is not None):
+        what = "self-training rounds (--rounds)" if req.self_training_rounds is not None else "a pseudo-label threshold"
+        raise ValueError(f"{what}: only with unlabelled images to read (--unlabeled)")
     if req.unlabeled is not None:
         from .selftrain import self_train
 
