@@ -13,7 +13,8 @@ labelled data, and each mode is one run of the library (`train`, the default pre
   how many of round 1's readings of the unlabelled images were kept and how many of those were
   right (from pseudo_labels.csv and the hidden labels): what `selftrain.PSEUDO_LABEL_THRESHOLD`
   is set from
-- `zero-shot`: the general model reading the validation images with no training (one row per set)
+- `zero-shot`: the general model reading the validation images with no training (one row per set),
+  at the widths the recogniser reads it at (`Recognizer.widths`; `--widths` to choose others)
 - `ddddocr`: ddddocr's own model on the same validation images (one row per set), run in its own
   virtual environment (bench/.ddddocr-venv, created with `python3 -m venv` and `pip install
   ddddocr` on first use) through a subprocess, so it never shares packages with captcha-ocr
@@ -102,8 +103,11 @@ def site_knowledge(pool: list[Sample]) -> tuple[str, tuple[int, ...]]:
     return "".join(sorted(chars | {c.swapcase() for c in chars})), tuple(sorted({len(s.label) for s in pool}))
 
 
-def zero_shot_general(model: str, val: list[Sample], informed: tuple[str, tuple[int, ...]] | None = None) -> dict:
+def zero_shot_general(model: str, val: list[Sample], informed: tuple[str, tuple[int, ...]] | None = None,
+                      widths: str | None = None) -> dict:
     rec = Recognizer.load(model)
+    if widths:
+        rec.widths = [rec.preprocess.width] if widths == "model" else [int(w) for w in widths.split(",")]
     options = None
     if informed:
         alphabet, lengths = informed
@@ -213,6 +217,9 @@ def main() -> None:
                    help="Lightning precision instead of the default's, e.g. bf16-mixed (give a --tag)")
     p.add_argument("--width", type=int, default=None,
                    help="model input width instead of the one chosen from the data (give a --tag)")
+    p.add_argument("--widths", default=None,
+                   help="zero-shot modes: input widths the general model reads at, comma-separated, or 'model' "
+                        "for its own only, instead of the recogniser's default (give a --tag)")
     p.add_argument("--rounds", type=int, default=None,
                    help="self-training rounds for init+unlabeled instead of the default's (give a --tag)")
     p.add_argument("--plot", type=Path, default=None,
@@ -246,9 +253,9 @@ def main() -> None:
                 t0 = time.perf_counter()
                 tag = f"[{name} {n} {mode} {seed}]"
                 if mode == "zero-shot":
-                    row = zero_shot_general(a.model, val)
+                    row = zero_shot_general(a.model, val, widths=a.widths)
                 elif mode == "zero-shot-informed":
-                    row = zero_shot_general(a.model, val, site_knowledge(samples[: -a.val]))
+                    row = zero_shot_general(a.model, val, site_knowledge(samples[: -a.val]), a.widths)
                 elif mode == "ddddocr":
                     row = zero_shot_ddddocr(val)
                 elif mode == "ddddocr-informed":
@@ -259,6 +266,7 @@ def main() -> None:
                                        a.augment, a.lr, a.ema, a.precision, a.width, a.rounds)
                 overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
                                                      ("precision", a.precision), ("width", a.width),
+                                                     ("widths", a.widths if mode.startswith("zero-shot") else None),
                                                      ("rounds", a.rounds if mode == "init+unlabeled" else None))
                              if v is not None}
                 row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row, **overrides,

@@ -438,3 +438,48 @@ def test_onnx_path_never_imports_torch(models, tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("NO-TORCH"), proc.stdout[-500:]
+
+
+def test_an_onnx_model_reads_at_its_exported_width_only(recs):
+    pt, onnx = recs
+    with pytest.raises(ValueError, match="an ONNX model reads at its exported width only"):
+        onnx.widths = (64, onnx.preprocess.width)
+    onnx.widths = [onnx.preprocess.width]
+    assert onnx.widths == (onnx.preprocess.width,)
+    with pytest.raises(ValueError, match="at least 8 px"):
+        pt.widths = (4,)
+
+
+def test_micro_batcher_never_mixes_image_sizes_in_one_call():
+    from captcha_ocr.batcher import MicroBatcher
+
+    shapes = []
+
+    def fn(x):
+        shapes.append(x.shape)
+        return x.reshape(len(x), 1, -1).sum(-1, keepdims=True)
+
+    batcher = MicroBatcher(fn, window_ms=300, max_batch=16)
+    futures = [batcher.submit(np.ones((2, 1, 2, w), np.float32)) for w in (2, 3, 2, 3)]
+    assert [f.result(10).logits[0, 0, 0] for f in futures] == [4.0, 6.0, 4.0, 6.0]
+    # (concatenating two widths would have failed every job of that call)
+    assert {s[-1] for s in shapes} == {2, 3} and len(shapes) >= 2
+    batcher.close()
+
+
+def test_the_server_reads_at_every_width_of_the_recogniser(models):
+    from fastapi.testclient import TestClient
+
+    from captcha_ocr.server import create_app
+
+    rec = Recognizer.load(models[0])
+    rec.widths = (64, 96, 128)
+    images = random_images(3, seed=11)
+    expected = rec.predict(images)
+    with TestClient(create_app(rec, batch_window_ms=5)) as c:
+        assert c.get("/model").json()["widths"] == [64, 96, 128]
+        files = [("files", (f"{i}.png", png_bytes(a), "image/png")) for i, a in enumerate(images)]
+        preds = c.post("/predict", files=files, params={"alignment": "true"}).json()["predictions"]
+    assert [p["text"] for p in preds] == [p.text for p in expected]
+    assert [p["confidence"] for p in preds] == pytest.approx([p.confidence for p in expected], abs=1e-5)
+    assert all(len(p["alignment"]) in (8, 12, 16) for p in preds)  # 8 px a frame

@@ -41,8 +41,8 @@ class MicroBatcher:
     """Runs ``logits_fn`` in one worker thread over the images of many requests at once.
 
     :meth:`submit` queues ``x`` ``[n, C, H, W]`` and returns a ``Future`` of a
-    :class:`BatchResult`. The worker takes the first waiting job, then keeps collecting jobs
-    for up to ``window_ms`` or until ``max_batch`` images, runs one model call (in chunks of
+    :class:`BatchResult`. The worker takes the first waiting job, then keeps collecting jobs of
+    the same image size for up to ``window_ms`` or until ``max_batch`` images, runs one model call (in chunks of
     ``max_batch``), and hands each job its rows. The thread starts on the first submit and
     stops on :meth:`close`.
     """
@@ -86,8 +86,8 @@ class MicroBatcher:
                 break
             if job is None:
                 return jobs, None, True
-            if n + len(job.x) > self.max_batch:
-                return jobs, job, False
+            if n + len(job.x) > self.max_batch or job.x.shape[1:] != first.x.shape[1:]:
+                return jobs, job, False  # (another input width: the next call's)
             jobs.append(job)
             n += len(job.x)
         return jobs, None, False

@@ -13,7 +13,7 @@ import io
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -162,9 +162,16 @@ class Preprocess:
         The one image -> array path. Raises :class:`ImageLoadError` (naming ``name`` or the
         path) for anything unreadable, :class:`ImageTooLargeError` over ``max_pixels``.
         """
+        return self.load_widths(source, (self.width,), name, max_pixels)[0]
+
+    def load_widths(self, source: ImageInput, widths: Sequence[int], name: str | None = None,
+                    max_pixels: int | None = None) -> list[np.ndarray]:
+        """Like :meth:`load`, at each of ``widths``: one uint8 ``[C, H, w]`` per width, the image
+        decoded once."""
         image = load_image(source, name, max_pixels)
         try:
-            return self.resize(image)
+            image = self.to_mode(image)
+            return [(self if w == self.width else replace(self, width=w)).resize(image) for w in widths]
         except Exception as exc:  # truncated or odd files fail only when their pixels are converted
             raise ImageLoadError(f"{_source_name(source, name)}: not a readable image "
                                  f"({type(exc).__name__}: {exc})") from None

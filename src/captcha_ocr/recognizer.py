@@ -27,6 +27,7 @@ from .charset import Charset
 from .decode import DecodeOptions, alignment_string, decode, length_range
 from .errors import ImageLoadError, ModelFileError
 from .images import ImageInput, Preprocess, default_workers
+from .widths import vote, width_ladder
 
 if TYPE_CHECKING:
     import torch
@@ -75,6 +76,11 @@ class Recognizer:
     ``lengths`` (label lengths seen in training), ``config`` (architecture, a dict),
     ``provenance``, ``backend`` (``.name`` is ``torch`` or ``onnx``); and, for torch only,
     ``bundle``, ``model`` and ``device`` (``None`` for onnx).
+
+    ``widths``: the input widths each image is read at. One, the model's own, except for the
+    general model with torch, which reads at :func:`~captcha_ocr.widths.width_ladder` and keeps the
+    reading the widths agree on (:mod:`captcha_ocr.widths`); set it to change that, e.g.
+    ``rec.widths = (rec.preprocess.width,)``.
     """
 
     def __init__(self, bundle: Bundle, device: str | torch.device = "cpu") -> None:
@@ -84,6 +90,8 @@ class Recognizer:
         self.bundle = bundle
         self.device = backend.device
         self.model = backend.model
+        if bundle.provenance.get("kind") == "general":
+            self.widths = width_ladder(bundle.preprocess.width)
 
     def _setup(self, backend, charset: Charset, preprocess: Preprocess, lengths: Iterable[int], config: dict,
                provenance: dict) -> None:
@@ -93,6 +101,7 @@ class Recognizer:
         self.lengths = list(lengths)
         self.config = dict(config)
         self.provenance = provenance
+        self._widths: tuple[int, ...] = (preprocess.width,)
         self.bundle = None
         self.device = None
         self.model = None
@@ -128,6 +137,21 @@ class Recognizer:
             raise ModelFileError(f"{path}: an ONNX file needs the onnx backend (--backend onnx or auto)")
 
         return cls(load_bundle(path), device=device)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """The input widths, in pixels, each image is read at (see the class docstring)."""
+        return self._widths
+
+    @widths.setter
+    def widths(self, widths: Iterable[int]) -> None:
+        widths = tuple(sorted({int(w) for w in widths}))
+        if not widths or widths[0] < 8:
+            raise ValueError(f"widths must be at least 8 px each, got {widths or 'none'}")
+        if self.backend.name != "torch" and widths != (self.preprocess.width,):
+            raise ValueError(f"an ONNX model reads at its exported width only ({self.preprocess.width} px); "
+                             "use the .pt file to read at other widths")
+        self._widths = widths
 
     @property
     def time_steps(self) -> int:
@@ -197,9 +221,39 @@ class Recognizer:
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
             sources = [str(img) if isinstance(img, (str, os.PathLike)) else None for img in chunk]
-            logits = self.logits(self.prepare(chunk))
-            out.extend(self.decode_logits(logits, options, sources))
+            if len(self.widths) == 1 and self.widths[0] == self.preprocess.width:
+                out.extend(self.decode_logits(self.logits(self.prepare(chunk)), options, sources))
+            else:
+                arrays = [self.preprocess.load_widths(img, self.widths) for img in chunk]
+                out.extend(self._read_widths(arrays, options, sources)[0])
         return out
+
+    def _read_widths(self, arrays: list[list[np.ndarray]], options: DecodeOptions | None,
+                     sources: list[str | None], alignments: bool = False
+                     ) -> tuple[list[Prediction], list[str | None]]:
+        """``arrays[i][w]``: image ``i`` as uint8 ``[C, H, widths[w]]`` -> :meth:`decode_widths`."""
+        logits = [self.logits(self.preprocess.normalize(np.stack([a[w] for a in arrays])))
+                  for w in range(len(self.widths))]
+        return self.decode_widths(logits, options, sources, alignments)
+
+    def decode_widths(
+        self,
+        logits: Sequence[np.ndarray | torch.Tensor],
+        options: DecodeOptions | None = None,
+        sources: Sequence[str | None] | None = None,
+        alignments: bool = False,
+    ) -> tuple[list[Prediction], list[str | None]]:
+        """Logits ``[B, T_w, K]`` of the same ``B`` images read at each of :attr:`widths` -> one
+        :class:`Prediction` per image, voted over the widths (:func:`~captcha_ocr.widths.vote`; with
+        one width, that width's), and each one's alignment at the width that read it (``None``
+        each unless ``alignments``)."""
+        readings = [self.decode_logits(x, options, sources) for x in logits]
+        if len(readings) == 1:
+            kept, chosen = readings[0], [0] * len(readings[0])
+        else:
+            kept, chosen = vote(readings)
+        lines = [alignment_string(x, self.charset) for x in logits] if alignments else None
+        return kept, [lines[w][i] if lines else None for i, w in enumerate(chosen)]
 
     def predict_files(
         self,
@@ -224,20 +278,20 @@ class Recognizer:
                 preds: Iterator[Prediction] = iter(())
                 aligned: Iterator[str | None] = repeat(None)
                 if good:
-                    logits = self.logits(self.preprocess.normalize(np.stack([arr for _, arr in good])))
-                    preds = iter(self.decode_logits(logits, options, [str(path) for path, _ in good]))
-                    if alignments:
-                        aligned = iter(alignment_string(logits, self.charset))
+                    read, lines = self._read_widths([arr for _, arr in good], options,
+                                                    [str(path) for path, _ in good], alignments)
+                    preds, aligned = iter(read), iter(lines)
                 for path, _, error in chunk:
                     if error is None:
                         yield FileResult(path, next(preds), alignment=next(aligned))
                     else:
                         yield FileResult(path, error=error)
 
-    def _read_file(self, path: Path) -> tuple[Path, np.ndarray | None, str | None]:
-        """``(path, uint8 [C, H, W] or None, error or None)``: runs in a worker thread."""
+    def _read_file(self, path: Path) -> tuple[Path, list[np.ndarray] | None, str | None]:
+        """``(path, uint8 [C, H, w] per width of widths, or None; error or None)``: runs in a worker
+        thread."""
         try:
-            return path, self.preprocess.load(path), None
+            return path, self.preprocess.load_widths(path, self.widths), None
         except ImageLoadError as exc:
             return path, None, str(exc)
 

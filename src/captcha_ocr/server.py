@@ -10,6 +10,9 @@ Bad input is answered with a 4xx JSON ``{"detail": ...}``, never a 500: 400, 413
 reading the request (:mod:`captcha_ocr.uploads`), 422 for bad query parameters (unknown
 decoder, bad length, characters the model does not know).
 
+A recogniser that reads at several input widths (the general model: :mod:`captcha_ocr.widths`)
+makes one batch per width and keeps the reading they agree on, as ``predict`` does.
+
 Image decoding and CTC decoding run in the thread pool; model calls run in one worker thread,
 a :class:`~captcha_ocr.batcher.MicroBatcher` that gathers the images of concurrent requests for
 up to ``batch_window_ms`` into one batch. The event loop never runs model code.
@@ -30,7 +33,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from .batcher import DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH, BatchResult, MicroBatcher
-from .decode import DECODERS, DEFAULT_DECODER, DecodeOptions, alignment_string
+from .decode import DECODERS, DEFAULT_DECODER, DecodeOptions
 from .pages import mount_assets, page
 from .recognizer import Recognizer
 from .uploads import PREDICT_BODY, Upload, decode_image, http_error, parse_images, read_body
@@ -115,13 +118,14 @@ def create_app(
         """A page to try the model: drop, paste or pick an image."""
         return page("serve.html")
 
-    def load_images(items: list[Upload]) -> tuple[np.ndarray, list[float]]:
+    def load_images(items: list[Upload]) -> tuple[list[np.ndarray], list[float]]:
+        """-> one normalised ``[B, C, H, w]`` batch per width of ``rec.widths``, and each image's ms."""
         arrays, times = [], []
         for item in items:
             t = time.perf_counter()
-            arrays.append(decode_image(rec.preprocess, item, max_bytes, max_pixels))
+            arrays.append(decode_image(rec.preprocess, item, max_bytes, max_pixels, rec.widths))
             times.append((time.perf_counter() - t) * 1000)
-        return rec.preprocess.normalize(np.stack(arrays)), times
+        return [rec.preprocess.normalize(np.stack([a[w] for a in arrays])) for w in range(len(rec.widths))], times
 
     @app.get("/health", response_model=Health)
     async def health() -> Health:
@@ -138,6 +142,7 @@ def create_app(
             "charset": rec.charset.chars,
             "num_classes": rec.charset.num_classes,
             "image": {"height": pre.height, "width": pre.width, "channels": pre.channels},
+            "widths": list(rec.widths),
             "preprocess": pre.to_dict(),
             "time_steps": rec.time_steps,
             "lengths": rec.lengths,
@@ -168,14 +173,16 @@ def create_app(
                 raise http_error(422, f"allow: characters the model does not know: {unknown}")
         body = await read_body(request, max_request)
         items = await parse_images(request, body, max_bytes, max_images)
-        x, decode_times = await run_in_threadpool(load_images, items)
-        result: BatchResult = await asyncio.wrap_future(batcher.submit(x))
+        batches, decode_times = await run_in_threadpool(load_images, items)
+        futures = [asyncio.wrap_future(batcher.submit(x)) for x in batches]  # one per width
+        results: list[BatchResult] = list(await asyncio.gather(*futures))
+        result = results[0]
         t = time.perf_counter()
         try:
-            preds = await run_in_threadpool(rec.decode_logits, result.logits, options)
+            preds, aligned = await run_in_threadpool(rec.decode_widths, [r.logits for r in results], options,
+                                                     None, alignment)
         except ValueError as exc:
             raise http_error(422, str(exc)) from None
-        aligned = alignment_string(result.logits, rec.charset) if alignment else [None] * len(preds)
         ctc_ms = (time.perf_counter() - t) * 1000
         total_ms = (time.perf_counter() - t0) * 1000
         return PredictResponse(
@@ -190,7 +197,7 @@ def create_app(
                     char_confidences=p.char_confidences,
                     alignment=a,
                     timing_ms=Timing(decode_ms=round(dt, 3), queue_ms=round(result.queue_ms, 3),
-                                     model_ms=round(result.model_ms, 3), ctc_ms=round(ctc_ms, 3),
+                                     model_ms=round(sum(r.model_ms for r in results), 3), ctc_ms=round(ctc_ms, 3),
                                      total_ms=round(total_ms, 3), batch=result.batch_size),
                 )
                 for i, (item, p, dt, a) in enumerate(zip(items, preds, decode_times, aligned))

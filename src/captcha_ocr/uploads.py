@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,13 +148,15 @@ async def parse_images(request: Request, body: bytes, max_bytes: int, max_images
     )
 
 
-def decode_image(preprocess: Preprocess, item: Upload, max_bytes: int, max_pixels: int) -> np.ndarray:
-    """An uploaded image -> uint8 ``[C, H, W]`` at the model's size; HTTPException 400/413 for bad input."""
+def decode_image(preprocess: Preprocess, item: Upload, max_bytes: int, max_pixels: int,
+                 widths: Sequence[int] | None = None) -> list[np.ndarray]:
+    """An uploaded image -> uint8 ``[C, H, w]`` for each of ``widths`` (default: the model's own);
+    HTTPException 400/413 for bad input."""
     name, data = item.name, item.data
     if len(data) > max_bytes:
         raise http_error(413, f"{name}: {len(data)} bytes is over the limit of {max_bytes}")
     try:
-        return preprocess.load(data, name, max_pixels)
+        return preprocess.load_widths(data, widths or (preprocess.width,), name, max_pixels)
     except ImageTooLargeError as exc:
         raise http_error(413, str(exc)) from None
     except ImageLoadError as exc:

@@ -55,6 +55,26 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam-width", type=int, default=10)
 
 
+def add_widths_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--widths", default=None,
+                   help="input widths in px to read each image at, keeping the reading they agree on: "
+                        "comma-separated, or 'model' for the model's own width only (default: eight from "
+                        "64 to 304 for the general model, the model's own for a trained one; torch only)")
+
+
+def apply_widths(rec, a: argparse.Namespace) -> None:
+    """Set ``rec.widths`` from ``--widths`` (:func:`add_widths_arg`); raises ``ValueError``."""
+    if a.widths is None:
+        return
+    if a.widths.strip() == "model":
+        rec.widths = (rec.preprocess.width,)
+        return
+    try:
+        rec.widths = [int(w) for w in a.widths.split(",") if w.strip()]
+    except ValueError as exc:
+        raise ValueError(f"--widths: {exc}") from None
+
+
 def decode_options(a: argparse.Namespace) -> DecodeOptions:
     """The :class:`DecodeOptions` of the arguments :func:`add_decode_args` added."""
     return DecodeOptions.parse(a.decoder, a.length, a.allow, a.beam_width)

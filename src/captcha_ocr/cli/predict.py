@@ -16,6 +16,8 @@ from .common import (
     add_backend_arg,
     add_decode_args,
     add_label_pattern_arg,
+    add_widths_arg,
+    apply_widths,
     decode_options,
     error_line,
     print_error,
@@ -32,6 +34,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
     options = decode_options(a)
     rec = Recognizer.load(a.model, backend=a.backend)
+    apply_widths(rec, a)
     samples = find_samples(a.data, a.label_pattern)
     result = evaluate(rec, samples, options, batch_size=a.batch_size, progress=show_progress(a.no_progress))
     for _path, why in result.skipped:
@@ -88,6 +91,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     fmt = "json" if a.json else a.format
     options = decode_options(a)
     rec = Recognizer.load(a.model, backend=a.backend)
+    apply_widths(rec, a)
     paths = expand_inputs(a.inputs)
     writer = csv.writer(sys.stdout, lineterminator="\n") if fmt == "csv" else None
     if writer:
@@ -131,6 +135,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--report", metavar="DIR", help="write errors.png, confusions.csv and suspect_labels.csv into DIR")
     add_backend_arg(e)
     add_decode_args(e)
+    add_widths_arg(e)
     e.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="read captchas from image files or folders")
@@ -145,4 +150,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_backend_arg(p)
     p.add_argument("--show-alignment", action="store_true", help="print the raw per-frame reading (- = blank)")
     add_decode_args(p)
+    add_widths_arg(p)
     p.set_defaults(func=cmd_predict)

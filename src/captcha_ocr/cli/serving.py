@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_backend_arg
+from .common import add_backend_arg, add_widths_arg, apply_widths
 
 
 def cmd_export(a: argparse.Namespace) -> int:
@@ -32,6 +32,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
     app = create_app(a.model, backend=a.backend, threads=a.threads,
                      **{k: v for k, v in limits.items() if v is not None})
     rec = app.state.recognizer
+    apply_widths(rec, a)
     print(f"serving {a.model} ({rec.backend.name}) on http://{a.host}:{a.port} (docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=a.host, port=a.port, log_level=a.log_level, access_log=not a.no_access_log)
     return 0
@@ -54,6 +55,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     add_backend_arg(s)
+    add_widths_arg(s)
     s.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: its own choice)")
     s.add_argument("--max-bytes", type=int, help="largest image file accepted (default 1000000)")
     s.add_argument("--max-pixels", type=int, help="largest width x height accepted (default 4000000)")
