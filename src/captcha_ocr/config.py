@@ -106,6 +106,9 @@ class TrainConfig:
     # validate and save an exponential moving average of the weights reaching back over this share of
     # the run's steps (averaging.WeightAverage); 0 = the raw weights
     ema: float = 0.0
+    # share of each batch's images that get a character cut from another training image
+    # (mixing.StripMixer: new texts in the site's own glyphs); 0 = none
+    mix: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

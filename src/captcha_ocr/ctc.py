@@ -114,9 +114,10 @@ def text_probability(logp: np.ndarray, labels: list[list[int]]) -> np.ndarray:
         return np.minimum(1.0, np.exp(np.log(end) + log_scale))
 
 
-def char_confidences(logp: np.ndarray, labels: list[list[int]]) -> list[list[float]]:
-    """Per character of each label, its highest frame probability along the label's best
-    alignment (Viterbi over the CTC lattice, vectorised over the batch). ``logp`` ``[B, T, K]``."""
+def _best_states(logp: np.ndarray, labels: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The best alignment of each label (Viterbi over its CTC lattice, vectorised over the batch):
+    label lengths ``[B]``, the lattice's log-probs ``[B, T, S]`` and the state of each frame
+    ``[B, T]`` (odd state ``2k + 1``: the ``k``-th character; even: a blank)."""
     b, t_steps, _ = logp.shape
     lens, emit, skip_ok = _lattice(logp, labels)
     states = emit.shape[2]
@@ -134,15 +135,44 @@ def char_confidences(logp: np.ndarray, labels: list[list[int]]) -> list[list[flo
     last = 2 * lens
     before = np.maximum(last - 1, 0)
     state = np.where((lens > 0) & (delta[rows, before] > delta[rows, last]), before, last)
-    best = np.zeros((b, max(1, int(lens.max(initial=0)))))
+    path = np.zeros((b, t_steps), dtype=np.int64)
     for t in range(t_steps - 1, -1, -1):
+        path[:, t] = state
+        state = state - step[t, rows, state]
+    return lens, emit, path
+
+
+def char_confidences(logp: np.ndarray, labels: list[list[int]]) -> list[list[float]]:
+    """Per character of each label, its highest frame probability along the label's best
+    alignment (Viterbi over the CTC lattice, vectorised over the batch). ``logp`` ``[B, T, K]``."""
+    b, t_steps, _ = logp.shape
+    lens, emit, path = _best_states(logp, labels)
+    rows = np.arange(b)
+    best = np.zeros((b, max(1, int(lens.max(initial=0)))))
+    for t in range(t_steps):
+        state = path[:, t]
         on_char = state % 2 == 1
         idx = np.where(on_char, (state - 1) // 2, 0)
         p = np.where(on_char, np.exp(emit[rows, t, state]), 0.0)
         best[rows, idx] = np.maximum(best[rows, idx], p)
-        state = state - step[t, rows, state]
     return [best[i, : lens[i]].tolist() for i in range(b)]
 
+
+def char_spans(logp: np.ndarray, labels: list[list[int]]) -> list[list[tuple[int, int]]]:
+    """Per character of each label, the first and last frame its best alignment emits it on
+    (``logp`` ``[B, T, K]``; an impossible label, longer than the frames allow, gives ``[]``)."""
+    lens, emit, path = _best_states(logp, labels)
+    out = []
+    for i in range(len(labels)):
+        if lens[i] == 0 or not np.isfinite(emit[i, np.arange(path.shape[1]), path[i]]).all():
+            out.append([])
+            continue
+        spans: dict[int, list[int]] = {}
+        for t, state in enumerate(path[i]):
+            if state % 2 == 1:
+                spans.setdefault((state - 1) // 2, []).append(t)
+        out.append([(spans[k][0], spans[k][-1]) for k in range(lens[i])] if len(spans) == lens[i] else [])
+    return out
 
 
 def with_text_probability(decoded: list[Decoded], logp: np.ndarray, charset: Charset) -> list[Decoded]:

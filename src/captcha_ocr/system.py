@@ -60,6 +60,7 @@ class CTCSystem(L.LightningModule):
         self.epoch_metrics: dict[str, float] = {}
         # off at first with ``augment_warmup``: augmentation slows the escape from the all-blank start
         self.augment_active = not train_config.augment_warmup
+        self.mixer = None  # a mixing.StripMixer, with TrainConfig.mix
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
@@ -69,6 +70,8 @@ class CTCSystem(L.LightningModule):
         augmentation is on: with ``augment_warmup`` it waits until the model reads something)."""
         images, targets, lengths, indices = batch
         x = self.preprocess.normalize(images)
+        if training and self.mixer is not None:
+            x, targets = self.mixer.mix(x, targets, lengths, indices)
         if training and self.augment_active and is_batch_level(self.tc.augment):  # albu-* run in the dataset
             x = augment_batch(x, self.tc.augment)
         return x, targets, lengths, indices

@@ -56,6 +56,7 @@ from .devices import pick_accelerator, strategy
 from .errors import DataError
 from .finetune import init_weights
 from .metrics import SUSPECT_CONFIDENCE
+from .mixing import StripMixer
 from .model import count_parameters
 from .plateau import PlateauWatch, case_advice, diagnose
 from .recorder import RunRecorder, write_run_report
@@ -84,6 +85,7 @@ class TrainRequest:
     lr: float | None = None
     augment: str | None = None
     ema: float | None = None  # span of the weight average (TrainConfig.ema); 0 = none
+    mix: float | None = None  # share of images given another's character (TrainConfig.mix); 0 = none
     height: int | None = None
     width: int | None = None
     max_minutes: float | None = None
@@ -138,7 +140,7 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
     overrides = {
         k: v
         for k, v in dict(epochs=req.epochs, batch_size=req.batch_size, lr=req.lr, augment=req.augment,
-                         ema=req.ema, seed=req.seed, val_fraction=req.val_fraction).items()
+                         ema=req.ema, mix=req.mix, seed=req.seed, val_fraction=req.val_fraction).items()
         if v is not None
     }
     preset = replace(preset, train=replace(preset.train, **overrides))
@@ -215,6 +217,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     tc = preset.train
     check_level(tc.augment)
     averager = WeightAverage(tc.ema) if tc.ema else None  # (a bad span is refused before the data loads)
+    if not 0.0 <= tc.mix <= 1.0:
+        raise ValueError(f"--mix: a share of images from 0 to 1, got {tc.mix}")
     try:
         transform = albumentations_pipeline(tc.augment, tc.seed) if tc.augment.startswith("albu-") else None
     except ImportError as exc:  # an option the user chose needs an optional package
@@ -293,6 +297,9 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         TorchDataset(train_data, charset, transform), batch_size=tc.batch_size, shuffle=True, collate_fn=collate,
         generator=g, drop_last=len(train_data) > tc.batch_size,
     )
+    mixer = StripMixer(torch.from_numpy(train_data.images), train_data.labels, charset, tc.mix, tc.seed) \
+        if tc.mix else None
+    system.mixer = mixer
     val_loader = (
         torch.utils.data.DataLoader(TorchDataset(val_data, charset), batch_size=256, shuffle=False, collate_fn=collate)
         if len(val_data)
@@ -314,7 +321,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
                            fingerprint=fingerprint(tc.epochs))
     if req.resume:
         notes.append(f"resuming from {resume_from}")
-    callbacks: list[Callback] = [recorder, watch, *req.callbacks, *([averager] if averager else [])]
+    callbacks: list[Callback] = [recorder, watch, *req.callbacks, *([averager] if averager else []),
+                                 *([mixer] if mixer else [])]
     if budget and not req.resume:  # a resumed run keeps the (re-)planned schedule its checkpoint holds
 
         def replanned(epochs: int) -> None:
@@ -363,6 +371,9 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         trainer.fit(system, train_loader, val_loader, ckpt_path=str(resume_from) if req.resume else None,
                     weights_only=False)
     if trainer.is_global_zero:
+        if mixer is not None:
+            print_fn(f"mixing: {len(mixer.bounds)} of {len(train_data)} training images were read right and cut "
+                     f"into characters at the last epoch")
         if not trainer.interrupted:
             resume_from.unlink(missing_ok=True)
             (out / "schedule.json").unlink(missing_ok=True)

@@ -27,6 +27,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             lr=a.lr,
             augment=a.augment,
             ema=a.ema,
+            mix=a.mix,
             height=a.height,
             width=a.width,
             max_minutes=a.max_minutes,
@@ -137,6 +138,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--ema", type=float, metavar="SPAN",
                    help="validate and save a moving average of the weights that reaches back over this share of "
                         "the run's steps (e.g. 0.05); 0 = the raw weights")
+    t.add_argument("--mix", type=float, metavar="SHARE",
+                   help="give this share of each batch's images a character cut from another training image "
+                        "(new texts in the site's own glyphs, once the model reads them; e.g. 0.5); 0 = none")
     t.add_argument("--init", metavar="MODEL",
                    help="start from this model's weights: a model file, 'general' for the general model shipped "
                         "in the package (the default preset's start, unless --height is given), or 'none' for "
