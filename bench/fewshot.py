@@ -26,7 +26,8 @@ labelled data, and each mode is one run of the library (`train`, the default pre
   too, like every zero-shot row
 
 Rows record `accuracy` (the best epoch, chosen on the validation images, as a run reports it)
-and `final_accuracy` (the last epoch: not chosen on them); zero-shot rows also a case-folded
+and `final_accuracy` (the last epoch: not chosen on them), and `accuracy_near_widths` (the saved
+model read at five widths around its own, `--widths near`); zero-shot rows also a case-folded
 accuracy (several sets draw mixed-case glyphs but label in lower case). Results are appended to
 bench/out/fewshot.jsonl as each run ends; a rerun skips the (tag, set, labels, mode, seed) rows
 already there, so an interrupted benchmark resumes.
@@ -56,7 +57,7 @@ from captcha_ocr import Recognizer
 from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.samples import Sample, find_samples
 from captcha_ocr.training import TrainRequest, train
-from generality import DEV_SETS, last_epoch_accuracy
+from generality import DEV_SETS, last_epoch_accuracy, near_widths_accuracy
 
 OUT = Path(__file__).parent / "out"
 DDDDOCR_VENV = Path(__file__).parent / ".ddddocr-venv"
@@ -178,15 +179,16 @@ def pseudo_precision(run: Path, truth: dict[str, str]) -> list[dict]:
 def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample], unlabelled: list[Sample],
                  seed: int, minutes: float, out: Path, tag: str, augment: str | None = None,
                  lr: float | None = None, ema: float | None = None, precision: str | None = None,
-                 width: int | None = None, rounds: int | None = None) -> dict:
+                 width: int | None = None, rounds: int | None = None, mix: float | None = None) -> dict:
     req = TrainRequest(data=labelled, val_samples=val, out=str(out), seed=seed, max_minutes=minutes,
                        init="none" if mode == "scratch" else model, progress=False, report=False,
                        unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None,
-                       augment=augment, lr=lr, ema=ema, precision=precision, width=width,
+                       augment=augment, lr=lr, ema=ema, precision=precision, width=width, mix=mix,
                        self_training_rounds=rounds if mode == "init+unlabeled" else None)
     result = train(req, print_fn=lambda *x: print(tag, *x, flush=True))
     row = {"accuracy": result.best_val_accuracy, "cer": result.best_val_cer,
            "final_accuracy": last_epoch_accuracy(result.metrics_path), "best_epoch": result.best_epoch,
+           "accuracy_near_widths": near_widths_accuracy(result.model_path, val),
            "epochs": result.epochs_run, "train_seconds": round(result.run_seconds, 1),
            "warned": bool(result.warnings)}
     if mode == "init+unlabeled":
@@ -220,6 +222,8 @@ def main() -> None:
     p.add_argument("--widths", default=None,
                    help="zero-shot modes: input widths the general model reads at, comma-separated, or 'model' "
                         "for its own only, instead of the recogniser's default (give a --tag)")
+    p.add_argument("--mix", type=float, default=None,
+                   help="character-strip mixing share instead of the preset's (TrainConfig.mix; give a --tag)")
     p.add_argument("--rounds", type=int, default=None,
                    help="self-training rounds for init+unlabeled instead of the default's (give a --tag)")
     p.add_argument("--plot", type=Path, default=None,
@@ -263,9 +267,10 @@ def main() -> None:
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
                     row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag,
-                                       a.augment, a.lr, a.ema, a.precision, a.width, a.rounds)
+                                       a.augment, a.lr, a.ema, a.precision, a.width, a.rounds, a.mix)
                 overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
                                                      ("precision", a.precision), ("width", a.width),
+                                                     ("mix", a.mix),
                                                      ("widths", a.widths if mode.startswith("zero-shot") else None),
                                                      ("rounds", a.rounds if mode == "init+unlabeled" else None))
                              if v is not None}

@@ -91,9 +91,12 @@ def main() -> None:
     p.add_argument("--results", type=Path, default=OUT / "generality.jsonl")
     p.add_argument("--tag", default="default", help="label of this configuration in the results")
     p.add_argument("--rescore", action="store_true",
-                   help="only add the case-ignored accuracy to earlier rows (from their saved models), then print")
+                   help="only add the case-ignored and five-widths accuracies to earlier rows (from their saved "
+                        "models), then print")
     p.add_argument("--init", default=None,
                    help="model to start from, as `train --init` (general, none, a file); default: the preset's")
+    p.add_argument("--mix", type=float, default=None,
+                   help="character-strip mixing share instead of the preset's (TrainConfig.mix; give a --tag)")
     p.add_argument("--ema", type=float, default=None,
                    help="weight-average span instead of the preset's (TrainConfig.ema; give a --tag)")
     p.add_argument("--extra", type=int, default=0, help="more labelled training images (see above; give a --tag)")
@@ -129,7 +132,7 @@ def main() -> None:
             t0 = time.perf_counter()
             tag = f"[{name} {seed}]"
             result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False,
-                                        init=a.init, ema=a.ema, max_minutes=a.minutes, unlabeled=unlabelled,
+                                        init=a.init, ema=a.ema, mix=a.mix, max_minutes=a.minutes, unlabeled=unlabelled,
                                         augment=a.augment, case=a.case, precision=a.precision,
                                         width=a.width),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
@@ -137,10 +140,12 @@ def main() -> None:
                        accuracy=result.best_val_accuracy, cer=result.best_val_cer,
                        final_accuracy=last_epoch_accuracy(result.metrics_path),
                        accuracy_case_folded=case_folded_accuracy(result.model_path, val_s),
+                       accuracy_near_widths=near_widths_accuracy(result.model_path, val_s),
                        best_epoch=result.best_epoch,
                        epochs=result.epochs_run, train_seconds=round(result.run_seconds, 1),
                        wall_seconds=round(time.perf_counter() - t0, 1), restarted=result.restarted,
                        warned=bool(result.warnings), **({"ema": a.ema} if a.ema is not None else {}),
+                       **({"mix": a.mix} if a.mix is not None else {}),
                        **({"unlabeled": a.unlabeled} if a.unlabeled else {}),
                        **({"minutes": a.minutes} if a.minutes is not None else {}),
                        **({"augment": a.augment} if a.augment is not None else {}),
@@ -161,12 +166,23 @@ def last_epoch_accuracy(metrics: Path) -> float | None:
     return float(rows[-1]["val_accuracy"]) if rows and rows[-1]["val_accuracy"] else None
 
 
-def readings(model: Path, val: list[Sample]) -> list[str]:
+def readings(model: Path, val: list[Sample], widths: str | None = None) -> list[str]:
     """What the saved ``model`` reads on each image of ``val`` (the default decoder; runs before
-    2026-11-30 17:00 scored greedy readings, bench/lengths.py compares the two)."""
+    2026-11-30 17:00 scored greedy readings, bench/lengths.py compares the two); ``widths="near"``:
+    read at :func:`~captcha_ocr.widths.near_widths` of its own (``--widths near``)."""
     from captcha_ocr import Recognizer
+    from captcha_ocr.widths import near_widths
 
-    return [p.text for p in Recognizer.load(model).predict([s.path for s in val])]
+    rec = Recognizer.load(model)
+    if widths == "near":
+        rec.widths = near_widths(rec.preprocess.width)
+    return [p.text for p in rec.predict([s.path for s in val])]
+
+
+def near_widths_accuracy(model: Path, val: list[Sample]) -> float:
+    """Exact match of ``model`` on ``val`` read at five widths around its own (``--widths near``; the
+    epoch was chosen at its own width)."""
+    return sum(t == s.label for t, s in zip(readings(model, val, "near"), val)) / len(val)
 
 
 def case_folded_accuracy(model: Path, val: list[Sample]) -> float:
@@ -176,12 +192,17 @@ def case_folded_accuracy(model: Path, val: list[Sample]) -> float:
 
 
 def rescore(path: Path, data: Path) -> None:
-    """Add ``accuracy_case_folded`` to rows written before it existed, from their run folder's model."""
+    """Add ``accuracy_case_folded`` and ``accuracy_near_widths`` to rows written before they existed,
+    from their run folder's model."""
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     for r in rows:
         model = OUT / "generality" / r["tag"] / f"{r['set']}-{r['seed']}" / "model.pt"
-        if "accuracy_case_folded" not in r and model.is_file():
+        if not model.is_file():
+            continue
+        if "accuracy_case_folded" not in r:
             r["accuracy_case_folded"] = case_folded_accuracy(model, split(load_set(r["set"], data))[1])
+        if "accuracy_near_widths" not in r:
+            r["accuracy_near_widths"] = near_widths_accuracy(model, split(load_set(r["set"], data))[1])
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tmp.replace(path)

@@ -58,13 +58,14 @@ def load_data(folder: str) -> list[bytes]:
     return [s.path.read_bytes() for s in find_samples(folder)]
 
 
-def ensure_onnx(model: Path, out_dir: Path) -> Path:
-    """The model's ONNX export (re-exported when older than the .pt)."""
+def ensure_onnx(model: Path, out_dir: Path, any_width: bool = False) -> Path:
+    """The model's ONNX export (re-exported when older than the .pt); ``any_width``: with a free
+    width axis (``export --any-width``)."""
     from captcha_ocr.export import export_onnx
 
-    target = out_dir / f"{model.parent.name}_{model.stem}.onnx"
+    target = out_dir / f"{model.parent.name}_{model.stem}{'_anywidth' if any_width else ''}.onnx"
     if not target.exists() or target.stat().st_mtime < model.stat().st_mtime:
-        report = export_onnx(model, target)
+        report = export_onnx(model, target, any_width=any_width or None)
         print(f"exported {model} -> {target} (max |diff| {report.max_abs_diff:.1e} on random inputs)")
     return target
 
@@ -348,6 +349,7 @@ def main() -> None:
     ap.add_argument("--out", default="bench/out/serving", help="where the ONNX exports and the log go")
     ap.add_argument("--latency-images", type=int, default=300, help="images timed one by one (offline)")
     ap.add_argument("--repeat", type=int, default=3, help="offline throughput: best of this many passes")
+    ap.add_argument("--any-width", action="store_true", help="export with a free width axis (export --any-width)")
     ap.add_argument("--clients", type=int, default=64)
     ap.add_argument("--client", default="raw", choices=["raw", "httpx"],
                     help="raw: pre-encoded requests on asyncio streams (light); httpx: httpx.AsyncClient")
@@ -365,7 +367,7 @@ def main() -> None:
     print(f"# {' '.join(sys.argv)}")
     blobs = load_data(a.data)
     models = {"default": Path(a.model)} | ({"seed": Path(a.seed_model)} if a.seed_model else {})
-    exports = {name: ensure_onnx(path, out) for name, path in models.items()}
+    exports = {name: ensure_onnx(path, out, a.any_width) for name, path in models.items()}
     log = out / "serving.jsonl"
     if a.mode in ("offline", "all"):
         rows = []

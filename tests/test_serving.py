@@ -440,12 +440,22 @@ def test_onnx_path_never_imports_torch(models, tmp_path):
     assert proc.stdout.strip().endswith("NO-TORCH"), proc.stdout[-500:]
 
 
-def test_an_onnx_model_reads_at_its_exported_width_only(recs):
-    pt, onnx = recs
-    with pytest.raises(ValueError, match="an ONNX model reads at its exported width only"):
-        onnx.widths = (64, onnx.preprocess.width)
-    onnx.widths = [onnx.preprocess.width]
-    assert onnx.widths == (onnx.preprocess.width,)
+def test_an_onnx_model_exported_for_any_width_reads_as_the_torch_one_does(models, tmp_path):
+    pt, onnx = Recognizer.load(models[0]), Recognizer.load(export_onnx(models[0], tmp_path / "any.onnx",
+                                                                       any_width=True).path)
+    assert onnx.backend.dynamic_width and onnx.widths == (onnx.preprocess.width,)
+    images = random_images(4, seed=13)
+    pt.widths = onnx.widths = (64, 96, 128)
+    ours, theirs = pt.predict(images), onnx.predict(images)
+    assert [p.text for p in ours] == [p.text for p in theirs]
+    assert [p.confidence for p in ours] == pytest.approx([p.confidence for p in theirs], abs=1e-4)
+    # exported as it is by default (a trained model): one width, the faster graph
+    fixed = Recognizer.load(models[1])
+    assert not fixed.backend.dynamic_width
+    with pytest.raises(ValueError, match="reads at its exported width only .*--any-width"):
+        fixed.widths = (64, fixed.preprocess.width)
+    fixed.widths = [fixed.preprocess.width]
+    assert fixed.widths == (fixed.preprocess.width,)
     with pytest.raises(ValueError, match="at least 8 px"):
         pt.widths = (4,)
 

@@ -12,7 +12,7 @@ from captcha_ocr import Recognizer
 from captcha_ocr.images import Preprocess
 from captcha_ocr.recognizer import Prediction
 from captcha_ocr.styles import draw_style
-from captcha_ocr.widths import vote, width_ladder
+from captcha_ocr.widths import near_widths, vote, width_ladder
 from conftest import tiny_bundle
 
 
@@ -21,6 +21,22 @@ def test_the_ladder_is_thirds_of_an_octave_around_the_models_width():
     ladder = width_ladder(200)
     assert 200 in ladder and all(w % 8 == 0 for w in ladder) and list(ladder) == sorted(set(ladder))
     assert width_ladder(16) == (8, 16, 24)  # never under one frame, no repeats
+    assert near_widths(256) == (200, 232, 256, 288, 320)  # sixths of an octave, for a trained model
+
+
+def test_the_widths_option_sets_the_recognisers_widths():
+    from argparse import Namespace
+
+    from captcha_ocr.cli.common import apply_widths
+
+    rec = Recognizer(tiny_bundle(width=96))
+    for given, expected in (("near", near_widths(96)), ("64, 128", (64, 128)), ("model", (96,))):
+        apply_widths(rec, Namespace(widths=given))
+        assert rec.widths == expected
+    apply_widths(rec, Namespace(widths=None))  # not given: unchanged
+    assert rec.widths == (96,)
+    with pytest.raises(ValueError, match="--widths"):
+        apply_widths(rec, Namespace(widths="wide"))
 
 
 def test_the_vote_keeps_the_text_the_widths_agree_on():
@@ -86,3 +102,26 @@ def test_predict_takes_widths_on_the_command_line(tmp_path: Path):
     assert len(rows) == 2 and all(len(r.split(",")[-1]) in (12, 24) for r in rows)  # frames of 96 or 192 px
     bad = run_cli("predict", "general", tmp_path, "--widths", "4", check=False)
     assert bad.returncode != 0 and "widths must be at least 8 px" in bad.stderr
+
+
+def test_the_exported_general_model_reads_at_the_ladder_as_the_pt_file(tmp_path: Path):
+    from captcha_ocr.export import export_onnx
+
+    report = export_onnx("general", tmp_path / "general.onnx")
+    onnx, pt = Recognizer.load(report.path), Recognizer.load("general")
+    assert onnx.backend.name == "onnx" and onnx.widths == pt.widths == width_ladder(192)
+    images = [draw_style("long", 5, i)[1] for i in range(4)]
+    assert [p.text for p in onnx.predict(images)] == [p.text for p in pt.predict(images)]
+
+
+def test_export_any_width_on_the_command_line(tmp_path: Path):
+    from captcha_ocr.bundle import save_bundle
+    from conftest import run_cli
+
+    pt = save_bundle(tiny_bundle(width=96), tmp_path / "model.pt")
+    run_cli("export", pt, tmp_path / "fixed.onnx")
+    run_cli("export", pt, tmp_path / "any.onnx", "--any-width")
+    assert not Recognizer.load(tmp_path / "fixed.onnx").backend.dynamic_width
+    rec = Recognizer.load(tmp_path / "any.onnx")
+    rec.widths = near_widths(96)
+    assert len(rec.predict([np.zeros((32, 90, 3), np.uint8)])) == 1

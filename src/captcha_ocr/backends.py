@@ -70,6 +70,9 @@ class OnnxBackend:
         except Exception as exc:  # ORT raises its own exception types for foreign or corrupt files
             raise ModelFileError(f"{path}: not an ONNX model file ({type(exc).__name__}: {exc})") from None
         self.input_name = self.session.get_inputs()[0].name
+        # a graph exported without --any-width (or before it existed) reads at its one width only
+        shape = self.session.get_inputs()[0].shape
+        self.dynamic_width = len(shape) == 4 and not isinstance(shape[3], int)
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def logits(self, batch: np.ndarray | Any) -> np.ndarray:

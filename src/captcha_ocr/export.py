@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import ExportError, ModelFileError, missing_extra
 from .files import write_atomic
+from .widths import width_ladder
 
 if TYPE_CHECKING:
     from .bundle import Bundle
@@ -74,8 +75,10 @@ def _metadata(bundle, opset: int, source: str | None) -> dict[str, str]:
     }
 
 
-def _export_bytes(model, example, opset: int) -> bytes:
-    """Trace ``model`` on ``example`` ``[1, C, H, W]`` -> serialized ONNX with a dynamic batch axis."""
+def _export_bytes(model, example, opset: int, any_width: bool = False) -> bytes:
+    """Trace ``model`` on ``example`` ``[1, C, H, W]`` -> serialized ONNX with a dynamic batch axis and,
+    with ``any_width``, a dynamic width axis too (the frames follow it), so it reads at the widths
+    :mod:`captcha_ocr.widths` asks for. A fixed width runs faster in ONNX Runtime (RESULTS)."""
     import io
 
     import torch
@@ -93,27 +96,31 @@ def _export_bytes(model, example, opset: int) -> bytes:
             opset_version=opset,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            dynamic_axes={INPUT_NAME: {0: "batch", **({3: "width"} if any_width else {})},
+                          OUTPUT_NAME: {0: "batch", **({1: "frames"} if any_width else {})}},
             do_constant_folding=True,
         )
     return buf.getvalue()
 
 
-def verify_onnx(model, onnx_bytes: bytes, shape: tuple[int, int, int], batch_sizes=(1, 3, 16), seed: int = 0) -> float:
-    """Largest ``|ORT - torch|`` logit difference over random inputs of each batch size."""
+def verify_onnx(model, onnx_bytes: bytes, shape: tuple[int, int, int], batch_sizes=(1, 3, 16), seed: int = 0,
+                widths: tuple[int, ...] = ()) -> float:
+    """Largest ``|ORT - torch|`` logit difference over random inputs of each batch size (at the
+    width of ``shape``), and of one image at each other width of ``widths``."""
     import onnxruntime as ort
     import torch
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
     worst = 0.0
-    for b in batch_sizes:
-        x = rng.standard_normal((b, *shape)).astype(np.float32)
+    c, h, w = shape
+    for b, width in [(b, w) for b in batch_sizes] + [(1, other) for other in widths if other != w]:
+        x = rng.standard_normal((b, c, h, width)).astype(np.float32)
         with torch.inference_mode():
             ref = model(torch.from_numpy(x)).numpy()
         got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
         if got.shape != ref.shape:
-            raise ExportError(f"ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {b}")
+            raise ExportError(f"ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {b}, width {width}")
         worst = max(worst, float(np.abs(got - ref).max()))
     return worst
 
@@ -124,10 +131,15 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     verify: bool = True,
     tolerance: float = 1e-4,
+    any_width: bool | None = None,
 ) -> ExportReport:
     """Export a captcha-ocr model file (``.pt``, or an in-memory Bundle) to a self-contained ONNX file.
 
-    With ``verify`` (default) ONNX Runtime is run on random batches of 1, 3 and 16 images and
+    ``any_width``: the graph takes any input width (``--widths``), at some cost in speed; default:
+    only for the general model, which reads at several (:mod:`captcha_ocr.widths`).
+
+    With ``verify`` (default) ONNX Runtime is run on random batches of 1, 3 and 16 images (and, with
+    ``any_width``, on one image at each width of :func:`~captcha_ocr.widths.width_ladder`), and
     :class:`ExportError` is raised (and nothing written) when a logit differs from PyTorch's
     by more than ``tolerance``. Raises :class:`~captcha_ocr.errors.ModelFileError` for a bad
     model file, ``ValueError`` for an unsupported ``opset`` and
@@ -152,14 +164,16 @@ def export_onnx(
     model = bundle.build_model()
     pre = bundle.preprocess
     shape = (pre.channels, pre.height, pre.width)
-    data = _export_bytes(model, torch.zeros(1, *shape), opset)
+    if any_width is None:
+        any_width = bundle.provenance.get("kind") == "general"
+    data = _export_bytes(model, torch.zeros(1, *shape), opset, any_width)
     diff = None
     batch_sizes: tuple[int, ...] = ()
     if verify:
         batch_sizes = (1, 3, 16)
         name = source or "model"
         try:
-            diff = verify_onnx(model, data, shape, batch_sizes)
+            diff = verify_onnx(model, data, shape, batch_sizes, widths=width_ladder(pre.width) if any_width else ())
         except ExportError as exc:
             raise ExportError(f"{name}: {exc}; nothing written") from None
         if diff > tolerance:

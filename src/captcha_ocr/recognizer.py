@@ -78,9 +78,10 @@ class Recognizer:
     ``bundle``, ``model`` and ``device`` (``None`` for onnx).
 
     ``widths``: the input widths each image is read at. One, the model's own, except for the
-    general model with torch, which reads at :func:`~captcha_ocr.widths.width_ladder` and keeps the
-    reading the widths agree on (:mod:`captcha_ocr.widths`); set it to change that, e.g.
-    ``rec.widths = (rec.preprocess.width,)``.
+    general model, which reads at :func:`~captcha_ocr.widths.width_ladder` and keeps the reading the
+    widths agree on (:mod:`captcha_ocr.widths`); set it to change that, e.g. ``rec.widths =
+    (rec.preprocess.width,)``. An ONNX file reads at other widths only if it was exported with
+    ``--any-width`` (the general model always is).
     """
 
     def __init__(self, bundle: Bundle, device: str | torch.device = "cpu") -> None:
@@ -117,6 +118,8 @@ class Recognizer:
         self = cls.__new__(cls)
         self._setup(backend, Charset.from_dict(meta["charset"]), Preprocess.from_dict(meta["preprocess"]),
                     meta["lengths"], meta["config"], meta["provenance"])
+        if self.provenance.get("kind") == "general" and backend.dynamic_width:
+            self.widths = width_ladder(self.preprocess.width)  # as the .pt file reads
         return self
 
     @classmethod
@@ -148,9 +151,9 @@ class Recognizer:
         widths = tuple(sorted({int(w) for w in widths}))
         if not widths or widths[0] < 8:
             raise ValueError(f"widths must be at least 8 px each, got {widths or 'none'}")
-        if self.backend.name != "torch" and widths != (self.preprocess.width,):
-            raise ValueError(f"an ONNX model reads at its exported width only ({self.preprocess.width} px); "
-                             "use the .pt file to read at other widths")
+        if self.backend.name != "torch" and widths != (self.preprocess.width,) and not self.backend.dynamic_width:
+            raise ValueError(f"this ONNX file reads at its exported width only ({self.preprocess.width} px): "
+                             "export the model with --any-width to read at other widths")
         self._widths = widths
 
     @property

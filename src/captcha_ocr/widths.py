@@ -8,8 +8,8 @@ every site, so the recogniser reads each image at a ladder of widths (thirds of 
 the model's own) and keeps the text with the most probability summed over them.
 
 :func:`width_ladder` gives the widths; :func:`vote` combines the readings. The model is
-convolutional and recurrent over the frames, so it reads any width with the same weights (torch
-only: an exported ONNX graph has a fixed input size).
+convolutional and recurrent over the frames, so it reads any width with the same weights (and so
+does an ONNX export made with ``--any-width``, the general model's always).
 """
 
 from __future__ import annotations
@@ -20,15 +20,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .recognizer import Prediction
 
-# thirds of an octave around the model's width: 0.31x to 1.59x (for 192 px: 64 ... 304)
+# the general model's: thirds of an octave around its width, 0.31x to 1.59x (for 192 px: 64 ... 304)
 LADDER_STEPS = tuple(range(-5, 3))
+# ``--widths near``, for a model trained on one site: sixths of an octave, 0.79x to 1.26x (256 px: 200 ... 320)
+NEAR_STEPS = tuple(range(-2, 3))
 WIDTH_MULTIPLE = 8  # every width a whole number of the model's 8-px frames
 
 
-def width_ladder(width: int, steps: Sequence[int] = LADDER_STEPS, multiple: int = WIDTH_MULTIPLE) -> tuple[int, ...]:
-    """The widths, in pixels, to read at for a model trained at ``width``: ``width * 2**(k/3)`` for
-    each ``k`` of ``steps``, rounded to a multiple of ``multiple``, ascending, without repeats."""
-    return tuple(sorted({max(multiple, round(width * 2 ** (k / 3) / multiple) * multiple) for k in steps}))
+def width_ladder(width: int, steps: Sequence[int] = LADDER_STEPS, per_octave: int = 3,
+                 multiple: int = WIDTH_MULTIPLE) -> tuple[int, ...]:
+    """The widths, in pixels, to read at for a model trained at ``width``: ``width * 2**(k /
+    per_octave)`` for each ``k`` of ``steps``, rounded to a multiple of ``multiple``, ascending,
+    without repeats."""
+    return tuple(sorted({max(multiple, round(width * 2 ** (k / per_octave) / multiple) * multiple)
+                         for k in steps}))
+
+
+def near_widths(width: int) -> tuple[int, ...]:
+    """Five widths around a trained model's own (``--widths near``): sixths of an octave."""
+    return width_ladder(width, NEAR_STEPS, per_octave=6)
 
 
 def vote(readings: Sequence[Sequence[Prediction]]) -> tuple[list[Prediction], list[int]]:

@@ -58,8 +58,9 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
 def add_widths_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--widths", default=None,
                    help="input widths in px to read each image at, keeping the reading they agree on: "
-                        "comma-separated, or 'model' for the model's own width only (default: eight from "
-                        "64 to 304 for the general model, the model's own for a trained one; torch only)")
+                        "comma-separated; 'model' for the model's own width only; 'near' for five from 0.79x "
+                        "to 1.26x of it (default: eight from 64 to 304 for the general model, the model's own "
+                        "for a trained one)")
 
 
 def apply_widths(rec, a: argparse.Namespace) -> None:
@@ -68,6 +69,11 @@ def apply_widths(rec, a: argparse.Namespace) -> None:
         return
     if a.widths.strip() == "model":
         rec.widths = (rec.preprocess.width,)
+        return
+    if a.widths.strip() == "near":
+        from ..widths import near_widths
+
+        rec.widths = near_widths(rec.preprocess.width)
         return
     try:
         rec.widths = [int(w) for w in a.widths.split(",") if w.strip()]

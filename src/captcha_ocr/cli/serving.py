@@ -11,7 +11,8 @@ from .common import add_backend_arg, add_widths_arg, apply_widths
 def cmd_export(a: argparse.Namespace) -> int:
     from ..export import export_onnx
 
-    report = export_onnx(a.model, a.out, opset=a.opset, verify=not a.no_verify, tolerance=a.tolerance)
+    report = export_onnx(a.model, a.out, opset=a.opset, verify=not a.no_verify, tolerance=a.tolerance,
+                         any_width=True if a.any_width else None)
     print(f"wrote {report.path} (opset {report.opset})")
     if report.max_abs_diff is not None:
         sizes = ", ".join(map(str, report.batch_sizes))
@@ -48,6 +49,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     x.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed |ONNX - torch| logit difference")
     x.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime parity check")
+    x.add_argument("--any-width", action="store_true",
+                   help="let the graph take any input width, so --widths works with the .onnx file (a little "
+                        "slower in ONNX Runtime; always on for the general model)")
     x.set_defaults(func=cmd_export)
 
     s = sub.add_parser("serve", help="serve a model over HTTP (POST /predict, GET /health, /model, /docs)")
