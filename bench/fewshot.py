@@ -54,6 +54,7 @@ import time
 from pathlib import Path
 
 from captcha_ocr import Recognizer
+from captcha_ocr.cli.common import apply_widths
 from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.samples import Sample, find_samples
 from captcha_ocr.training import TrainRequest, train
@@ -107,8 +108,7 @@ def site_knowledge(pool: list[Sample]) -> tuple[str, tuple[int, ...]]:
 def zero_shot_general(model: str, val: list[Sample], informed: tuple[str, tuple[int, ...]] | None = None,
                       widths: str | None = None) -> dict:
     rec = Recognizer.load(model)
-    if widths:
-        rec.widths = [rec.preprocess.width] if widths == "model" else [int(w) for w in widths.split(",")]
+    apply_widths(rec, argparse.Namespace(widths=widths))
     options = None
     if informed:
         alphabet, lengths = informed

@@ -22,6 +22,7 @@ from lightning.pytorch.callbacks import Callback
 
 from .charset import Charset
 from .ctc import as_logp, char_spans
+from .decode import greedy_decode
 
 ALIGN_EVERY = 4  # each training image is re-aligned every this many epochs
 
@@ -49,6 +50,7 @@ class StripMixer(Callback):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"mix: a share of images from 0 to 1, got {rate}")
         self.images = images
+        self.labels = list(labels)
         self.targets = [charset.encode_one(label) for label in labels]
         self.charset = charset
         self.rate = rate
@@ -70,11 +72,9 @@ class StripMixer(Callback):
             chunk = which[start : start + 256].tolist()
             x = system.preprocess.normalize(self.images[chunk].to(system.device))
             logp = as_logp(system(x), self.charset, None)
-            greedy = logp.argmax(-1)
-            labels = [self.targets[i] for i in chunk]
-            for i, row, label, spans in zip(chunk, greedy, labels, char_spans(logp, labels)):
-                read = [int(c) for k, c in enumerate(row) if c != 0 and (k == 0 or c != row[k - 1])]
-                if spans and read == list(label):
+            spans_of = char_spans(logp, [self.targets[i] for i in chunk])
+            for i, read, spans in zip(chunk, greedy_decode(logp, self.charset), spans_of):
+                if spans and read.text == self.labels[i]:
                     self.bounds[i] = strip_bounds(spans, logp.shape[1], width)
                 else:
                     self.bounds.pop(i, None)

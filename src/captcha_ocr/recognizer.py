@@ -224,19 +224,20 @@ class Recognizer:
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
             sources = [str(img) if isinstance(img, (str, os.PathLike)) else None for img in chunk]
-            if len(self.widths) == 1 and self.widths[0] == self.preprocess.width:
-                out.extend(self.decode_logits(self.logits(self.prepare(chunk)), options, sources))
-            else:
-                arrays = [self.preprocess.load_widths(img, self.widths) for img in chunk]
-                out.extend(self._read_widths(arrays, options, sources)[0])
+            arrays = [self.preprocess.load_widths(img, self.widths) for img in chunk]
+            out.extend(self._read_widths(arrays, options, sources)[0])
         return out
+
+    def width_batches(self, arrays: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+        """``arrays[i][w]``: image ``i`` as uint8 ``[C, H, widths[w]]`` -> one normalised float32
+        ``[B, C, H, widths[w]]`` batch per width."""
+        return [self.preprocess.normalize(np.stack([a[w] for a in arrays])) for w in range(len(self.widths))]
 
     def _read_widths(self, arrays: list[list[np.ndarray]], options: DecodeOptions | None,
                      sources: list[str | None], alignments: bool = False
                      ) -> tuple[list[Prediction], list[str | None]]:
         """``arrays[i][w]``: image ``i`` as uint8 ``[C, H, widths[w]]`` -> :meth:`decode_widths`."""
-        logits = [self.logits(self.preprocess.normalize(np.stack([a[w] for a in arrays])))
-                  for w in range(len(self.widths))]
+        logits = [self.logits(batch) for batch in self.width_batches(arrays)]
         return self.decode_widths(logits, options, sources, alignments)
 
     def decode_widths(

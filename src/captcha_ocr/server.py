@@ -125,7 +125,7 @@ def create_app(
             t = time.perf_counter()
             arrays.append(decode_image(rec.preprocess, item, max_bytes, max_pixels, rec.widths))
             times.append((time.perf_counter() - t) * 1000)
-        return [rec.preprocess.normalize(np.stack([a[w] for a in arrays])) for w in range(len(rec.widths))], times
+        return rec.width_batches(arrays), times
 
     @app.get("/health", response_model=Health)
     async def health() -> Health:
