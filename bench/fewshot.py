@@ -18,6 +18,11 @@ labelled data, and each mode is one run of the library (`train`, the default pre
 - `ddddocr`: ddddocr's own model on the same validation images (one row per set), run in its own
   virtual environment (bench/.ddddocr-venv, created with `python3 -m venv` and `pip install
   ddddocr` on first use) through a subprocess, so it never shares packages with captcha-ocr
+- `adapt` and `adapt-informed`: no label at all: `captcha-ocr adapt` (at most --adapt-minutes in
+  all) on the pool's images (at most --max-unlabeled, labels hidden), then the adapted model reads
+  the validation images; one row per set and seed. The row also holds, per round, how many of the
+  readings it trained on were right (case ignored, from pseudo_labels.csv and the hidden labels).
+  `adapt-informed` is told the alphabet and lengths, like `zero-shot-informed`
 - `zero-shot-informed` and `ddddocr-informed`: the same, told what a user knows of their site
   without labelling anything: its alphabet, in both cases (the characters of the pool's labels
   and their other-case forms), and, for `general`, which supports it, the label lengths
@@ -54,6 +59,7 @@ import time
 from pathlib import Path
 
 from captcha_ocr import Recognizer
+from captcha_ocr.adapt import AdaptRequest, adapt
 from captcha_ocr.cli.common import apply_widths
 from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.samples import Sample, find_samples
@@ -62,8 +68,10 @@ from generality import DEV_SETS, last_epoch_accuracy, near_widths_accuracy
 
 OUT = Path(__file__).parent / "out"
 DDDDOCR_VENV = Path(__file__).parent / ".ddddocr-venv"
-MODES = ("scratch", "init", "init+unlabeled", "zero-shot", "ddddocr", "zero-shot-informed", "ddddocr-informed")
+MODES = ("scratch", "init", "init+unlabeled", "zero-shot", "ddddocr", "zero-shot-informed", "ddddocr-informed",
+         "adapt", "adapt-informed")
 ZERO_SHOT = ("zero-shot", "ddddocr", "zero-shot-informed", "ddddocr-informed")
+ADAPT = ("adapt", "adapt-informed")
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
 
@@ -198,6 +206,29 @@ def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample
     return row
 
 
+def run_adapt(model: str, val: list[Sample], pool: list[Sample], seed: int, minutes: float, out: Path, tag: str,
+              informed: tuple[str, tuple[int, ...]] | None = None) -> dict:
+    """``captcha-ocr adapt`` on the pool's images (labels hidden), scored on the validation images."""
+    alphabet, lengths = informed or (None, None)
+    result = adapt(AdaptRequest(images=[s.path for s in pool], out=str(out), init=model, max_minutes=minutes,
+                                seed=seed, alphabet=alphabet, lengths=lengths, progress=False),
+                   print_fn=lambda *x: print(tag, *x, flush=True))
+    rec = Recognizer.load(result.model_path)
+    texts = [r.prediction.text if r.prediction else "" for r in rec.predict_files([s.path for s in val])]
+    truth = {str(s.path): s.label for s in pool}
+    rounds = []
+    for r in result.rounds:
+        folder = out if r["round"] == len(result.rounds) else out / f"round{r['round']}"
+        used = [row for row in csv.DictReader(open(folder / "pseudo_labels.csv"))
+                if row["decision"] in ("used", "held out to choose the epoch")]
+        right = sum(row["reading"].casefold() == truth[row["file"]].casefold() for row in used)
+        rounds.append({**r, "right_casefold": right})
+    return {**score([s.label for s in val], texts),
+            "accuracy_near_widths": near_widths_accuracy(result.model_path, val), "unlabeled": len(pool),
+            "rounds": rounds, "train_seconds": round(result.seconds, 1),
+            "warned": len(result.warnings) > 1}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=Path("../shared/datasets"))
@@ -226,6 +257,8 @@ def main() -> None:
                    help="character-strip mixing share instead of the preset's (TrainConfig.mix; give a --tag)")
     p.add_argument("--rounds", type=int, default=None,
                    help="self-training rounds for init+unlabeled instead of the default's (give a --tag)")
+    p.add_argument("--adapt-minutes", type=float, default=5.0,
+                   help="adapt modes: the whole run's budget (default 5, adapt's own)")
     p.add_argument("--plot", type=Path, default=None,
                    help="only draw the learning curves of --tag (or several, comma-separated) from the results "
                         "to this PNG (no runs)")
@@ -248,8 +281,8 @@ def main() -> None:
     for name in a.sets.split(","):
         samples = load_set(name, a.data)
         for mode in modes:
-            jobs = [(0, 0)] if mode in ZERO_SHOT else [(int(n), int(s)) for n in a.labels.split(",")
-                                                       for s in a.seeds.split(",")]
+            jobs = [(0, 0)] if mode in ZERO_SHOT else [(0, int(s)) for s in a.seeds.split(",")] if mode in ADAPT \
+                else [(int(n), int(s)) for n in a.labels.split(",") for s in a.seeds.split(",")]
             for n, seed in jobs:
                 if (a.tag, name, n, mode, seed) in done:
                     continue
@@ -264,6 +297,11 @@ def main() -> None:
                     row = zero_shot_ddddocr(val)
                 elif mode == "ddddocr-informed":
                     row = zero_shot_ddddocr(val, site_knowledge(samples[: -a.val])[0])
+                elif mode in ADAPT:
+                    pool = samples[: -a.val][: a.max_unlabeled]
+                    out = OUT / "fewshot" / a.tag / f"{name}-{mode}-s{seed}"
+                    row = run_adapt(a.model, val, pool, seed, a.adapt_minutes, out, tag,
+                                    site_knowledge(samples[: -a.val]) if mode == "adapt-informed" else None)
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
                     row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag,

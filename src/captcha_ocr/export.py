@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import ExportError, ModelFileError, missing_extra
 from .files import write_atomic
+from .shipped import is_general
 from .widths import width_ladder
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def export_onnx(
     pre = bundle.preprocess
     shape = (pre.channels, pre.height, pre.width)
     if any_width is None:
-        any_width = bundle.provenance.get("kind") == "general"
+        any_width = is_general(bundle.provenance)
     data = _export_bytes(model, torch.zeros(1, *shape), opset, any_width)
     diff = None
     batch_sizes: tuple[int, ...] = ()

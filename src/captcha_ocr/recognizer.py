@@ -27,6 +27,7 @@ from .charset import Charset
 from .decode import DecodeOptions, alignment_string, decode, length_range
 from .errors import ImageLoadError, ModelFileError
 from .images import ImageInput, Preprocess, default_workers
+from .shipped import is_general
 from .widths import vote, width_ladder
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class Recognizer:
         self.bundle = bundle
         self.device = backend.device
         self.model = backend.model
-        if bundle.provenance.get("kind") == "general":
+        if is_general(bundle.provenance):
             self.widths = width_ladder(bundle.preprocess.width)
 
     def _setup(self, backend, charset: Charset, preprocess: Preprocess, lengths: Iterable[int], config: dict,
@@ -118,7 +119,7 @@ class Recognizer:
         self = cls.__new__(cls)
         self._setup(backend, Charset.from_dict(meta["charset"]), Preprocess.from_dict(meta["preprocess"]),
                     meta["lengths"], meta["config"], meta["provenance"])
-        if self.provenance.get("kind") == "general" and backend.dynamic_width:
+        if is_general(self.provenance) and backend.dynamic_width:
             self.widths = width_ladder(self.preprocess.width)  # as the .pt file reads
         return self
 
@@ -199,7 +200,7 @@ class Recognizer:
         if options.decoder == "constrained" and not options.lengths:
             options = replace(options, lengths=self.training_lengths())
         if options.one_script is None:  # the general model learned one script per image
-            options = replace(options, one_script=self.provenance.get("kind") == "general")
+            options = replace(options, one_script=is_general(self.provenance))
         if len(logits) == 0:
             return []
         decoded = decode(logits, self.charset, options)

@@ -24,6 +24,12 @@ SHIPPED = {
 SHIPPED_INPUT_SIZE = {"general": (48, 192)}
 
 
+def is_general(provenance: dict) -> bool:
+    """Whether a model's provenance says it is a general model (``captcha-ocr pretrain`` made it): one
+    that reads at a ladder of widths, one script per image, and exports with a free width axis."""
+    return provenance.get("kind") == "general"
+
+
 def is_shipped_name(path: str | os.PathLike) -> bool:
     """Whether ``path`` names a shipped model rather than a file (no file of that name exists)."""
     return os.fspath(path) in SHIPPED and not Path(path).exists()

@@ -62,6 +62,7 @@ from .plateau import PlateauWatch, case_advice, diagnose
 from .recorder import RunRecorder, write_run_report
 from .samples import Sample
 from .schedule import Replan, planned_epochs
+from .shipped import is_general
 from .system import CTCSystem
 
 # Under this many training images a run from scratch recommends the general model in its log: with
@@ -410,7 +411,7 @@ def _silent(*args, **kwargs) -> None:
 def _describe_init(name: str, init: Bundle) -> str:
     """``name`` for the log, with what the model is when it says (the shipped general model does)."""
     prov = init.provenance
-    if prov.get("kind") == "general":
+    if is_general(prov):
         return (f"{name} (the general model: {prov.get('steps', '?')} steps on {prov.get('samples_seen', '?')} "
                 f"generated captchas, generator version {prov.get('generator', {}).get('version', '?')})")
     return str(name)

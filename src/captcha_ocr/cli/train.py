@@ -109,6 +109,28 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adapt(a: argparse.Namespace) -> int:
+    """Teach a model a site from its unlabelled images (see :mod:`captcha_ocr.adapt`)."""
+    from ..adapt import AdaptRequest, adapt
+    from ..decode import parse_lengths
+
+    result = adapt(AdaptRequest(
+        images=a.images, out=a.out, init=a.init, max_minutes=a.max_minutes, seed=a.seed, case=a.case,
+        alphabet=a.alphabet, lengths=tuple(parse_lengths(a.length)) if a.length else None,
+        progress=show_progress(a.no_progress)))
+    for r in result.rounds:
+        agreement = "n/a" if r["agreement"] is None else f"{r['agreement']:.2%}"
+        print(f"round {r['round']}: trained on {r['labels']} of its own readings (lengths "
+              f"{', '.join(map(str, r['lengths']))}), {agreement} agreement on {r['held_out']} held out, "
+              f"{r['seconds']:.0f}s")
+    print(f"done in {result.seconds:.0f}s\nmodel: {result.model_path}")
+    if result.unreadable:
+        print(f"{len(result.unreadable)} unreadable file(s) were skipped (listed above)")
+    for line in result.warnings:
+        print(f"warning: {line}")
+    return 0
+
+
 def devices_arg(text: str) -> int | str:
     """``--devices``: a number or ``auto``."""
     if text == "auto":
@@ -208,6 +230,32 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                           "fonts-urw-base35 ...); the model's provenance lists the fonts used")
     pre.add_argument("--no-progress", action="store_true", help="no progress bar")
     pre.set_defaults(func=cmd_pretrain)
+
+    ad = sub.add_parser(
+        "adapt", help="teach the general model a site from its unlabelled captchas (no labels)",
+        description="Label nothing: the general model (or --init MODEL) reads the site's captchas, and its "
+                    "surest readings become the labels of a fine-tune; four rounds, each trained on a larger "
+                    "share of the surest readings of the model before it. Writes OUT/model.pt, OUT/round1..3 "
+                    "and each round's pseudo_labels.csv. No label checks the result: measure it with "
+                    "`captcha-ocr eval OUT/model.pt LABELLED_DIR` on a few labelled images, and label some "
+                    "(`train --init OUT/model.pt`) where it reads too few.")
+    ad.add_argument("images", help="folder of the site's captchas (names and labels are not used)")
+    ad.add_argument("--out", default="runs/adapt", help="run folder (default %(default)s)")
+    ad.add_argument("--init", default="general", metavar="MODEL",
+                    help="the model to start from (default: the shipped general model)")
+    ad.add_argument("--max-minutes", type=float, default=5.0, help="the whole run, readings included "
+                                                                      "(default %(default)s)")
+    ad.add_argument("--alphabet", metavar="CHARS",
+                    help="the characters the site draws, in either case (e.g. 0123456789abcdef): readings keep "
+                         "to them")
+    ad.add_argument("--length", metavar="N|N,M|N-M",
+                    help="the text lengths the site draws (default: those of the surest readings)")
+    ad.add_argument("--case", choices=CASE_POLICIES, default="fold",
+                    help="how readings are cased as labels (default fold: the general model's case is "
+                         "unreliable, so each letter is learned in one case)")
+    ad.add_argument("--seed", type=int, default=42)
+    ad.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ad.set_defaults(func=cmd_adapt)
 
     d = sub.add_parser("demo", help="generate captchas, train on them, evaluate and predict (no download)")
     d.add_argument("--out", default="runs/demo")
