@@ -213,17 +213,14 @@ def run_adapt(model: str, val: list[Sample], pool: list[Sample], seed: int, minu
     result = adapt(AdaptRequest(images=[s.path for s in pool], out=str(out), init=model, max_minutes=minutes,
                                 seed=seed, alphabet=alphabet, lengths=lengths, progress=False),
                    print_fn=lambda *x: print(tag, *x, flush=True))
-    rec = Recognizer.load(result.model_path)
-    texts = [r.prediction.text if r.prediction else "" for r in rec.predict_files([s.path for s in val])]
     truth = {str(s.path): s.label for s in pool}
     rounds = []
     for r in result.rounds:
-        folder = out if r["round"] == len(result.rounds) else out / f"round{r['round']}"
-        used = [row for row in csv.DictReader(open(folder / "pseudo_labels.csv"))
+        used = [row for row in csv.DictReader(open(Path(r["folder"]) / "pseudo_labels.csv"))
                 if row["decision"] in ("used", "held out to choose the epoch")]
         right = sum(row["reading"].casefold() == truth[row["file"]].casefold() for row in used)
         rounds.append({**r, "right_casefold": right})
-    return {**score([s.label for s in val], texts),
+    return {**zero_shot_general(str(result.model_path), val),
             "accuracy_near_widths": near_widths_accuracy(result.model_path, val), "unlabeled": len(pool),
             "rounds": rounds, "train_seconds": round(result.seconds, 1),
             "warned": len(result.warnings) > 1}

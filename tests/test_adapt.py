@@ -114,6 +114,7 @@ def test_the_command_prints_each_round_and_the_warnings(tmp_path: Path, monkeypa
                "held out" in out
     assert f"model: {tmp_path / 'run' / 'model.pt'}" in out
     assert "warning: general is unsure even of its surest readings" in out and "no label checked it" in out
+    assert out.count("unsure even of") == 1 and out.count("no label checked it") == 1  # each warning once
 
 
 def test_too_few_images_or_bad_options_are_errors(tmp_path: Path):

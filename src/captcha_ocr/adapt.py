@@ -72,11 +72,11 @@ class AdaptRequest:
 @dataclass
 class AdaptResult:
     model_path: Path
-    rounds: list[dict]  # per round: share, labels, held_out, lengths, agreement, seconds
+    rounds: list[dict]  # per round: folder, share, labels, held_out, lengths, agreement, seconds
     seconds: float  # wall time of the whole run
     images: int  # unlabelled images found
     unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (file, why): never labelled
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # each printed when it arose
     train_result: TrainResult | None = None  # the last round's
 
 
@@ -212,14 +212,15 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
                                     max_minutes=minutes, case=req.case, progress=req.progress,
                                     provenance={"adapted_without_labels": info}),
                        print_fn=lambda *a, k=k: print_fn(f"round {k}: " + " ".join(map(str, a))))
-        rounds.append({"round": k, "share": share, "labels": len(train_s), "held_out": len(val_s),
-                       "lengths": lengths, "agreement": result.best_val_accuracy,
+        rounds.append({"round": k, "folder": str(folder), "share": share, "labels": len(train_s),
+                       "held_out": len(val_s), "lengths": lengths, "agreement": result.best_val_accuracy,
                        "seconds": round(time.perf_counter() - started, 1)})
         model = str(result.model_path)
-    warnings += [f"{out / 'model.pt'} learned from its own readings: no label checked it. The accuracy above is "
-                "agreement with those readings, not accuracy; measure it on a few labelled images with "
-                f"`captcha-ocr eval {out / 'model.pt'} LABELLED_DIR`"]
+    warnings.append(f"{out / 'model.pt'} learned from its own readings: no label checked it. The accuracy above "
+                    "is agreement with those readings, not accuracy; measure it on a few labelled images with "
+                    f"`captcha-ocr eval {out / 'model.pt'} LABELLED_DIR`")
+    print_fn(f"warning: {warnings[-1]}")
     if result is not None:
-        warnings += result.warnings
+        warnings += result.warnings  # train printed these
     return AdaptResult(model_path=out / "model.pt", rounds=rounds, seconds=time.perf_counter() - t0,
                        images=len(files), unreadable=unreadable, warnings=warnings, train_result=result)

@@ -126,8 +126,6 @@ def cmd_adapt(a: argparse.Namespace) -> int:
     print(f"done in {result.seconds:.0f}s\nmodel: {result.model_path}")
     if result.unreadable:
         print(f"{len(result.unreadable)} unreadable file(s) were skipped (listed above)")
-    for line in result.warnings:
-        print(f"warning: {line}")
     return 0
 
 
