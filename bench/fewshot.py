@@ -207,11 +207,12 @@ def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample
 
 
 def run_adapt(model: str, val: list[Sample], pool: list[Sample], seed: int, minutes: float, out: Path, tag: str,
-              informed: tuple[str, tuple[int, ...]] | None = None) -> dict:
+              informed: tuple[str, tuple[int, ...]] | None = None, from_start: bool = False) -> dict:
     """``captcha-ocr adapt`` on the pool's images (labels hidden), scored on the validation images."""
     alphabet, lengths = informed or (None, None)
     result = adapt(AdaptRequest(images=[s.path for s in pool], out=str(out), init=model, max_minutes=minutes,
-                                seed=seed, alphabet=alphabet, lengths=lengths, progress=False),
+                                seed=seed, alphabet=alphabet, lengths=lengths, from_start=from_start,
+                                progress=False),
                    print_fn=lambda *x: print(tag, *x, flush=True))
     truth = {str(s.path): s.label for s in pool}
     rounds = []
@@ -256,6 +257,8 @@ def main() -> None:
                    help="self-training rounds for init+unlabeled instead of the default's (give a --tag)")
     p.add_argument("--adapt-minutes", type=float, default=5.0,
                    help="adapt modes: the whole run's budget (default 5, adapt's own)")
+    p.add_argument("--adapt-from-start", action="store_true",
+                   help="adapt modes: each round trains from the general model, not the round before (give a --tag)")
     p.add_argument("--plot", type=Path, default=None,
                    help="only draw the learning curves of --tag (or several, comma-separated) from the results "
                         "to this PNG (no runs)")
@@ -298,7 +301,8 @@ def main() -> None:
                     pool = samples[: -a.val][: a.max_unlabeled]
                     out = OUT / "fewshot" / a.tag / f"{name}-{mode}-s{seed}"
                     row = run_adapt(a.model, val, pool, seed, a.adapt_minutes, out, tag,
-                                    site_knowledge(samples[: -a.val]) if mode == "adapt-informed" else None)
+                                    site_knowledge(samples[: -a.val]) if mode == "adapt-informed" else None,
+                                    a.adapt_from_start)
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
                     row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag,
@@ -306,6 +310,8 @@ def main() -> None:
                 overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
                                                      ("precision", a.precision), ("width", a.width),
                                                      ("mix", a.mix),
+                                                     ("adapt_from_start", (a.adapt_from_start or None)
+                                                      if mode in ADAPT else None),
                                                      ("widths", a.widths if mode.startswith("zero-shot") else None),
                                                      ("rounds", a.rounds if mode == "init+unlabeled" else None))
                              if v is not None}

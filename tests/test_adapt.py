@@ -64,12 +64,14 @@ class _Unsure:
         chars = "abcdz"
 
     widths = (128,)
+    decoded: list = []  # the DecodeOptions of each reading of all files, in order
 
     @classmethod
     def load(cls, model):
         return cls()
 
     def predict_files(self, paths, options=None):
+        self.decoded.append(options)
         for p in paths:
             yield FileResult(p, Prediction(p.stem[:4], 0.05 if p.stem.startswith("z") else 0.1))
 
@@ -96,6 +98,40 @@ def test_the_rounds_grow_the_labels_and_warn_when_the_start_is_unsure(tmp_path: 
     assert all(r.case == "fold" and r.provenance["adapted_without_labels"]["labels"] == 0 for r in trained)
     for folder in (tmp_path / "run" / "round1", tmp_path / "run"):
         assert len(list(csv.DictReader(open(folder / "pseudo_labels.csv")))) == 80
+    adapt(AdaptRequest(images=str(tmp_path / "site"), out=str(tmp_path / "again"), shares=(0.25, 0.5),
+                       from_start=True), print_fn=lambda *a: None)
+    assert [r.init for r in trained[2:]] == ["general", "general"]  # each round from the start model
+
+
+class _Forgets(_Unsure):
+    """Stands in for a start model that reads each file as its name says, surely, and for rounds that
+    have learned to read every 3 as 7."""
+
+    loads = 0
+
+    @classmethod
+    def load(cls, model):
+        cls.loads += 1
+        return cls()
+
+    def predict_files(self, paths, options=None):
+        for p in paths:
+            text = p.stem[:4] if self.loads == 1 else p.stem[:4].replace("3", "7")
+            yield FileResult(p, Prediction(text, 0.9))
+
+
+def test_a_character_the_rounds_stop_reading_is_warned_of(tmp_path: Path, monkeypatch):
+    for i in range(80):
+        write_png(tmp_path / "site" / f"{'1237' if i % 2 else '1245'}{i:02}.png")
+    monkeypatch.setattr("captcha_ocr.adapt.Recognizer", _Forgets)
+    monkeypatch.setattr("captcha_ocr.adapt.train", lambda req, print_fn=print: TrainResult(
+        Path(req.out) / "model.pt", Path(req.out) / "metrics.csv", 1, 1.0, 0.0, 1, 0.1))
+    result = adapt(AdaptRequest(images=str(tmp_path / "site"), out=str(tmp_path / "run"), shares=(0.25, 0.5)),
+                   print_fn=lambda *a: None)
+    gone = [w for w in result.warnings if "stopped reading" in w]
+    # '3' was an eighth of the characters read (40 of 320); now none; '7' doubled, '1', '2', '4', '5' kept
+    assert len(gone) == 1 and "'3' (12% of the characters general read, 0% now)" in gone[0]
+    assert all(f"'{c}'" not in gone[0] for c in "12457")
 
 
 def test_the_command_prints_each_round_and_the_warnings(tmp_path: Path, monkeypatch, capsys):
@@ -109,6 +145,10 @@ def test_the_command_prints_each_round_and_the_warnings(tmp_path: Path, monkeypa
     assert main(["adapt", str(tmp_path / "site"), "--out", str(tmp_path / "run"), "--length", "4",
                  "--alphabet", "abcd", "--no-progress"]) == 0
     out = capsys.readouterr().out
+    # told the lengths, the general model reads within them; the rounds' own models read greedily within
+    # the alphabet, so a reading of another length is left out rather than forced into one
+    assert [(o.decoder, o.lengths, o.allow) for o in _Unsure.decoded[-4:]] == \
+        [("constrained", (4,), "abcd")] + [("greedy", None, "abcd")] * 3
     for k, n in ((1, 16), (2, 32), (3, 48), (4, 64)):  # a fifth more of the 80 images each round
         assert f"round {k}: trained on {n - n // 8} of its own readings (lengths 4), 100.00% agreement on {n // 8} " \
                "held out" in out

@@ -51,6 +51,12 @@ MIN_IMAGES = 50  # fewer unlabelled images than this cannot make a first round w
 # sets of bench/fewshot.py (--modes adapt), the two whose first labels were 17% and 36% right had
 # medians of 0.15 and 0.09, the five whose first labels were 79.5-100% right 0.32-0.61.
 UNSURE_MEDIAN = 0.2
+# A character that the start model read in at least this share of all the characters it read ...
+COMMON_SHARE = 0.03
+# ... and that a later round's model reads in under this fraction of that share has likely been learned
+# as another character (self-training amplifies a confusion: on nsysu_selcrs, a first round that read few
+# 3s taught the next rounds to read every 3 as 7, in one seed of two; bench/RESULTS.md)
+VANISHED_RATIO = 1 / 3
 
 
 @dataclass
@@ -66,6 +72,7 @@ class AdaptRequest:
     alphabet: str | None = None  # the characters the site draws (either case); readings keep to them
     lengths: tuple[int, ...] | None = None  # the text lengths the site draws; None: from the readings
     shares: Sequence[float] = SHARES
+    from_start: bool = False  # each round trains from init's weights, not the round before's
     progress: bool = True
 
 
@@ -117,6 +124,21 @@ def rank_readings(results: Iterable[FileResult], lengths: Sequence[int] | None =
     return ranked, sel
 
 
+def character_shares(results: Iterable[FileResult]) -> dict[str, float]:
+    """Each character's share of all the characters in ``results``' readings, case folded."""
+    counts = Counter(c for r in results if r.prediction is not None for c in r.prediction.text.casefold())
+    total = sum(counts.values())
+    return {c: n / total for c, n in counts.items()} if total else {}
+
+
+def vanished_characters(before: dict[str, float], now: dict[str, float]) -> list[tuple[str, float, float]]:
+    """``(char, share before, share now)`` for each character common in ``before``
+    (:data:`COMMON_SHARE`) that ``now`` reads under :data:`VANISHED_RATIO` as often (see
+    :func:`character_shares`)."""
+    return [(c, share, now.get(c, 0.0)) for c, share in sorted(before.items())
+            if share >= COMMON_SHARE and now.get(c, 0.0) < VANISHED_RATIO * share]
+
+
 def grow(ranked: list[tuple[Path, str, float]], chosen: set[Path],
          wanted: int) -> tuple[list[tuple[Path, str, float]], list[tuple[Path, str, float]]]:
     """``(used, not_used)``: the readings to train on, ``wanted`` of them if there are as many. The
@@ -153,6 +175,7 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
     result: TrainResult | None = None
     chosen: set[Path] = set()
     warnings: list[str] = []
+    first_shares: dict[str, float] = {}  # character_shares of the start model's readings
     print_fn(f"adapting {req.init} to {len(files)} unlabelled images in {n_rounds} rounds, {req.max_minutes:g} "
              f"minutes: no label is given, each round trains on the model's surest readings")
     for k, share in enumerate(req.shares, start=1):
@@ -162,17 +185,21 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
         rec = Recognizer.load(model)
         if k > 1:
             rec.widths = near_widths(rec.preprocess.width)
-        # later rounds read greedily: a reading of an odd length is a doubt to leave out, not one to
-        # force into an allowed length as the trained model's constrained default would
-        options = None if k == 1 else DecodeOptions("greedy")
-        if req.alphabet or req.lengths:
-            allow = None if req.alphabet is None else "".join(
-                c for c in rec.charset.chars if c.lower() in req.alphabet.lower())
-            options = DecodeOptions("constrained", req.lengths, allow=allow or None)
+        allow = None if req.alphabet is None else "".join(
+            c for c in rec.charset.chars if c.lower() in req.alphabet.lower()) or None
+        # later rounds read greedily (within the alphabet): a reading of an odd length is a doubt to
+        # leave out (rank_readings), not one to force into an allowed length as constrained decoding
+        # would; round 1's general model is told the lengths, which lifts its readings
+        options = DecodeOptions("greedy", allow=allow) if k > 1 else \
+            DecodeOptions("constrained", req.lengths, allow=allow) if req.alphabet or req.lengths else None
         results = rec.predict_files(files, options)
         if req.progress:
             from tqdm.auto import tqdm
             results = tqdm(results, total=len(files), desc=f"round {k}: reading", leave=False)
+        results = list(results)
+        read_shares = character_shares(results)
+        if k == 1:
+            first_shares = read_shares
         ranked, sel = rank_readings(results, req.lengths, req.alphabet)
         used, not_used = grow(ranked, chosen, max(1, round(share * len(files))))
         if k == 1:
@@ -208,7 +235,8 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
                  f"lengths {', '.join(map(str, lengths))}), {minutes:.1f} minutes")
         info = {"images": len(files), "labels": 0, "round": k, "rounds": n_rounds, "share": share,
                 "pseudo_labels": len(used), "lengths": lengths, "alphabet": req.alphabet, "start": req.init}
-        result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(folder), init=model, seed=req.seed,
+        start = req.init if req.from_start else model
+        result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(folder), init=start, seed=req.seed,
                                     max_minutes=minutes, case=req.case, progress=req.progress,
                                     provenance={"adapted_without_labels": info}),
                        print_fn=lambda *a, k=k: print_fn(f"round {k}: " + " ".join(map(str, a))))
@@ -216,6 +244,15 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
                        "held_out": len(val_s), "lengths": lengths, "agreement": result.best_val_accuracy,
                        "seconds": round(time.perf_counter() - started, 1)})
         model = str(result.model_path)
+    if n_rounds > 1:
+        gone = vanished_characters(first_shares, read_shares)  # the last round's readings, by the model before it
+        if gone:
+            listed = ", ".join(f"{c!r} ({before:.0%} of the characters {req.init} read, {now:.0%} now)"
+                               for c, before, now in gone)
+            warnings.append(f"the rounds stopped reading {listed}: the model has likely learned to read "
+                            f"{'it' if len(gone) == 1 else 'them'} as another character, and reads every image "
+                            "holding one wrong; label a few images and use `train` (or `train --init` this model)")
+            print_fn(f"warning: {warnings[-1]}")
     warnings.append(f"{out / 'model.pt'} learned from its own readings: no label checked it. The accuracy above "
                     "is agreement with those readings, not accuracy; measure it on a few labelled images with "
                     f"`captcha-ocr eval {out / 'model.pt'} LABELLED_DIR`")

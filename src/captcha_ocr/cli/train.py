@@ -247,7 +247,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="the characters the site draws, in either case (e.g. 0123456789abcdef): readings keep "
                          "to them")
     ad.add_argument("--length", metavar="N|N,M|N-M",
-                    help="the text lengths the site draws (default: those of the surest readings)")
+                    help="the text lengths the site draws (default: those of the surest readings); the first "
+                         "round reads within them, later rounds leave a reading of another length out")
     ad.add_argument("--case", choices=CASE_POLICIES, default="fold",
                     help="how readings are cased as labels (default fold: the general model's case is "
                          "unreliable, so each letter is learned in one case)")
