@@ -176,6 +176,7 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
     chosen: set[Path] = set()
     warnings: list[str] = []
     first_shares: dict[str, float] = {}  # character_shares of the start model's readings
+    overhead = 0.0  # the most seconds a round has spent outside its training (reading, reports)
     print_fn(f"adapting {req.init} to {len(files)} unlabelled images in {n_rounds} rounds, {req.max_minutes:g} "
              f"minutes: no label is given, each round trains on the model's surest readings")
     for k, share in enumerate(req.shares, start=1):
@@ -197,6 +198,7 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
             from tqdm.auto import tqdm
             results = tqdm(results, total=len(files), desc=f"round {k}: reading", leave=False)
         results = list(results)
+        read_seconds = time.perf_counter() - started
         read_shares = character_shares(results)
         if k == 1:
             first_shares = read_shares
@@ -229,7 +231,8 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
         write_pseudo_labels(folder / "pseudo_labels.csv", sel)
         lengths = sorted({len(t) for _p, t, _c in used})
         left = budget - (time.perf_counter() - t0)
-        minutes = max(0.25, left / (n_rounds - k + 1) / 60)
+        rest = n_rounds - k  # the rounds after this one, whose reading and reports the budget keeps time for
+        minutes = max(0.25, (left - rest * max(overhead, read_seconds)) / (rest + 1) / 60)
         print_fn(f"round {k} of {n_rounds}: {len(train_s)} readings to train on, {len(val_s)} held out ({share:.0%} "
                  f"of the images: {again} read again, {len(used) - again} the surest of those not trained on; "
                  f"lengths {', '.join(map(str, lengths))}), {minutes:.1f} minutes")
@@ -244,6 +247,7 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
                        "held_out": len(val_s), "lengths": lengths, "agreement": result.best_val_accuracy,
                        "seconds": round(time.perf_counter() - started, 1)})
         model = str(result.model_path)
+        overhead = max(overhead, time.perf_counter() - started - result.run_seconds)
     if n_rounds > 1:
         gone = vanished_characters(first_shares, read_shares)  # the last round's readings, by the model before it
         if gone:
