@@ -19,7 +19,10 @@ model grows surer. The last round's model is ``OUT/model.pt``; the rounds before
 
 A model made this way has never been checked against a label: the accuracy its run reports is
 agreement with its own readings, not accuracy. :attr:`AdaptResult.warnings` says so; measure it with
-``captcha-ocr eval OUT/model.pt DIR`` on a few labelled images. Measured in bench/RESULTS.md
+``captcha-ocr eval OUT/model.pt DIR`` on a few labelled images. It also warns when the start model is
+unsure of its surest readings (:data:`UNSURE_MEDIAN`), and when the rounds stopped reading a character
+the start model read often (:func:`vanished_characters`: self-training has then likely taught the
+model to read it as another). Measured in bench/RESULTS.md
 (``bench/fewshot.py --modes adapt``).
 """
 
