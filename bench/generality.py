@@ -166,14 +166,15 @@ def last_epoch_accuracy(metrics: Path) -> float | None:
     return float(rows[-1]["val_accuracy"]) if rows and rows[-1]["val_accuracy"] else None
 
 
-def readings(model: Path, val: list[Sample], widths: str | None = None) -> list[str]:
-    """What the saved ``model`` reads on each image of ``val`` (the default decoder; runs before
-    2026-11-30 17:00 scored greedy readings, bench/lengths.py compares the two); ``widths="near"``:
-    read at :func:`~captcha_ocr.widths.near_widths` of its own (``--widths near``)."""
+def readings(model, val: list[Sample], widths: str | None = None) -> list[str]:
+    """What the saved ``model`` (a file, or a Recognizer already loaded) reads on each image of ``val``
+    (the default decoder; runs before 2026-11-30 17:00 scored greedy readings, bench/lengths.py
+    compares the two); ``widths="near"``: read at :func:`~captcha_ocr.widths.near_widths` of its own
+    (``--widths near``)."""
     from captcha_ocr import Recognizer
     from captcha_ocr.widths import near_widths
 
-    rec = Recognizer.load(model)
+    rec = model if isinstance(model, Recognizer) else Recognizer.load(model)
     if widths == "near":
         rec.widths = near_widths(rec.preprocess.width)
     return [p.text for p in rec.predict([s.path for s in val])]
@@ -185,9 +186,9 @@ def near_widths_accuracy(model: Path, val: list[Sample]) -> float:
     before 2026-12-01 17:00 compared exact case, which a ``--case fold`` model always misses)."""
     from captcha_ocr import Recognizer
 
-    charset = Recognizer.load(model).charset
-    return sum(charset.apply_case(t) == charset.apply_case(s.label)
-               for t, s in zip(readings(model, val, "near"), val)) / len(val)
+    rec = Recognizer.load(model)
+    fold = rec.charset.apply_case
+    return sum(fold(t) == fold(s.label) for t, s in zip(readings(rec, val, "near"), val)) / len(val)
 
 
 def case_folded_accuracy(model: Path, val: list[Sample]) -> float:

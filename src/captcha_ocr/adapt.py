@@ -202,9 +202,8 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
             results = tqdm(results, total=len(files), desc=f"round {k}: reading", leave=False)
         results = list(results)
         read_seconds = time.perf_counter() - started
-        read_shares = character_shares(results)
         if k == 1:
-            first_shares = read_shares
+            first_shares = character_shares(results)
         ranked, sel = rank_readings(results, req.lengths, req.alphabet)
         used, not_used = grow(ranked, chosen, max(1, round(share * len(files))))
         if k == 1:
@@ -252,7 +251,7 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
         model = str(result.model_path)
         overhead = max(overhead, time.perf_counter() - started - result.run_seconds)
     if n_rounds > 1:
-        gone = vanished_characters(first_shares, read_shares)  # the last round's readings, by the model before it
+        gone = vanished_characters(first_shares, character_shares(results))  # the last round's readings
         if gone:
             listed = ", ".join(f"{c!r} ({before:.0%} of the characters {req.init} read, {now:.0%} now)"
                                for c, before, now in gone)
