@@ -89,7 +89,9 @@ def test_the_rounds_grow_the_labels_and_warn_when_the_start_is_unsure(tmp_path: 
     monkeypatch.setattr("captcha_ocr.adapt.train", fake_train)
     result = adapt(AdaptRequest(images=str(tmp_path / "site"), out=str(tmp_path / "run"), shares=(0.25, 0.5)),
                    print_fn=lambda *a: None)
-    assert any("unsure even of its surest readings" in w and "median confidence 0.10" in w for w in result.warnings)
+    unsure = [w for w in result.warnings if "unsure even of its surest readings" in w]
+    assert len(unsure) == 1 and "median confidence 0.10" in unsure[0]
+    assert "Give --alphabet and --length" in unsure[0]  # what lifted such runs most, when not given
     first = {s.path.name for s in trained[0].data + trained[0].val_samples}
     second = {s.path.name for s in trained[1].data + trained[1].val_samples}
     assert len(first) == 20 and all(n.startswith("abcd") for n in first)  # the surest quarter
@@ -101,6 +103,10 @@ def test_the_rounds_grow_the_labels_and_warn_when_the_start_is_unsure(tmp_path: 
     adapt(AdaptRequest(images=str(tmp_path / "site"), out=str(tmp_path / "again"), shares=(0.25, 0.5),
                        from_start=True), print_fn=lambda *a: None)
     assert [r.init for r in trained[2:]] == ["general", "general"]  # each round from the start model
+    told = adapt(AdaptRequest(images=str(tmp_path / "site"), out=str(tmp_path / "told"), shares=(0.25, 0.5),
+                              alphabet="abcdz"), print_fn=lambda *a: None)
+    unsure = [w for w in told.warnings if "unsure even of its surest readings" in w]
+    assert len(unsure) == 1 and "--alphabet" not in unsure[0] and "label some images" in unsure[0]
 
 
 class _Forgets(_Unsure):

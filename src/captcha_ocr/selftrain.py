@@ -62,6 +62,20 @@ class Selection:
     other_length: int = 0  # confident, but of a length no label has
     empty: int = 0  # the model read nothing
 
+    def usable(self, result: FileResult) -> tuple[Path, str, float] | None:
+        """``(file, reading, confidence)`` of a result that may become a label; ``None`` for an unreadable
+        file or an empty reading, which are recorded here as left out (and counted)."""
+        if result.prediction is None:
+            self.unreadable.append((result.path, result.error or f"{result.path}: unreadable"))
+            self.rows.append((str(result.path), "", None, "unreadable"))
+            return None
+        text, conf = result.prediction.text, float(result.prediction.confidence)
+        if not text:
+            self.empty += 1
+            self.rows.append((str(result.path), "", conf, "empty reading"))
+            return None
+        return Path(result.path), text, conf
+
 
 def select_pseudo_labels(results: Iterable[FileResult], threshold: float,
                          lengths: Collection[int] | None = None) -> Selection:
@@ -74,16 +88,11 @@ def select_pseudo_labels(results: Iterable[FileResult], threshold: float,
     lo, hi = (min(lengths), max(lengths)) if lengths else (1, None)
     sel = Selection()
     for r in results:
-        pred = r.prediction
-        if pred is None:
-            sel.unreadable.append((r.path, r.error or f"{r.path}: unreadable"))
-            sel.rows.append((str(r.path), "", None, "unreadable"))
+        reading = sel.usable(r)
+        if reading is None:
             continue
-        text, conf = pred.text, float(pred.confidence)
-        if not text:
-            sel.empty += 1
-            decision = "empty reading"
-        elif conf < threshold:
+        _path, text, conf = reading
+        if conf < threshold:
             sel.below_threshold += 1
             decision = "below threshold"
         elif len(text) < lo or (hi is not None and len(text) > hi):
