@@ -187,11 +187,12 @@ def pseudo_precision(run: Path, truth: dict[str, str]) -> list[dict]:
 def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample], unlabelled: list[Sample],
                  seed: int, minutes: float, out: Path, tag: str, augment: str | None = None,
                  lr: float | None = None, ema: float | None = None, precision: str | None = None,
-                 width: int | None = None, rounds: int | None = None, mix: float | None = None) -> dict:
+                 width: int | None = None, rounds: int | None = None, mix: float | None = None,
+                 cnn_lr: float | None = None) -> dict:
     req = TrainRequest(data=labelled, val_samples=val, out=str(out), seed=seed, max_minutes=minutes,
                        init="none" if mode == "scratch" else model, progress=False, report=False,
                        unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None,
-                       augment=augment, lr=lr, ema=ema, precision=precision, width=width, mix=mix,
+                       augment=augment, lr=lr, ema=ema, precision=precision, width=width, mix=mix, cnn_lr=cnn_lr,
                        self_training_rounds=rounds if mode == "init+unlabeled" else None)
     result = train(req, print_fn=lambda *x: print(tag, *x, flush=True))
     row = {"accuracy": result.best_val_accuracy, "cer": result.best_val_cer,
@@ -253,6 +254,9 @@ def main() -> None:
                         "for its own only, instead of the recogniser's default (give a --tag)")
     p.add_argument("--mix", type=float, default=None,
                    help="character-strip mixing share instead of the preset's (TrainConfig.mix; give a --tag)")
+    p.add_argument("--cnn-lr", type=float, default=None,
+                   help="a fine-tune's convolutional layers' learning-rate multiple instead of the preset's "
+                        "(TrainConfig.finetune_cnn_lr; give a --tag)")
     p.add_argument("--rounds", type=int, default=None,
                    help="self-training rounds for init+unlabeled instead of the default's (give a --tag)")
     p.add_argument("--adapt-minutes", type=float, default=5.0,
@@ -306,10 +310,11 @@ def main() -> None:
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
                     row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag,
-                                       a.augment, a.lr, a.ema, a.precision, a.width, a.rounds, a.mix)
+                                       a.augment, a.lr, a.ema, a.precision, a.width, a.rounds, a.mix,
+                                       a.cnn_lr)
                 overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
                                                      ("precision", a.precision), ("width", a.width),
-                                                     ("mix", a.mix),
+                                                     ("mix", a.mix), ("cnn_lr", a.cnn_lr),
                                                      ("adapt_from_start", (a.adapt_from_start or None)
                                                       if mode in ADAPT else None),
                                                      ("widths", a.widths if mode.startswith("zero-shot") else None),

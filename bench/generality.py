@@ -97,6 +97,9 @@ def main() -> None:
                    help="model to start from, as `train --init` (general, none, a file); default: the preset's")
     p.add_argument("--mix", type=float, default=None,
                    help="character-strip mixing share instead of the preset's (TrainConfig.mix; give a --tag)")
+    p.add_argument("--cnn-lr", type=float, default=None,
+                   help="a fine-tune's convolutional layers' learning-rate multiple instead of the preset's "
+                        "(TrainConfig.finetune_cnn_lr; give a --tag)")
     p.add_argument("--ema", type=float, default=None,
                    help="weight-average span instead of the preset's (TrainConfig.ema; give a --tag)")
     p.add_argument("--extra", type=int, default=0, help="more labelled training images (see above; give a --tag)")
@@ -132,9 +135,9 @@ def main() -> None:
             t0 = time.perf_counter()
             tag = f"[{name} {seed}]"
             result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False,
-                                        init=a.init, ema=a.ema, mix=a.mix, max_minutes=a.minutes, unlabeled=unlabelled,
-                                        augment=a.augment, case=a.case, precision=a.precision,
-                                        width=a.width),
+                                        init=a.init, ema=a.ema, mix=a.mix, cnn_lr=a.cnn_lr, max_minutes=a.minutes,
+                                        unlabeled=unlabelled, augment=a.augment, case=a.case,
+                                        precision=a.precision, width=a.width),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
             row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
                        accuracy=result.best_val_accuracy, cer=result.best_val_cer,
@@ -146,6 +149,7 @@ def main() -> None:
                        wall_seconds=round(time.perf_counter() - t0, 1), restarted=result.restarted,
                        warned=bool(result.warnings), **({"ema": a.ema} if a.ema is not None else {}),
                        **({"mix": a.mix} if a.mix is not None else {}),
+                       **({"cnn_lr": a.cnn_lr} if a.cnn_lr is not None else {}),
                        **({"unlabeled": a.unlabeled} if a.unlabeled else {}),
                        **({"minutes": a.minutes} if a.minutes is not None else {}),
                        **({"augment": a.augment} if a.augment is not None else {}),

@@ -64,6 +64,7 @@ def test_train_through_the_cli(tmp_path, synth_data):
         (["eval", "{tmp}/missing.pt", "{tmp}"], "missing.pt: no such model file"),
         (["predict", "{tmp}/junk.pt", "x.png"], "junk.pt: not a captcha-ocr model file"),
         (["eval", "{model}", "{tmp}/unknown"], "does not know"),
+        (["train", "{tmp}/unknown", "--cnn-lr", "0"], "--cnn-lr: a positive multiple of the learning rate"),
     ],
 )
 def test_user_errors_exit_2_with_a_message(tmp_path, trained_model, args, needle):

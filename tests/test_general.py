@@ -14,11 +14,13 @@ from PIL import Image
 from captcha_ocr import Recognizer, shipped
 from captcha_ocr.bundle import load_bundle
 from captcha_ocr.charset import Charset
+from captcha_ocr.config import TrainConfig
 from captcha_ocr.errors import ModelFileError
 from captcha_ocr.finetune import init_weights
 from captcha_ocr.model import CRNN
 from captcha_ocr.pretrain import INPUT_HEIGHT, INPUT_WIDTH
 from captcha_ocr.styles import GENERAL_ALPHABET, GENERATOR_VERSION, draw_style
+from captcha_ocr.system import CTCSystem
 from captcha_ocr.training import TrainRequest, train
 from conftest import run_cli
 
@@ -91,6 +93,20 @@ def test_fine_tuning_maps_the_general_charset_onto_the_users():
     assert torch.equal(w[4], fresh[4])  # 'λ' keeps its fresh initialisation
 
 
+def test_a_fine_tunes_convolutional_layers_learn_at_their_own_rate():
+    general = load_bundle("general")
+    system = CTCSystem(general.config, general.charset, general.preprocess, TrainConfig(lr=1e-3))
+    everything = {id(p) for p in system.parameters()}
+    (alone,) = system.parameter_groups()  # from random weights: one group at the learning rate
+    assert alone["lr"] == 1e-3 and {id(p) for p in alone["params"]} == everything
+    system.cnn_lr_scale = 2.0  # what training sets for a fine-tune
+    cnn, rest = system.parameter_groups()
+    assert cnn["lr"] == pytest.approx(2e-3) and rest["lr"] == 1e-3
+    assert {id(p) for p in cnn["params"]} == {id(p) for p in system.model.cnn.parameters()}
+    assert {id(p) for p in cnn["params"]} | {id(p) for p in rest["params"]} == everything
+    assert len(cnn["params"]) + len(rest["params"]) == len(everything)
+
+
 @pytest.mark.slow
 def test_train_init_general_keeps_its_height_and_learns_new_characters(tmp_path: Path):
     rng = np.random.default_rng(0)
@@ -109,3 +125,4 @@ def test_train_init_general_keeps_its_height_and_learns_new_characters(tmp_path:
     assert rec.provenance["init_provenance"]["kind"] == "general"
     log = "\n".join(lines)
     assert "initialised from general (the general model:" in log and "new characters ['λ'] start fresh" in log
+    assert "the convolutional layers learn at 2x the learning rate" in log  # TrainConfig.finetune_cnn_lr

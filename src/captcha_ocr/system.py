@@ -54,6 +54,9 @@ class CTCSystem(L.LightningModule):
         self.ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True, reduction="none")
         self.val_labels: list[str] = []
         self.decode_lengths: tuple[int, ...] = ()  # the lengths validation readings are constrained to
+        # the convolutional layers' learning rate as a multiple of the rest's (TrainConfig.finetune_cnn_lr
+        # when the run starts from another model's weights)
+        self.cnn_lr_scale = 1.0
         # (dataset index, reading, greedy reading, loss) of this process
         self._val_rows: list[tuple[int, str, str, float]] = []
         self._train_losses: list[tuple[float, int]] = []
@@ -142,18 +145,31 @@ class CTCSystem(L.LightningModule):
         count = sum(n for _, n in parts)
         return sum(v for v, _ in parts) / count if count else float("nan")
 
+    def parameter_groups(self) -> list[dict]:
+        """The optimiser's parameter groups: the convolutional layers at :attr:`cnn_lr_scale` times the
+        learning rate, the rest at it (one group when the scale is 1)."""
+        lr = self.tc.lr
+        if self.cnn_lr_scale == 1.0:
+            return [{"params": list(self.parameters()), "lr": lr}]
+        cnn = list(self.model.cnn.parameters())
+        ids = {id(p) for p in cnn}
+        return [{"params": cnn, "lr": lr * self.cnn_lr_scale},
+                {"params": [p for p in self.parameters() if id(p) not in ids], "lr": lr}]
+
     def configure_optimizers(self):
         tc = self.tc
+        groups = self.parameter_groups()
         if tc.optimizer == "adam":
-            opt = torch.optim.Adam(self.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+            opt = torch.optim.Adam(groups, lr=tc.lr, weight_decay=tc.weight_decay)
         elif tc.optimizer == "adamw":
-            opt = torch.optim.AdamW(self.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+            opt = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
         else:
             raise ValueError(f"unknown optimizer {tc.optimizer!r}")
         if tc.scheduler == "onecycle":
             # (at least 16 steps: one-cycle divides by its phase lengths, which a tiny run makes 0)
             sched = ResizableOneCycleLR(
-                opt, max_lr=tc.lr, total_steps=max(16, int(self.trainer.estimated_stepping_batches)),
+                opt, max_lr=[g["lr"] for g in groups],
+                total_steps=max(16, int(self.trainer.estimated_stepping_batches)),
                 pct_start=tc.warmup
             )
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

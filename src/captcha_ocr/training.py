@@ -87,6 +87,7 @@ class TrainRequest:
     augment: str | None = None
     ema: float | None = None  # span of the weight average (TrainConfig.ema); 0 = none
     mix: float | None = None  # share of images given another's character (TrainConfig.mix); 0 = none
+    cnn_lr: float | None = None  # a fine-tune's convolutional layers' lr multiple (TrainConfig.finetune_cnn_lr)
     height: int | None = None
     width: int | None = None
     max_minutes: float | None = None
@@ -141,7 +142,8 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
     overrides = {
         k: v
         for k, v in dict(epochs=req.epochs, batch_size=req.batch_size, lr=req.lr, augment=req.augment,
-                         ema=req.ema, mix=req.mix, seed=req.seed, val_fraction=req.val_fraction).items()
+                         ema=req.ema, mix=req.mix, finetune_cnn_lr=req.cnn_lr, seed=req.seed,
+                         val_fraction=req.val_fraction).items()
         if v is not None
     }
     preset = replace(preset, train=replace(preset.train, **overrides))
@@ -220,6 +222,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     averager = WeightAverage(tc.ema) if tc.ema else None  # (a bad span is refused before the data loads)
     if not 0.0 <= tc.mix <= 1.0:
         raise ValueError(f"--mix: a share of images from 0 to 1, got {tc.mix}")
+    if not tc.finetune_cnn_lr > 0:
+        raise ValueError(f"--cnn-lr: a positive multiple of the learning rate, got {tc.finetune_cnn_lr}")
     try:
         transform = albumentations_pipeline(tc.augment, tc.seed) if tc.augment.startswith("albu-") else None
     except ImportError as exc:  # an option the user chose needs an optional package
@@ -249,7 +253,10 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     if init is not None:
         notes.append(f"initialised from {_describe_init(init_source, init)}: "
                      f"{init_weights(system.model, charset, init, str(init_source))}; its architecture and input "
-                     f"height ({init.preprocess.height} px) kept")
+                     f"height ({init.preprocess.height} px) kept"
+                     + (f"; the convolutional layers learn at {tc.finetune_cnn_lr:g}x the learning rate"
+                        if tc.finetune_cnn_lr != 1.0 else ""))
+        system.cnn_lr_scale = tc.finetune_cnn_lr
         if req.init is None:
             notes.append(f"({init_reason})")
     else:

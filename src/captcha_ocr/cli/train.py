@@ -28,6 +28,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             augment=a.augment,
             ema=a.ema,
             mix=a.mix,
+            cnn_lr=a.cnn_lr,
             height=a.height,
             width=a.width,
             max_minutes=a.max_minutes,
@@ -161,6 +162,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--mix", type=float, metavar="SHARE",
                    help="give this share of each batch's images a character cut from another training image "
                         "(new texts in the site's own glyphs, once the model reads them; e.g. 0.5); 0 = none")
+    t.add_argument("--cnn-lr", type=float, metavar="MULT",
+                   help="a fine-tune's convolutional layers learn at this multiple of the learning rate (default "
+                        "2: they adapt to the site's drawing faster than the layers that read; 1 = all alike)")
     t.add_argument("--init", metavar="MODEL",
                    help="start from this model's weights: a model file, 'general' for the general model shipped "
                         "in the package (the default preset's start, unless --height is given), or 'none' for "
