@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..augment import AUGMENTATIONS
 from ..charset import CASE_POLICIES
+from ..config import TrainConfig
 from .common import add_label_pattern_arg, add_preset_arg, show_progress
 
 
@@ -164,7 +165,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "(new texts in the site's own glyphs, once the model reads them; e.g. 0.5); 0 = none")
     t.add_argument("--cnn-lr", type=float, metavar="MULT",
                    help="a fine-tune's convolutional layers learn at this multiple of the learning rate (default "
-                        "2: they adapt to the site's drawing faster than the layers that read; 1 = all alike)")
+                        f"{TrainConfig.finetune_cnn_lr:g}: they adapt to the site's drawing faster than the layers "
+                        "that read; 1 = all alike)")
     t.add_argument("--init", metavar="MODEL",
                    help="start from this model's weights: a model file, 'general' for the general model shipped "
                         "in the package (the default preset's start, unless --height is given), or 'none' for "
