@@ -91,7 +91,7 @@ def select_pseudo_labels(results: Iterable[FileResult], threshold: float,
         reading = sel.usable(r)
         if reading is None:
             continue
-        _path, text, conf = reading
+        path, text, conf = reading
         if conf < threshold:
             sel.below_threshold += 1
             decision = "below threshold"
@@ -99,9 +99,9 @@ def select_pseudo_labels(results: Iterable[FileResult], threshold: float,
             sel.other_length += 1
             decision = f"length {len(text)} not in {lo}-{hi}"
         else:
-            sel.samples.append(Sample(Path(r.path), text))
+            sel.samples.append(Sample(path, text))
             decision = "used"
-        sel.rows.append((str(r.path), text, conf, decision))
+        sel.rows.append((str(path), text, conf, decision))
     return sel
 
 
