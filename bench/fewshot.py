@@ -185,15 +185,15 @@ def pseudo_precision(run: Path, truth: dict[str, str]) -> list[dict]:
 
 
 def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample], unlabelled: list[Sample],
-                 seed: int, minutes: float, out: Path, tag: str, augment: str | None = None,
-                 lr: float | None = None, ema: float | None = None, precision: str | None = None,
-                 width: int | None = None, rounds: int | None = None, mix: float | None = None,
-                 cnn_lr: float | None = None) -> dict:
+                 seed: int, minutes: float, out: Path, tag: str, overrides: dict[str, object]) -> dict:
+    """One 2-minute (``minutes``) run of ``train``; ``overrides`` are ``TrainRequest`` fields set instead of the
+    preset's (``self_training_rounds`` only counts for ``init+unlabeled``)."""
+    if mode != "init+unlabeled":
+        overrides = {k: v for k, v in overrides.items() if k != "self_training_rounds"}
     req = TrainRequest(data=labelled, val_samples=val, out=str(out), seed=seed, max_minutes=minutes,
                        init="none" if mode == "scratch" else model, progress=False, report=False,
                        unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None,
-                       augment=augment, lr=lr, ema=ema, precision=precision, width=width, mix=mix, cnn_lr=cnn_lr,
-                       self_training_rounds=rounds if mode == "init+unlabeled" else None)
+                       **overrides)
     result = train(req, print_fn=lambda *x: print(tag, *x, flush=True))
     row = {"accuracy": result.best_val_accuracy, "cer": result.best_val_cer,
            "final_accuracy": last_epoch_accuracy(result.metrics_path), "best_epoch": result.best_epoch,
@@ -280,6 +280,11 @@ def main() -> None:
         for line in a.results.read_text().splitlines():
             r = json.loads(line)
             done.add((r["tag"], r["set"], r["labels"], r["mode"], r["seed"]))
+    # TrainRequest fields the options set instead of the preset's (one place, for the runs and their rows)
+    train_overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
+                                         ("precision", a.precision), ("width", a.width), ("mix", a.mix),
+                                         ("cnn_lr", a.cnn_lr), ("self_training_rounds", a.rounds))
+                       if v is not None}
     general = Recognizer.load(a.model).provenance
     general_info = {"model": a.model, "steps": general.get("steps"), "created": general.get("created")}
     for name in a.sets.split(","):
@@ -310,15 +315,13 @@ def main() -> None:
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
                     row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag,
-                                       a.augment, a.lr, a.ema, a.precision, a.width, a.rounds, a.mix,
-                                       a.cnn_lr)
-                overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
-                                                     ("precision", a.precision), ("width", a.width),
-                                                     ("mix", a.mix), ("cnn_lr", a.cnn_lr),
-                                                     ("adapt_from_start", (a.adapt_from_start or None)
-                                                      if mode in ADAPT else None),
-                                                     ("widths", a.widths if mode.startswith("zero-shot") else None),
-                                                     ("rounds", a.rounds if mode == "init+unlabeled" else None))
+                                       train_overrides)
+                overrides = {k: v for k, v in (*((k, v) for k, v in train_overrides.items()
+                                                  if k != "self_training_rounds"),
+                                                ("adapt_from_start", (a.adapt_from_start or None)
+                                                 if mode in ADAPT else None),
+                                                ("widths", a.widths if mode.startswith("zero-shot") else None),
+                                                ("rounds", a.rounds if mode == "init+unlabeled" else None))
                              if v is not None}
                 row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row, **overrides,
                            general=general_info if mode not in ("scratch", "ddddocr", "ddddocr-informed") else None,
