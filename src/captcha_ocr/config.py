@@ -112,6 +112,9 @@ class TrainConfig:
     # a fine-tune's convolutional layers learn at this multiple of ``lr`` (the recurrent layers and the
     # classifier at ``lr``); runs from random weights ignore it. bench/RESULTS.md measured 0.3x and 2x
     finetune_cnn_lr: float = 2.0
+    # training rounds with unlabelled images (train --unlabeled): round 1 on the labels, then rounds on the
+    # previous round's confident readings. bench/RESULTS.md measured 2, 3 and 4 rounds: more are not better enough
+    self_training_rounds: int = 2
 
     def to_dict(self) -> dict:
         return asdict(self)

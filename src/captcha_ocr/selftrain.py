@@ -6,10 +6,10 @@ reads the unlabelled images, and :func:`select_pseudo_labels` keeps the readings
 (confidence >= :data:`PSEUDO_LABEL_THRESHOLD`, a length the labels have) as labels. Round 2
 starts from round 1's weights and trains on the labelled plus the pseudo-labelled images,
 validated on the same held-out labelled images. With more rounds (``--rounds``,
-``TrainRequest.self_training_rounds``; :data:`ROUNDS` by default) each round's model reads the
-unlabelled images again and the next round trains on its readings; the rounds after the first
-share the rest of the budget. The final ``model.pt`` is the best round by validation accuracy
-(the log says which).
+``TrainRequest.self_training_rounds``; the preset's ``TrainConfig.self_training_rounds`` by
+default) each round's model reads the unlabelled images again and the next round trains on its
+readings; the rounds after the first share the rest of the budget. The final ``model.pt`` is the
+best round by validation accuracy (the log says which).
 
 An unlabelled file that cannot be read is skipped with a warning naming it and never gets a
 label; the run's own labelled images (training and validation) are never pseudo-labelled, so
@@ -45,7 +45,6 @@ from .training import TrainRequest, TrainResult, _budget_seconds, train
 # (reference data) and 98.2% (capybara_coupon) of the time; 0.95 was 99.7% and 98.9% but kept
 # 10-13% fewer (bench/RESULTS.md).
 PSEUDO_LABEL_THRESHOLD = 0.9
-ROUNDS = 2  # training rounds (``TrainRequest.self_training_rounds``): round 1 on the labels, then pseudo-label rounds
 ROUND1_SHARE = 0.5  # of the time budget for round 1; the later rounds share what is left after each reading
 MIN_ROUND2_SECONDS = 15.0  # each later round gets at least this, even when round 1 used more than its share
 
@@ -167,7 +166,8 @@ def self_train(req: TrainRequest, print_fn=print) -> TrainResult:
     threshold = PSEUDO_LABEL_THRESHOLD if req.pseudo_threshold is None else req.pseudo_threshold
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"pseudo-label threshold must be in [0, 1], got {threshold}")
-    rounds = ROUNDS if req.self_training_rounds is None else req.self_training_rounds
+    rounds = get_preset(req.preset).train.self_training_rounds if req.self_training_rounds is None \
+        else req.self_training_rounds
     if rounds < 2:
         raise ValueError(f"self-training needs at least 2 rounds, got {rounds}")
     t0 = time.perf_counter()

@@ -110,7 +110,7 @@ class TrainRequest:
     # the first round's model become extra training data for a second round (see selftrain.py)
     unlabeled: str | list | None = None
     pseudo_threshold: float | None = None  # confidence a reading needs; None = selftrain.PSEUDO_LABEL_THRESHOLD
-    self_training_rounds: int | None = None  # training rounds with ``unlabeled`` (>= 2); None = selftrain.ROUNDS
+    self_training_rounds: int | None = None  # training rounds with ``unlabeled`` (>= 2); None = the preset's
     provenance: dict = field(default_factory=dict)  # extra entries for the model file's provenance
 
 

@@ -178,7 +178,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "within the same time budget")
     t.add_argument("--rounds", type=int, metavar="N",
                    help="with --unlabeled: training rounds, each after the first on the previous round's "
-                        "confident readings (default: 2)")
+                        f"confident readings (default: {TrainConfig.self_training_rounds})")
     t.add_argument("--no-report", action="store_true", help="no curves.png, errors.png, confusions.csv")
     add_label_pattern_arg(t)
     t.add_argument("--case", choices=CASE_POLICIES, default="keep",
