@@ -49,6 +49,10 @@ def test_diagnose_speaks_only_when_the_run_failed():
     assert diagnose(2 / 16, 0.7, 144, 68, True, val_images=16) == []
     assert diagnose(1.0, 0.0, 9, 68, False, val_images=1) == []  # a single validation image, read
     assert diagnose(0.5, 0.2, 144, 68, False) == []
+    # a run told --epochs is not sent to --max-minutes, and one without a report is not sent to errors.png
+    text = "\n".join(diagnose(0.0, 0.97, 120, 2, False, epochs_given=True, report=False))
+    assert "only 2 epochs were run (--epochs)" in text and "--max-minutes" not in text.split("all-blank")[0]
+    assert "errors.png" not in text and "--report" in text
 
 
 def test_advise_speaks_only_for_a_run_that_reads_but_not_well():

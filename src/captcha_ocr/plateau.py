@@ -60,8 +60,11 @@ def failed(best_accuracy: float | None, best_cer: float | None, val_images: int 
 
 
 def diagnose(best_accuracy: float | None, best_cer: float | None, train_images: int, epochs: int,
-             restarted: bool, val_images: int | None = None) -> list[str]:
-    """Lines of a warning when a finished run did not learn to read (see :func:`failed`; else ``[]``)."""
+             restarted: bool, val_images: int | None = None, epochs_given: bool = False,
+             report: bool = True) -> list[str]:
+    """Lines of a warning when a finished run did not learn to read (see :func:`failed`; else ``[]``).
+    ``epochs_given``: the user fixed the epoch count (``--epochs``) rather than a time budget;
+    ``report``: the run wrote ``errors.png``."""
     if not failed(best_accuracy, best_cer, val_images):
         return []
     lines = [f"WARNING: this model has not learned to read these captchas: best validation accuracy "
@@ -70,9 +73,13 @@ def diagnose(best_accuracy: float | None, best_cer: float | None, train_images: 
     if train_images < 300:
         lines.append(f"  - only {train_images} training images: label more (a few hundred at least)")
     if epochs < 30:
-        lines.append(f"  - only {epochs} epochs fitted the time budget: give it more time (--max-minutes)")
+        lines.append(f"  - only {epochs} epochs were run (--epochs): give it more, or leave --epochs out to train "
+                     f"for the time budget" if epochs_given else
+                     f"  - only {epochs} epochs fitted the time budget: give it more time (--max-minutes)")
     lines += [
-        "  - labels that do not match the images: look at errors.png and check a few labels by eye",
+        "  - labels that do not match the images: " + (
+            "look at errors.png and check a few labels by eye" if report else
+            "check a few labels by eye (captcha-ocr eval MODEL DIR --report OUT draws the wrong readings)"),
         "  - text too small or faint at the chosen input size: try --height 64 (captcha-ocr preview shows "
         "what the model sees; a run with --height starts from random weights, not the general model)",
         "  - a scheme that needs more steps to leave the all-blank start: --max-minutes 15, or --lr 0.002",

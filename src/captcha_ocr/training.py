@@ -204,7 +204,8 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
         result.restarted = True
     if result.is_global_zero:
         result.warnings = diagnose(result.best_val_accuracy, result.best_val_cer, result.train_images,
-                                   result.epochs_run, result.restarted, result.val_images)
+                                   result.epochs_run, result.restarted, result.val_images,
+                                   epochs_given=req.epochs is not None, report=req.report)
         for line in result.warnings:
             print_fn(line)
     result.seconds = time.perf_counter() - t0
