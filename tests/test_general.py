@@ -15,13 +15,13 @@ from captcha_ocr import Recognizer, shipped
 from captcha_ocr.bundle import load_bundle
 from captcha_ocr.charset import Charset
 from captcha_ocr.config import TrainConfig
-from captcha_ocr.errors import ModelFileError
+from captcha_ocr.errors import DataError, ModelFileError
 from captcha_ocr.finetune import init_weights
 from captcha_ocr.model import CRNN
 from captcha_ocr.pretrain import INPUT_HEIGHT, INPUT_WIDTH
 from captcha_ocr.styles import GENERAL_ALPHABET, GENERATOR_VERSION, draw_style
 from captcha_ocr.system import CTCSystem
-from captcha_ocr.training import TrainRequest, train
+from captcha_ocr.training import TrainRequest, check_resumable, train
 from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,6 +105,21 @@ def test_a_fine_tunes_convolutional_layers_learn_at_their_own_rate():
     assert {id(p) for p in cnn["params"]} == {id(p) for p in system.model.cnn.parameters()}
     assert {id(p) for p in cnn["params"]} | {id(p) for p in rest["params"]} == everything
     assert len(cnn["params"]) + len(rest["params"]) == len(everything)
+
+
+def test_resuming_a_checkpoint_with_other_optimiser_groups_is_a_clear_error(tmp_path: Path):
+    general = load_bundle("general")
+    system = CTCSystem(general.config, general.charset, general.preprocess, TrainConfig(scheduler="none"))
+    ckpt = tmp_path / "last.ckpt"
+    # a fine-tune interrupted under a captcha-ocr whose optimiser had one group
+    torch.save({"optimizer_states": [system.configure_optimizers().state_dict()]}, ckpt)
+    check_resumable(ckpt, 1)  # the same groups: fine
+    with pytest.raises(DataError, match=r"last\.ckpt: its optimiser has 1 parameter group\(s\) and this run has 2; "
+                                        r".*resume with --cnn-lr 1, or start the run again without --resume"):
+        check_resumable(ckpt, 2)
+    ckpt.write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match=r"last\.ckpt: cannot resume from it"):
+        check_resumable(ckpt, 2)
 
 
 @pytest.mark.slow

@@ -329,6 +329,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     recorder = RunRecorder(out, make_bundle, has_val=val_loader is not None, print_fn=print_fn, curves=req.report,
                            fingerprint=fingerprint(tc.epochs))
     if req.resume:
+        check_resumable(resume_from, len(system.parameter_groups()))
         notes.append(f"resuming from {resume_from}")
     callbacks: list[Callback] = [recorder, watch, *req.callbacks, *([averager] if averager else []),
                                  *([mixer] if mixer else [])]
@@ -410,6 +411,24 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         train_images=len(train_data),
         val_images=len(val_data),
     )
+
+
+def check_resumable(checkpoint: Path, groups: int) -> None:
+    """Raise a :class:`DataError` naming ``checkpoint`` when its optimiser state has another number of
+    parameter groups than the run resuming it (``groups``): a run started with another ``--cnn-lr``, or a
+    fine-tune interrupted under a captcha-ocr from before the convolutional layers had their own rate."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        saved = len(state["optimizer_states"][0]["param_groups"])
+    except Exception as exc:  # unreadable or foreign: say so rather than fail inside Lightning
+        raise DataError(f"{checkpoint}: cannot resume from it ({type(exc).__name__}: {exc}); start the run again "
+                        f"without --resume") from None
+    if saved != groups:
+        advice = ("it was likely written by an older captcha-ocr, whose fine-tunes trained every layer at one "
+                  "rate: resume with --cnn-lr 1" if saved == 1 else
+                  "it was started with another --cnn-lr: resume with the one it was started with")
+        raise DataError(f"{checkpoint}: its optimiser has {saved} parameter group(s) and this run has {groups}; "
+                        f"{advice}, or start the run again without --resume")
 
 
 def _silent(*args, **kwargs) -> None:
