@@ -3,9 +3,15 @@ ONNX Runtime inference throughput.
 
     python bench/epoch_cost.py            # 936 images of 48x200 (the reference split)
     python bench/epoch_cost.py --bf16     # also bf16 autocast training
+    python bench/epoch_cost.py --layouts  # only: NCHW against channels-last, a fine-tune's model
 
-Random inputs (cost does not depend on content). Inference: the model exported to ONNX
-(opset 20), 1040 images in batches of 32, best of 3 passes, with 1 and 2 intra-op threads.
+Random inputs (cost does not depend on content). ``--layouts`` times the general model's
+architecture at a fine-tune's 48x256 input, one layout's step after the other's (interleaved, so
+both see the same machine), the median of 40 each: a training step at batch 8 and 32 and a
+forward pass at batch 64.
+
+Otherwise, per preset: one training epoch, and inference of the model exported to ONNX (opset
+20), 1040 images in batches of 32, best of 3 passes, with 1 and 2 intra-op threads.
 """
 
 from __future__ import annotations
@@ -42,6 +48,54 @@ def epoch_seconds(config, batch: int, images: int, bf16: bool = False, steps: in
     return (time.perf_counter() - t) / steps * images / batch
 
 
+def layout_table(repeats: int = 40) -> None:
+    """Median ms of a training step and a forward pass, NCHW against channels-last (see the docstring)."""
+    import statistics
+
+    from captcha_ocr.bundle import load_bundle
+
+    config = replace(load_bundle("general").config, width=256, num_classes=40)
+    models = {}
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = CRNN(config).set_layout(channels_last)
+        models[channels_last] = (model, torch.optim.AdamW(model.parameters(), 1e-3))
+    ctc = torch.nn.CTCLoss(zero_infinity=True)
+
+    def train_step(channels_last: bool, batch: int) -> float:
+        model, opt = models[channels_last]
+        model.train()
+        x, targets = torch.randn(batch, 3, config.height, config.width), torch.randint(1, 40, (batch, 6))
+        t = time.perf_counter()
+        log_probs = model(x).log_softmax(-1).transpose(0, 1)
+        loss = ctc(log_probs, targets, torch.full((batch,), log_probs.shape[0]), torch.full((batch,), 6))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return time.perf_counter() - t
+
+    def forward(channels_last: bool, batch: int) -> float:
+        model = models[channels_last][0].eval()
+        x = torch.randn(batch, 3, config.height, config.width)
+        t = time.perf_counter()
+        with torch.no_grad():
+            model(x)
+        return time.perf_counter() - t
+
+    print("| what | NCHW ms | channels-last ms | NCHW / channels-last |")
+    print("| --- | --- | --- | --- |")
+    for what, fn, batch in (("training step, batch 8", train_step, 8), ("training step, batch 32", train_step, 32),
+                            ("forward pass, batch 64", forward, 64)):
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for r in range(repeats + 3):
+            for channels_last in ((False, True) if r % 2 == 0 else (True, False)):
+                took = fn(channels_last, batch)
+                if r >= 3:  # the first rounds warm up
+                    times[channels_last].append(took)
+        nchw, last = statistics.median(times[False]) * 1000, statistics.median(times[True]) * 1000
+        print(f"| {what} | {nchw:.1f} | {last:.1f} | {nchw / last:.2f}x |", flush=True)
+
+
 def onnx_images_per_second(config, threads: int, images: int = 1040, batch: int = 32) -> float:
     """ONNX Runtime throughput of an (untrained) model on random ``[images, C, H, W]`` input."""
     import onnxruntime as ort
@@ -76,8 +130,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=936)
     ap.add_argument("--bf16", action="store_true", help="also time bf16 autocast")
+    ap.add_argument("--layouts", action="store_true", help="only time NCHW against channels-last")
     a = ap.parse_args()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if a.layouts:
+        layout_table()
+        return
     rows = [("default", None, 8), ("previous default", "previous_default", 8), ("lean", "lean_e45", 8),
             ("seed", None, 8)]
     print("| model | train s/epoch (batch 8) | ONNX img/s, 1 thread | ONNX img/s, 2 threads |"

@@ -56,6 +56,7 @@ class CRNN(nn.Module):
             if (ph, pw) != (1, 1):
                 layers.append(nn.MaxPool2d((ph, pw)))
         self.cnn = nn.Sequential(*layers)
+        self.set_layout(channels_last=True)
         features = c_in * config.feature_height
         if config.proj_dim:
             self.proj = nn.Sequential(
@@ -74,9 +75,17 @@ class CRNN(nn.Module):
         )
         self.head = nn.Sequential(nn.Dropout(config.head_dropout), nn.Linear(2 * config.rnn_hidden, config.num_classes))
 
+    def set_layout(self, channels_last: bool) -> CRNN:
+        """The memory layout of the convolutional stack's weights and activations: channels-last (NHWC,
+        the default: on CPU a training step is about 1.3x and a forward pass 1.8x faster than in NCHW,
+        ``bench/epoch_cost.py --layouts``) or NCHW. Shapes, model files and ONNX export are the same."""
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.cnn.to(memory_format=self.memory_format)
+        return self
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images ``[B, C, H, W]`` float -> logits ``[B, T, num_classes]``."""
-        x = self.cnn(images)  # [B, C', H', T]
+        x = self.cnn(images.contiguous(memory_format=self.memory_format))  # [B, C', H', T]
         b, c, h, t = x.shape
         x = x.permute(0, 3, 1, 2).reshape(b, t, c * h)  # width is time
         x = self.proj(x)
