@@ -77,7 +77,7 @@ class CRNN(nn.Module):
 
     def set_layout(self, channels_last: bool) -> CRNN:
         """The memory layout of the convolutional stack's weights and activations: channels-last (NHWC,
-        the default: on CPU a training step is about 1.3x and a forward pass 1.8x faster than in NCHW,
+        the default: on CPU a training step is 1.2-1.3x and a forward pass 1.7x faster than in NCHW,
         ``bench/epoch_cost.py --layouts``) or NCHW. Shapes, model files and ONNX export are the same."""
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.cnn.to(memory_format=self.memory_format)
