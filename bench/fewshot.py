@@ -185,15 +185,14 @@ def pseudo_precision(run: Path, truth: dict[str, str]) -> list[dict]:
 
 
 def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample], unlabelled: list[Sample],
-                 seed: int, minutes: float, out: Path, tag: str, overrides: dict[str, object]) -> dict:
+                 seed: int, minutes: float, out: Path, tag: str, overrides: dict[str, object],
+                 rounds: int | None = None) -> dict:
     """One 2-minute (``minutes``) run of ``train``; ``overrides`` are ``TrainRequest`` fields set instead of the
-    preset's (``self_training_rounds`` only counts for ``init+unlabeled``)."""
-    if mode != "init+unlabeled":
-        overrides = {k: v for k, v in overrides.items() if k != "self_training_rounds"}
+    preset's, and ``rounds`` the self-training rounds of ``init+unlabeled``."""
     req = TrainRequest(data=labelled, val_samples=val, out=str(out), seed=seed, max_minutes=minutes,
                        init="none" if mode == "scratch" else model, progress=False, report=False,
                        unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None,
-                       **overrides)
+                       self_training_rounds=rounds if mode == "init+unlabeled" else None, **overrides)
     result = train(req, print_fn=lambda *x: print(tag, *x, flush=True))
     row = {"accuracy": result.best_val_accuracy, "cer": result.best_val_cer,
            "final_accuracy": last_epoch_accuracy(result.metrics_path), "best_epoch": result.best_epoch,
@@ -283,7 +282,7 @@ def main() -> None:
     # TrainRequest fields the options set instead of the preset's (one place, for the runs and their rows)
     train_overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
                                          ("precision", a.precision), ("width", a.width), ("mix", a.mix),
-                                         ("cnn_lr", a.cnn_lr), ("self_training_rounds", a.rounds))
+                                         ("cnn_lr", a.cnn_lr))
                        if v is not None}
     general = Recognizer.load(a.model).provenance
     general_info = {"model": a.model, "steps": general.get("steps"), "created": general.get("created")}
@@ -315,9 +314,8 @@ def main() -> None:
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
                     row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag,
-                                       train_overrides)
-                overrides = {k: v for k, v in (*((k, v) for k, v in train_overrides.items()
-                                                  if k != "self_training_rounds"),
+                                       train_overrides, a.rounds)
+                overrides = {k: v for k, v in (*train_overrides.items(),
                                                 ("adapt_from_start", (a.adapt_from_start or None)
                                                  if mode in ADAPT else None),
                                                 ("widths", a.widths if mode.startswith("zero-shot") else None),
