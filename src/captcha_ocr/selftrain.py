@@ -166,15 +166,15 @@ def self_train(req: TrainRequest, print_fn=print) -> TrainResult:
     threshold = PSEUDO_LABEL_THRESHOLD if req.pseudo_threshold is None else req.pseudo_threshold
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"pseudo-label threshold must be in [0, 1], got {threshold}")
-    rounds = get_preset(req.preset).train.self_training_rounds if req.self_training_rounds is None \
-        else req.self_training_rounds
+    preset = get_preset(req.preset)
+    rounds = preset.train.self_training_rounds if req.self_training_rounds is None else req.self_training_rounds
     if rounds < 2:
         raise ValueError(f"self-training needs at least 2 rounds, got {rounds}")
     t0 = time.perf_counter()
     out = Path(req.out)
     train_s, val_s = _split(req)
     files = unlabeled_files(req.unlabeled, [s.path for s in train_s + val_s])
-    budget = _budget_seconds(req, get_preset(req.preset))  # None with --epochs: each round runs them all
+    budget = _budget_seconds(req, preset)  # None with --epochs: each round runs them all
     base = replace(req, data=train_s, val_samples=val_s, val_dir=None, unlabeled=None, pseudo_threshold=None,
                    self_training_rounds=None)
 
