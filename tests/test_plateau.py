@@ -101,9 +101,13 @@ def test_one_cycle_can_be_lengthened_or_shortened_while_warming_up():
     _lrs(shorter, 3)
     assert shorter.resize(40) and shorter.total_steps == 40
     assert _lrs(shorter, 36)[-1] < 1e-6  # step 39, the last one trained with
-    late = _one_cycle(100)
-    _lrs(late, 30)  # past the warm-up: the cycle is left as it is
-    assert not late.resize(300) and late.total_steps == 100
+    late, plain = _one_cycle(100), _one_cycle(100)
+    before = _lrs(late, 50)  # past the warm-up (25 steps): the peak stays, the cool-down is cut short
+    _lrs(plain, 50)
+    assert late.resize(80) and late.total_steps == 80
+    after = _lrs(late, 29)  # steps 51-79, all that the shorter cycle holds
+    assert before.index(max(before)) == 23 and max(after) < before[-1] and after[-1] < 1e-6
+    assert _lrs(plain, 10)[0] > after[0]  # the full cycle would still be higher there
 
 
 def _replan(tmp_path, seconds_per_epoch: float, planned: int = 40, budget: float = 120.0):
@@ -145,6 +149,27 @@ def test_replan_is_not_shrunk_by_one_slow_epoch(tmp_path):
         replan.on_train_epoch_end(trainer, None)
     # an epoch costs the median, 7 s; 0.92 * 300 - 43 s spent leaves 233 s: 33 more epochs, 36 in all
     assert changed == [36] and trainer.fit_loop.max_epochs == 36
+
+
+def test_replan_looks_again_when_later_epochs_slow_down(tmp_path):
+    # seen on the 2-core VM: 2-minute runs whose epochs after the third took 20-35% longer (the
+    # augmentation starts once the model reads) ended 12% past the budget
+    durations = [1.5] * 3 + [2.0] * 200
+    ends = [sum(durations[:i + 1]) for i in range(len(durations))]
+    sched, changed = _one_cycle(70 * 10), []
+    replan = Replan(120.0, 70, 150, lambda: ends[trainer.current_epoch], tmp_path / "schedule.json",
+                    changed.append, print_fn=lambda *a: None)
+    trainer = SimpleNamespace(current_epoch=0, sanity_checking=False, num_training_batches=10,
+                              lr_scheduler_configs=[SimpleNamespace(scheduler=sched)],
+                              fit_loop=SimpleNamespace(max_epochs=70))
+    while trainer.current_epoch < trainer.fit_loop.max_epochs:
+        replan.on_train_epoch_end(trainer, None)
+        trainer.current_epoch += 1
+    # epoch 3: 0.92 * 120 = 110.4 s at 1.5 s an epoch is 73 epochs, within 5% of 70: left alone;
+    # at 40% (epoch 28) the latest epochs take 2 s: 54.5 s spent leaves 0.92 * (120 - 54.5 / 0.92) / 2: 27 more
+    assert changed == [55] and sched.total_steps == 550
+    assert ends[trainer.fit_loop.max_epochs - 1] <= 0.92 * 120.0 + 2.0  # ends within the budget
+    assert replan.done
 
 
 @pytest.mark.slow

@@ -8,7 +8,10 @@ so the one-cycle learning-rate schedule runs its whole course within the budget.
 A few steps timed before training can be 10-20% off what an epoch then costs (measured: a
 5-minute run that ended after 223 s, another that took 308 s), so :class:`Replan` times the
 first epochs themselves and, when the plan was off by more than :data:`REPLAN_TOLERANCE`,
-lengthens or shortens the schedule (:class:`ResizableOneCycleLR`) while it is still warming up.
+lengthens or shortens the schedule (:class:`ResizableOneCycleLR`). Later epochs can cost more than
+the first ones (augmentation starts once the model reads; measured: 2-minute runs whose epochs after
+the third took 20-35% longer and ended 12% past the budget), so it looks again at
+:data:`REPLAN_CHECKS` of the way through, timing the latest epochs.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .files import write_atomic
 BUDGET_SHARE = 0.92  # of the budget, for training and validation (the rest: reading images, saving, the report)
 REPLAN_AFTER = 3  # epochs timed before the schedule is re-planned
 REPLAN_TOLERANCE = 0.05  # re-plan only when the epoch count would change by more than this share
+REPLAN_CHECKS = (0.4, 0.7)  # shares of the planned epochs at which the schedule is timed again
 
 
 @dataclass(frozen=True)
@@ -120,29 +124,31 @@ class ResizableOneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
     """:class:`torch.optim.lr_scheduler.OneCycleLR` (two phases) whose length can change during the run."""
 
     def resize(self, total_steps: int) -> bool:
-        """Make the cycle ``total_steps`` long, keeping the share spent warming up; returns False (and
-        changes nothing) when this torch's OneCycleLR is not laid out as expected, or the run is past
-        its warm-up."""
+        """Make the cycle ``total_steps`` long: while warming up, keeping the share spent warming up;
+        past the warm-up, by stretching or shrinking the cool-down that is left (the learning rate
+        then moves to where the new cool-down puts it). Returns False (and changes nothing) when this
+        torch's OneCycleLR is not laid out as expected."""
         phases = getattr(self, "_schedule_phases", None)
         if not isinstance(phases, list) or len(phases) != 2 or not all("end_step" in p for p in phases):
             return False
-        if self.last_epoch >= phases[0]["end_step"]:
-            return False
+        warming = self.last_epoch < phases[0]["end_step"]
         warm_share = (phases[0]["end_step"] + 1) / self.total_steps
         total_steps = max(int(total_steps), self.last_epoch + 2, 16)
         self.total_steps = total_steps
-        phases[0]["end_step"] = float(warm_share * total_steps) - 1
+        if warming:
+            phases[0]["end_step"] = float(warm_share * total_steps) - 1
         phases[1]["end_step"] = total_steps - 1
         return True
 
 
 class Replan(Callback):
-    """After :data:`REPLAN_AFTER` epochs, fit the rest of the schedule to what those epochs took.
+    """After :data:`REPLAN_AFTER` epochs, and again at :data:`REPLAN_CHECKS` of the planned epochs,
+    fit the rest of the schedule to what the latest epochs took.
 
     ``elapsed()`` gives the run's training seconds so far (the clock the budget is judged by). An
-    epoch's cost is the median of the first epochs' durations, so one epoch slowed by something
-    else on the machine does not shrink the whole schedule, and the epochs still to come fill the
-    budget that is left. The new epoch count keeps the plan's bounds; it is written to ``path``
+    epoch's cost is the median of the latest :data:`REPLAN_AFTER` epochs' durations, so one epoch
+    slowed by something else on the machine does not shrink the whole schedule, and the epochs
+    still to come fill the budget that is left. The new epoch count keeps the plan's bounds; it is written to ``path``
     (the schedule a resumed run reads), passed to ``on_change`` (which updates what else records
     the epoch count) and announced through ``print_fn``. Put it before the callback that writes the
     checkpoint, so the checkpoint of that epoch holds the re-planned schedule.
@@ -153,17 +159,27 @@ class Replan(Callback):
         self.budget, self.planned, self.max_epochs = budget_seconds, planned, max_epochs
         self.elapsed, self.path, self.on_change, self.print_fn = elapsed, path, on_change, print_fn
         self.done = planned <= 2 * REPLAN_AFTER  # too short a run to learn from its first epochs
+        self.checks = list(REPLAN_CHECKS)  # the later looks still to come
         self.marks: dict[int, float] = {0: 0.0}  # epoch -> elapsed() at its end
+
+    def _due(self, epoch: int) -> bool:
+        """Whether the schedule is timed at the end of ``epoch`` (pops the later look it reaches)."""
+        if epoch == REPLAN_AFTER:
+            return True
+        if epoch > REPLAN_AFTER and self.checks and epoch >= self.checks[0] * self.planned:
+            self.checks.pop(0)
+            return epoch + REPLAN_AFTER < self.planned  # not in the last few epochs
+        return False
 
     def on_train_epoch_end(self, trainer, system) -> None:
         epoch = trainer.current_epoch + 1
         if self.done or trainer.sanity_checking:
             return
         self.marks[epoch] = spent = self.elapsed()
-        if epoch < REPLAN_AFTER:
+        if not self._due(epoch):
             return
-        self.done = True
-        durations = [self.marks[e] - self.marks[e - 1] for e in range(1, epoch + 1)
+        self.done = not self.checks
+        durations = [self.marks[e] - self.marks[e - 1] for e in range(epoch - REPLAN_AFTER + 1, epoch + 1)
                      if e in self.marks and e - 1 in self.marks]
         per_epoch = statistics.median(durations) if durations else spent / epoch
         # the same fit as the first plan over the budget that is left; at least one more epoch
@@ -179,6 +195,7 @@ class Replan(Callback):
         trainer.fit_loop.max_epochs = epochs
         describe = (f"schedule re-planned after {epoch} epochs: {epochs} epochs instead of {self.planned} "
                     f"(an epoch took {per_epoch:.1f} s)")
+        self.planned = epochs
         _keep_plan(self.path, epochs, describe)
         self.on_change(epochs)
         self.print_fn(describe)
