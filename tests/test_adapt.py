@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from captcha_ocr import Recognizer
-from captcha_ocr.adapt import AdaptRequest, adapt, grow, rank_readings
+from captcha_ocr.adapt import HOLD_OUT, AdaptRequest, adapt, grow, hold_out, rank_readings
 from captcha_ocr.errors import DataError
 from captcha_ocr.recognizer import FileResult, Prediction
 from captcha_ocr.synth import generate
@@ -40,6 +40,17 @@ def test_the_alphabet_and_lengths_given_are_kept_to():
     ranked, sel = rank_readings(results, lengths=(3, 4), alphabet="abcd")
     assert [(p.name, t) for p, t, _c in ranked] == [("c.png", "abc"), ("a.png", "ABCD")]  # either case
     assert {Path(f).name: d for f, _t, _c, d in sel.rows} == {"b.png": "a character outside the alphabet"}
+
+
+def test_the_held_out_readings_leave_every_character_to_training():
+    texts = ["1234"] * 79 + ["12Z4"]  # Z read once: held out, it could not be learned
+    for seed in range(40):
+        held = hold_out(texts, seed)
+        assert 79 not in held
+        trained = set("".join(t for i, t in enumerate(texts) if i not in held))
+        assert trained >= set("".join(texts)) and 2 <= len(held) <= 80 // HOLD_OUT
+    assert len(hold_out(["1234"] * 80, 0)) == 80 // HOLD_OUT  # nothing rare: one in HOLD_OUT held out
+    assert hold_out(["1234"] * 80, 3) == hold_out(["1234"] * 80, 3)  # the same for a seed
 
 
 def test_each_round_keeps_the_files_labelled_before_and_adds_the_surest_new_ones():

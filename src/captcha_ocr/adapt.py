@@ -146,6 +146,19 @@ def grow(ranked: list[tuple[Path, str, float]], chosen: set[Path],
     return used, [row for row in ranked if row[0] not in taken]
 
 
+def hold_out(texts: Sequence[str], seed: int) -> set[int]:
+    """Indices of the readings held out to choose the epoch: one in :data:`HOLD_OUT` at random (at least
+    two), less any whose characters no trained-on reading has, so every character read is learned."""
+    order = random.Random(seed).sample(range(len(texts)), len(texts))
+    held = set(order[:max(2, len(texts) // HOLD_OUT)])
+    trained = Counter(ch for i, text in enumerate(texts) if i not in held for ch in text)
+    for i in sorted(held, key=order.index):
+        if len(held) > 1 and any(trained[ch] == 0 for ch in texts[i]):
+            held.discard(i)
+            trained.update(texts[i])
+    return held
+
+
 def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
     """Rounds of training on the model's own surest readings of ``req.images`` (see the module
     docstring), within ``req.max_minutes`` in all. Raises :class:`DataError` when there are too few
@@ -218,8 +231,7 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
             raise DataError(f"{req.images}: round {k}: only {len(used)} readings to train on ({len(ranked)} of "
                             f"{len(files)} images read with a usable length and alphabet); {model} cannot read "
                             "this site well enough to teach itself: label some images and use `train`")
-        order = random.Random(req.seed + k).sample(range(len(used)), len(used))
-        held = set(order[:max(2, len(used) // HOLD_OUT)])
+        held = hold_out([t for _p, t, _c in used], req.seed + k)
         train_s = [Sample(p, t) for i, (p, t, _c) in enumerate(used) if i not in held]
         val_s = [Sample(p, t) for i, (p, t, _c) in enumerate(used) if i in held]
         sel.rows += [(str(p), t, c, "held out to choose the epoch" if i in held else "used")
