@@ -31,6 +31,7 @@ import random
 import time
 from pathlib import Path
 
+from captcha_ocr import Recognizer
 from captcha_ocr.samples import Sample, find_samples
 from captcha_ocr.styles import generate_style
 from captcha_ocr.training import TrainRequest, train
@@ -139,11 +140,12 @@ def main() -> None:
                                         unlabeled=unlabelled, augment=a.augment, case=a.case,
                                         precision=a.precision, width=a.width),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
+            saved = Recognizer.load(result.model_path)  # loaded once for both readings below
             row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
                        accuracy=result.best_val_accuracy, cer=result.best_val_cer,
                        final_accuracy=last_epoch_accuracy(result.metrics_path),
-                       accuracy_case_folded=case_folded_accuracy(result.model_path, val_s),
-                       accuracy_near_widths=near_widths_accuracy(result.model_path, val_s),
+                       accuracy_case_folded=case_folded_accuracy(saved, val_s),
+                       accuracy_near_widths=near_widths_accuracy(saved, val_s),
                        best_epoch=result.best_epoch,
                        epochs=result.epochs_run, train_seconds=round(result.run_seconds, 1),
                        wall_seconds=round(time.perf_counter() - t0, 1), restarted=result.restarted,
@@ -175,27 +177,28 @@ def readings(model, val: list[Sample], widths: str | None = None) -> list[str]:
     (the default decoder; runs before 2026-11-30 17:00 scored greedy readings, bench/lengths.py
     compares the two); ``widths="near"``: read at :func:`~captcha_ocr.widths.near_widths` of its own
     (``--widths near``)."""
-    from captcha_ocr import Recognizer
     from captcha_ocr.widths import near_widths
 
     rec = model if isinstance(model, Recognizer) else Recognizer.load(model)
+    own = rec.widths
     if widths == "near":
         rec.widths = near_widths(rec.preprocess.width)
-    return [p.text for p in rec.predict([s.path for s in val])]
+    try:
+        return [p.text for p in rec.predict([s.path for s in val])]
+    finally:
+        rec.widths = own  # a Recognizer passed in reads at its own widths again
 
 
-def near_widths_accuracy(model: Path, val: list[Sample]) -> float:
+def near_widths_accuracy(model: Path | Recognizer, val: list[Sample]) -> float:
     """Exact match of ``model`` on ``val`` read at five widths around its own (``--widths near``; the
     epoch was chosen at its own width), under the model's case policy as ``eval`` scores (rows
     before 2026-12-01 17:00 compared exact case, which a ``--case fold`` model always misses)."""
-    from captcha_ocr import Recognizer
-
-    rec = Recognizer.load(model)
+    rec = model if isinstance(model, Recognizer) else Recognizer.load(model)
     fold = rec.charset.apply_case
     return sum(fold(t) == fold(s.label) for t, s in zip(readings(rec, val, "near"), val)) / len(val)
 
 
-def case_folded_accuracy(model: Path, val: list[Sample]) -> float:
+def case_folded_accuracy(model: Path | Recognizer, val: list[Sample]) -> float:
     """Exact match of ``model`` on ``val`` with case ignored (what a case-insensitive site accepts)."""
     texts = readings(model, val)
     return sum(t.lower() == s.label.lower() for t, s in zip(texts, val)) / len(val)
