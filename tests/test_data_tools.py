@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from captcha_ocr.augment import AUGMENTATIONS, LEVELS, _smear, albumentations_pipeline, augment_batch, check_level
+from captcha_ocr.augment import AUGMENTATIONS, _smear, albumentations_pipeline, augment_batch, check_level
 from captcha_ocr.bundle import Bundle, ModelFileError, load_bundle
 from captcha_ocr.charset import Charset
 from captcha_ocr.cli import main
@@ -271,7 +271,7 @@ def test_training_writes_the_run_report_and_eval_report(tiny_run, tmp_path, caps
 # ----------------------------------------------------------------------------- augmentation
 
 
-@pytest.mark.parametrize("level", ["none", "light", "strong", "smear", "stretch"])
+@pytest.mark.parametrize("level", ["none", "light", "strong", "smear"])
 def test_batch_augmentation_keeps_shape_and_dtype(level):
     x = torch.randn(4, 1, 48, 200)
     y = augment_batch(x, level, generator=torch.Generator().manual_seed(0))
@@ -289,27 +289,11 @@ def test_albumentations_presets_keep_shape_and_dtype(level, channels):
 
 
 def test_unknown_augmentation_is_refused():
-    assert set(AUGMENTATIONS) == {"none", "light", "strong", "smear", "stretch", "albu-light", "albu-strong"}
+    assert set(AUGMENTATIONS) == {"none", "light", "strong", "smear", "albu-light", "albu-strong"}
     with pytest.raises(ValueError, match="unknown augmentation"):
         check_level("heavy")
     with pytest.raises(ValueError, match="per-image"):
         augment_batch(torch.zeros(1, 1, 8, 8), "albu-light")
-
-
-def test_stretch_widens_or_narrows_the_content_about_the_centre(monkeypatch):
-    still = dict(rot=0.0, scale=(1.0, 1.0), shift_x=0.0, shift_y=0.0, shear=0.0, contrast=0.0, noise=0.0)
-    monkeypatch.setitem(LEVELS, "only-stretch", dict(still, stretch=LEVELS["stretch"]["stretch"]))
-    x = torch.ones(64, 1, 20, 200)
-    x[:, :, :, 80:120] = -1.0  # a dark bar 40 px wide in the middle
-    y = augment_batch(x, "only-stretch", generator=torch.Generator().manual_seed(0))
-    widths = (y[:, 0, 10] < 0).sum(dim=1).float()
-    lo, hi = LEVELS["stretch"]["stretch"]
-    assert widths.min() >= 40 * lo - 2 and widths.max() <= 40 * hi + 2
-    assert widths.min() < 37 and widths.max() > 43  # both ways, each image its own factor
-    centres = torch.stack([(y[i, 0, 10] < 0).nonzero().float().mean() for i in range(64)])
-    assert (centres - 99.5).abs().max() < 1.5  # about the centre: nothing moves sideways
-    assert (augment_batch(x, "light", generator=torch.Generator().manual_seed(0))[:, 0, 10] < 0).sum(1).float().std() \
-        < widths.std()  # light alone varies the width less
 
 
 def test_smear_only_darkens_with_a_shifted_copy_of_the_strokes():

@@ -32,9 +32,6 @@ LEVELS = {
 # "smear": light, and on half the images a dithered ghost copy of the strokes 1-3 px to the side,
 # like the smeared characters some captcha generators draw
 LEVELS["smear"] = dict(LEVELS["light"], smear=0.5, smear_px=3.0)
-# "stretch": light, and each image's content stretched or condensed horizontally by its own factor
-# (glyph widths vary between a site's images, and a model read at several widths reads better)
-LEVELS["stretch"] = dict(LEVELS["light"], stretch=(0.85, 1.12))
 
 
 # albumentations presets: (affine, elastic alpha/sigma/p, blur p, noise std range, brightness, contrast)
@@ -148,8 +145,6 @@ def augment_batch(x: torch.Tensor, level: str = "light", generator: torch.Genera
     theta[:, 0, 1] = (-sin / aspect + shear) / scale
     theta[:, 1, 0] = sin * aspect / scale
     theta[:, 1, 1] = cos / scale
-    if p.get("stretch"):  # content wider by the factor: the output's x reads the input at x / factor
-        theta[:, 0, :2] /= uniform(*p["stretch"]).unsqueeze(1)
     theta[:, 0, 2] = tx
     theta[:, 1, 2] = ty
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
