@@ -148,9 +148,9 @@ class Replan(Callback):
     ``elapsed()`` gives the run's training seconds so far (the clock the budget is judged by). An
     epoch's cost is the median of the latest :data:`REPLAN_AFTER` epochs' durations, so one epoch
     slowed by something else on the machine does not shrink the whole schedule, and the epochs
-    still to come fill the budget that is left. The new epoch count keeps the plan's bounds; it is written to ``path``
-    (the schedule a resumed run reads), passed to ``on_change`` (which updates what else records
-    the epoch count) and announced through ``print_fn``. Put it before the callback that writes the
+    still to come fill the budget that is left. The new epoch count keeps the plan's bounds; it is
+    written to ``path`` (the schedule a resumed run reads), passed to ``on_change`` (which updates
+    what else records the epoch count) and announced through ``print_fn``. Put it before the callback that writes the
     checkpoint, so the checkpoint of that epoch holds the re-planned schedule.
     """
 
