@@ -150,9 +150,10 @@ def hold_out(texts: Sequence[str], seed: int) -> set[int]:
     """Indices of the readings held out to choose the epoch: one in :data:`HOLD_OUT` at random (at least
     two), less any whose characters no trained-on reading has, so every character read is learned."""
     order = random.Random(seed).sample(range(len(texts)), len(texts))
-    held = set(order[:max(2, len(texts) // HOLD_OUT)])
+    drawn = order[:max(2, len(texts) // HOLD_OUT)]
+    held = set(drawn)
     trained = Counter(ch for i, text in enumerate(texts) if i not in held for ch in text)
-    for i in sorted(held, key=order.index):
+    for i in drawn:
         if len(held) > 1 and any(trained[ch] == 0 for ch in texts[i]):
             held.discard(i)
             trained.update(texts[i])
