@@ -150,8 +150,8 @@ class Replan(Callback):
     slowed by something else on the machine does not shrink the whole schedule, and the epochs
     still to come fill the budget that is left. The new epoch count keeps the plan's bounds; it is
     written to ``path`` (the schedule a resumed run reads), passed to ``on_change`` (which updates
-    what else records the epoch count) and announced through ``print_fn``. Put it before the callback that writes the
-    checkpoint, so the checkpoint of that epoch holds the re-planned schedule.
+    what else records the epoch count) and announced through ``print_fn``. Put it before the callback
+    that writes the checkpoint, so the checkpoint of that epoch holds the re-planned schedule.
     """
 
     def __init__(self, budget_seconds: float, planned: int, max_epochs: int, elapsed: Callable[[], float],
