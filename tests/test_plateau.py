@@ -130,6 +130,10 @@ def test_replan_fits_the_schedule_to_what_the_first_epochs_took(tmp_path):
     assert changed == [11] and trainer.fit_loop.max_epochs == 11 and sched.total_steps == 110
     trainer, sched, changed = _replan(tmp_path, seconds_per_epoch=2.7)  # 40.9 -> 40: within 5%, left alone
     assert changed == [] and trainer.fit_loop.max_epochs == 40 and sched.total_steps == 400
+    trainer, sched, changed = _replan(tmp_path, seconds_per_epoch=2.6)  # 42.5 -> 42: under 5% more, left alone
+    assert changed == [] and trainer.fit_loop.max_epochs == 40
+    trainer, sched, changed = _replan(tmp_path, seconds_per_epoch=2.8)  # 39.4 -> 39: past the budget, cut
+    assert changed == [39] and trainer.fit_loop.max_epochs == 39 and sched.total_steps == 390
     trainer, sched, changed = _replan(tmp_path, seconds_per_epoch=0.01)  # capped at the preset's 150
     assert changed == [150]
 
