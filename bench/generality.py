@@ -114,6 +114,10 @@ def main() -> None:
                    help="Lightning precision instead of the default's (train --precision; give a --tag)")
     p.add_argument("--width", type=int, default=None,
                    help="model input width instead of the one chosen from the data (train --width; give a --tag)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="training batch size instead of the preset's (train --batch-size; give a --tag)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate instead of the preset's (train --lr; give a --tag)")
     a = p.parse_args()
     a.results.parent.mkdir(parents=True, exist_ok=True)
     if a.rescore:
@@ -138,7 +142,8 @@ def main() -> None:
             result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False,
                                         init=a.init, ema=a.ema, mix=a.mix, cnn_lr=a.cnn_lr, max_minutes=a.minutes,
                                         unlabeled=unlabelled, augment=a.augment, case=a.case,
-                                        precision=a.precision, width=a.width),
+                                        precision=a.precision, width=a.width, batch_size=a.batch_size,
+                                        lr=a.lr),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
             saved = Recognizer.load(result.model_path)  # loaded once for both readings below
             row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
@@ -158,6 +163,8 @@ def main() -> None:
                        **({"case": a.case} if a.case != "keep" else {}),
                        **({"precision": a.precision} if a.precision else {}),
                        **({"width": a.width} if a.width else {}),
+                       **({"batch_size": a.batch_size} if a.batch_size else {}),
+                       **({"lr": a.lr} if a.lr else {}),
                        machine=platform.node(),
                        date=time.strftime("%Y-%m-%d %H:%M"))
             print(json.dumps(row), flush=True)
