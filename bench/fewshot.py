@@ -242,6 +242,8 @@ def main() -> None:
     p.add_argument("--tag", default="default", help="label of this configuration in the results")
     p.add_argument("--augment", default=None, help="augmentation instead of the preset's (give a --tag)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate instead of the preset's (give a --tag)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="training batch size instead of the preset's (train --batch-size; give a --tag)")
     p.add_argument("--ema", type=float, default=None,
                    help="weight-average span instead of the preset's (TrainConfig.ema; give a --tag)")
     p.add_argument("--precision", default=None,
@@ -282,7 +284,7 @@ def main() -> None:
     # TrainRequest fields the options set instead of the preset's (one place, for the runs and their rows)
     train_overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
                                          ("precision", a.precision), ("width", a.width), ("mix", a.mix),
-                                         ("cnn_lr", a.cnn_lr))
+                                         ("cnn_lr", a.cnn_lr), ("batch_size", a.batch_size))
                        if v is not None}
     general = Recognizer.load(a.model).provenance
     general_info = {"model": a.model, "steps": general.get("steps"), "created": general.get("created")}
