@@ -186,7 +186,7 @@ class Replan(Callback):
         # the same fit as the first plan over the budget that is left; at least one more epoch
         left = plan_epochs(per_epoch, 1, 0.0, self.budget - spent / BUDGET_SHARE, self.max_epochs, min_epochs=0)
         epochs = max(epoch + 1, min(self.max_epochs, epoch + left.epochs))
-        # a plan that would run past the budget is always cut; a longer one only when it gains > 5%
+        # a plan that would run past the budget is always cut; a longer one only past REPLAN_TOLERANCE
         if self.planned <= epochs <= self.planned * (1 + REPLAN_TOLERANCE):
             return
         schedulers = [c.scheduler for c in trainer.lr_scheduler_configs]
