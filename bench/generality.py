@@ -128,6 +128,11 @@ def main() -> None:
         for line in a.results.read_text().splitlines():
             r = json.loads(line)
             done.add((r["tag"], r["set"], r["seed"]))
+    # TrainRequest fields the options set instead of the preset's (one place, for the runs and their rows)
+    overrides = {k: v for k, v in (("ema", a.ema), ("mix", a.mix), ("cnn_lr", a.cnn_lr), ("augment", a.augment),
+                                   ("precision", a.precision), ("width", a.width), ("batch_size", a.batch_size),
+                                   ("lr", a.lr))
+                 if v is not None}
     for name in a.sets.split(","):
         for seed in (int(s) for s in a.seeds.split(",")):
             if (a.tag, name, seed) in done:
@@ -140,10 +145,8 @@ def main() -> None:
             t0 = time.perf_counter()
             tag = f"[{name} {seed}]"
             result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False,
-                                        init=a.init, ema=a.ema, mix=a.mix, cnn_lr=a.cnn_lr, max_minutes=a.minutes,
-                                        unlabeled=unlabelled, augment=a.augment, case=a.case,
-                                        precision=a.precision, width=a.width, batch_size=a.batch_size,
-                                        lr=a.lr),
+                                        init=a.init, max_minutes=a.minutes, unlabeled=unlabelled, case=a.case,
+                                        **overrides),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
             saved = Recognizer.load(result.model_path)  # loaded once for both readings below
             row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
@@ -154,17 +157,10 @@ def main() -> None:
                        best_epoch=result.best_epoch,
                        epochs=result.epochs_run, train_seconds=round(result.run_seconds, 1),
                        wall_seconds=round(time.perf_counter() - t0, 1), restarted=result.restarted,
-                       warned=bool(result.warnings), **({"ema": a.ema} if a.ema is not None else {}),
-                       **({"mix": a.mix} if a.mix is not None else {}),
-                       **({"cnn_lr": a.cnn_lr} if a.cnn_lr is not None else {}),
+                       warned=bool(result.warnings), **overrides,
                        **({"unlabeled": a.unlabeled} if a.unlabeled else {}),
                        **({"minutes": a.minutes} if a.minutes is not None else {}),
-                       **({"augment": a.augment} if a.augment is not None else {}),
                        **({"case": a.case} if a.case != "keep" else {}),
-                       **({"precision": a.precision} if a.precision else {}),
-                       **({"width": a.width} if a.width else {}),
-                       **({"batch_size": a.batch_size} if a.batch_size else {}),
-                       **({"lr": a.lr} if a.lr else {}),
                        machine=platform.node(),
                        date=time.strftime("%Y-%m-%d %H:%M"))
             print(json.dumps(row), flush=True)
