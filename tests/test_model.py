@@ -4,7 +4,7 @@ import sys
 import pytest
 import torch
 
-from captcha_ocr.config import ModelConfig, feature_map_size, get_preset
+from captcha_ocr.config import ModelConfig, batch_size_for, feature_map_size, get_preset
 from captcha_ocr.model import CRNN, build_model
 
 
@@ -27,6 +27,11 @@ def test_seed_preset_matches_the_walkthrough():
     tc = preset.train
     assert (tc.batch_size, tc.optimizer, tc.lr, tc.scheduler, tc.epochs) == (8, "adam", 3e-4, "plateau", 200)
     assert (tc.plateau_factor, tc.plateau_patience, tc.val_fraction, tc.seed) == (0.8, 5, 0.1, 42)
+
+
+def test_the_default_chooses_its_batch_size_from_the_number_of_training_images():
+    assert get_preset("default").train.batch_size is None  # left to the data
+    assert [batch_size_for(n) for n in (1, 100, 499, 500, 800, 4000)] == [8, 8, 8, 16, 16, 16]
 
 
 def test_config_round_trip():

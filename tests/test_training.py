@@ -30,6 +30,7 @@ def test_short_training_reaches_accuracy(trained_model, synth_data):
     assert rec.bundle.lengths == [3, 4, 5]
     prov = rec.bundle.provenance
     assert prov["preset"] == "default" and prov["train_images"] == 1350 and prov["val_images"] == 150
+    assert prov["train_config"]["batch_size"] == 16  # the default's choice for 500 or more training images
     assert prov["metrics"]["val_accuracy"] == pytest.approx(result.accuracy, abs=1e-9)
 
 
@@ -214,6 +215,7 @@ def test_the_default_starts_from_the_general_model_and_says_so(tmp_path):
     log = "\n".join(lines)
     assert "initialised from general (the general model:" in log
     assert "(the default preset starts from general; --init none trains from random weights)" in log
+    assert "batch 8 (from the number of training images: 8 below 500" in log
     rec = Recognizer.load(result.model_path)
     general = Recognizer.load("general")
     assert rec.provenance["init"] == "general" and rec.provenance["init_provenance"]["kind"] == "general"

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import SMALL_SET_BATCH
 from .decode import DecodeOptions
 from .errors import DataError
 from .recognizer import FileResult, Recognizer
@@ -249,8 +250,11 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
         info = {"images": len(files), "labels": 0, "round": k, "rounds": n_rounds, "share": share,
                 "pseudo_labels": len(used), "lengths": lengths, "alphabet": req.alphabet, "start": req.init}
         start = req.init if req.from_start else model
+        # batch 8 whatever the number of readings: adapt was measured so (bench/RESULTS.md), and the default's
+        # larger batch for large sets was measured on true labels only
         result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(folder), init=start, seed=req.seed,
-                                    max_minutes=minutes, case=req.case, progress=req.progress,
+                                    max_minutes=minutes, batch_size=SMALL_SET_BATCH, case=req.case,
+                                    progress=req.progress,
                                     provenance={"adapted_without_labels": info}),
                        print_fn=lambda *a, k=k: print_fn(f"round {k}: " + " ".join(map(str, a))))
         rounds.append({"round": k, "folder": str(folder), "share": share, "labels": len(train_s),
