@@ -151,7 +151,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--val-split", type=float, help="held-out fraction of DATA (default 0.1)")
     t.add_argument("--seed", type=int, help="random seed for the split and training (default 42)")
     t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
+    t.add_argument("--batch-size", type=int,
+                   help="images per step (default preset: 8, or 16 from 500 training images on)")
     t.add_argument("--lr", type=float)
     t.add_argument("--augment", choices=AUGMENTATIONS,
                    help="light/strong: batch affine, contrast, noise (the default preset uses light); smear: light "
