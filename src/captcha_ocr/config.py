@@ -124,7 +124,7 @@ class TrainConfig:
 # From this many training images a run whose preset leaves the batch size open trains in batches of
 # LARGE_SET_BATCH, below it in SMALL_SET_BATCH. bench/RESULTS.md (sessions 22-23): with 800 labels batch 16
 # read the hard sets as well or better (pale +5.7 points over three seeds) and fits 1.4x the epochs in the
-# same time on a CPU; with 100 labels it lost 6 points over seven sets (half the optimiser steps)
+# same time on a CPU; with 100 labels it lost 6 points over seven sets (half the optimiser steps), with 250 3
 LARGE_SET_IMAGES = 500
 SMALL_SET_BATCH, LARGE_SET_BATCH = 8, 16
 
