@@ -31,14 +31,13 @@ def main() -> None:
     ap.add_argument("--train-epochs", type=int, default=0, help="also train this many epochs per level")
     a = ap.parse_args()
     from captcha_ocr.augment import albumentations_pipeline, augment_batch
-    from captcha_ocr.config import batch_size_for, get_preset
+    from captcha_ocr.config import get_preset
     from captcha_ocr.dataset import prepare_data
     from captcha_ocr.training import TrainRequest, train
 
     preset = get_preset("default")
     train_data, _, _, pre, _ = prepare_data(a.data, preset, progress=False, print_fn=lambda *x: None)
-    n = len(train_data)
-    bs = preset.train.batch_size or batch_size_for(n)
+    n, bs = len(train_data), preset.train.sized_for(len(train_data)).batch_size
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()}: {os.cpu_count()} CPUs, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} training images "
           f"{pre.height}x{pre.width}, batch {bs}")

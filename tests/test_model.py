@@ -32,6 +32,8 @@ def test_seed_preset_matches_the_walkthrough():
 def test_the_default_chooses_its_batch_size_from_the_number_of_training_images():
     assert get_preset("default").train.batch_size is None  # left to the data
     assert [batch_size_for(n) for n in (1, 100, 499, 500, 800, 4000)] == [8, 8, 8, 16, 16, 16]
+    assert get_preset("default").train.sized_for(800).batch_size == 16
+    assert get_preset("seed").train.sized_for(800).batch_size == 8  # a preset that fixes it keeps it
 
 
 def test_config_round_trip():

@@ -120,6 +120,11 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def sized_for(self, train_images: int) -> TrainConfig:
+        """These settings with the batch size chosen for ``train_images`` training images
+        (:func:`batch_size_for`) where they leave it open; unchanged where they fix it."""
+        return self if self.batch_size is not None else replace(self, batch_size=batch_size_for(train_images))
+
 
 # From this many training images a run whose preset leaves the batch size open trains in batches of
 # LARGE_SET_BATCH, below it in SMALL_SET_BATCH. bench/RESULTS.md (sessions 22-23): with 800 labels batch 16
@@ -127,6 +132,8 @@ class TrainConfig:
 # same time on a CPU; with 100 labels it lost 6 points over seven sets (half the optimiser steps), with 250 3
 LARGE_SET_IMAGES = 500
 SMALL_SET_BATCH, LARGE_SET_BATCH = 8, 16
+# the rule in words, for the training log and --help
+BATCH_SIZE_RULE = f"{SMALL_SET_BATCH} below {LARGE_SET_IMAGES}, {LARGE_SET_BATCH} from {LARGE_SET_IMAGES} on"
 
 
 def batch_size_for(train_images: int) -> int:

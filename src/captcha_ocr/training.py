@@ -49,7 +49,7 @@ from . import __version__
 from .augment import albumentations_pipeline, check_level
 from .averaging import WeightAverage
 from .bundle import Bundle, clean_state_dict, load_bundle
-from .config import LARGE_SET_BATCH, LARGE_SET_IMAGES, SMALL_SET_BATCH, Preset, batch_size_for, get_preset
+from .config import BATCH_SIZE_RULE, Preset, get_preset
 from .dataset import TorchDataset, collate, prepare_data
 from .decode import length_range
 from .devices import pick_accelerator, strategy
@@ -246,8 +246,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         req.data, preset, val, height, req.width, req.label_pattern, req.progress, notes.append, req.case,
         start_size=(init.preprocess.height, init.preprocess.width) if init is not None else None)
     notes += [f"skipped {why}" if str(path) in why else f"skipped {path}: {why}" for path, why in skipped]
-    if tc.batch_size is None:  # the preset leaves it to the data (config.batch_size_for)
-        tc = replace(tc, batch_size=batch_size_for(len(train_data)))
+    tc = tc.sized_for(len(train_data))  # the batch size, where the preset leaves it to the data
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)
     system = CTCSystem(config, charset, preprocess, tc)  # builds the run's one CRNN
     system.val_labels = val_data.labels
@@ -276,8 +275,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         f"{len(train_data)} training / {len(val_data)} validation images, {len(charset)} characters, "
         f"input {preprocess.height}x{preprocess.width}x{preprocess.channels}, T={config.time_steps}, "
         f"{count_parameters(system.model):,} parameters, preset {preset.name}, batch {tc.batch_size}"
-        + (f" (from the number of training images: {SMALL_SET_BATCH} below {LARGE_SET_IMAGES}, {LARGE_SET_BATCH} "
-           f"from {LARGE_SET_IMAGES} on; --batch-size sets it)" if preset.train.batch_size is None else "")
+        + (f" (from the number of training images: {BATCH_SIZE_RULE}; --batch-size sets it)"
+           if preset.train.batch_size is None else "")
     )
 
     def make_bundle(sys_: CTCSystem, epoch: int, metrics: dict) -> Bundle:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..augment import AUGMENTATIONS
 from ..charset import CASE_POLICIES
-from ..config import TrainConfig
+from ..config import BATCH_SIZE_RULE, TrainConfig
 from .common import add_label_pattern_arg, add_preset_arg, show_progress
 
 
@@ -152,7 +152,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, help="random seed for the split and training (default 42)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int,
-                   help="images per step (default preset: 8, or 16 from 500 training images on)")
+                   help=f"images per step (the default preset's comes from the number of training images: "
+                        f"{BATCH_SIZE_RULE})")
     t.add_argument("--lr", type=float)
     t.add_argument("--augment", choices=AUGMENTATIONS,
                    help="light/strong: batch affine, contrast, noise (the default preset uses light); smear: light "
