@@ -4,11 +4,14 @@ ONNX Runtime inference throughput.
     python bench/epoch_cost.py            # 936 images of 48x200 (the reference split)
     python bench/epoch_cost.py --bf16     # also bf16 autocast training
     python bench/epoch_cost.py --layouts  # only: NCHW against channels-last, a fine-tune's model
+    python bench/epoch_cost.py --compile  # only: eager against torch.compile, a fine-tune's model
 
 Random inputs (cost does not depend on content). ``--layouts`` times the general model's
 architecture at a fine-tune's 48x256 input, one layout's step after the other's (interleaved, so
 both see the same machine), the median of 40 each: a training step at batch 8 and 32 and a
-forward pass at batch 64.
+forward pass at batch 64. ``--compile`` times the same model eager and through ``torch.compile``
+(both channels-last; interleaved, the median of 40 each): the seconds the first compiled steps take,
+a training step at batch 16 (what the default trains 800 images in) and a forward pass at batch 64.
 
 Otherwise, per preset: one training epoch, and inference of the model exported to ONNX (opset
 20), 1040 images in batches of 32, best of 3 passes, with 1 and 2 intra-op threads.
@@ -96,6 +99,58 @@ def layout_table(repeats: int = 40) -> None:
         print(f"| {what} | {nchw:.1f} | {last:.1f} | {nchw / last:.2f}x |", flush=True)
 
 
+def compile_table(repeats: int = 40) -> None:
+    """Median ms of a training step and a forward pass, eager against ``torch.compile`` (see the docstring)."""
+    import statistics
+
+    from captcha_ocr.bundle import load_bundle
+
+    config = replace(load_bundle("general").config, width=256, num_classes=40)
+    torch.manual_seed(0)
+    eager = CRNN(config).set_layout(True)
+    twin = CRNN(config).set_layout(True)
+    twin.load_state_dict(eager.state_dict())
+    runs = {False: (eager, eager), True: (twin, torch.compile(twin))}
+    optimisers = {k: torch.optim.AdamW(m.parameters(), 1e-3) for k, (m, _f) in runs.items()}
+    ctc = torch.nn.CTCLoss(zero_infinity=True)
+
+    def train_step(compiled: bool, batch: int) -> float:
+        model, fn = runs[compiled]
+        model.train()
+        x, targets = torch.randn(batch, 3, config.height, config.width), torch.randint(1, 40, (batch, 6))
+        t = time.perf_counter()
+        log_probs = fn(x).log_softmax(-1).transpose(0, 1)
+        loss = ctc(log_probs, targets, torch.full((batch,), log_probs.shape[0]), torch.full((batch,), 6))
+        optimisers[compiled].zero_grad()
+        loss.backward()
+        optimisers[compiled].step()
+        return time.perf_counter() - t
+
+    def forward(compiled: bool, batch: int) -> float:
+        model, fn = runs[compiled]
+        model.eval()
+        x = torch.randn(batch, 3, config.height, config.width)
+        t = time.perf_counter()
+        with torch.no_grad():
+            fn(x)
+        return time.perf_counter() - t
+
+    first = {compiled: train_step(compiled, 16) + train_step(compiled, 16) + forward(compiled, 64)
+             for compiled in (False, True)}
+    print(f"first two training steps and one forward pass: eager {first[False]:.1f} s, compiled {first[True]:.1f} s")
+    print("| what | eager ms | compiled ms | eager / compiled |")
+    print("| --- | --- | --- | --- |")
+    for what, fn, batch in (("training step, batch 16", train_step, 16), ("forward pass, batch 64", forward, 64)):
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for r in range(repeats + 3):
+            for compiled in ((False, True) if r % 2 == 0 else (True, False)):
+                took = fn(compiled, batch)
+                if r >= 3:  # the first rounds warm up
+                    times[compiled].append(took)
+        plain, comp = statistics.median(times[False]) * 1000, statistics.median(times[True]) * 1000
+        print(f"| {what} | {plain:.1f} | {comp:.1f} | {plain / comp:.2f}x |", flush=True)
+
+
 def onnx_images_per_second(config, threads: int, images: int = 1040, batch: int = 32) -> float:
     """ONNX Runtime throughput of an (untrained) model on random ``[images, C, H, W]`` input."""
     import onnxruntime as ort
@@ -131,10 +186,14 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=936)
     ap.add_argument("--bf16", action="store_true", help="also time bf16 autocast")
     ap.add_argument("--layouts", action="store_true", help="only time NCHW against channels-last")
+    ap.add_argument("--compile", action="store_true", help="only time eager against torch.compile")
     a = ap.parse_args()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     if a.layouts:
         layout_table()
+        return
+    if a.compile:
+        compile_table()
         return
     rows = [("default", None, 8), ("previous default", "previous_default", 8), ("lean", "lean_e45", 8),
             ("seed", None, 8)]
