@@ -51,104 +51,82 @@ def epoch_seconds(config, batch: int, images: int, bf16: bool = False, steps: in
     return (time.perf_counter() - t) / steps * images / batch
 
 
-def layout_table(repeats: int = 40) -> None:
-    """Median ms of a training step and a forward pass, NCHW against channels-last (see the docstring)."""
+def side_by_side(variants: dict, rows: list[tuple[str, int]], repeats: int = 40, first: bool = False) -> None:
+    """Print the median ms of each row's measure (``("training step" | "forward pass", batch)``) for two
+    variants of one model, ``{name: (module, callable that runs it)}``, one variant's call after the
+    other's (interleaved, so both see the same machine) after three warm-up rounds. ``first``: also the
+    seconds the first two training steps and one forward pass take (what compiling costs)."""
     import statistics
 
-    from captcha_ocr.bundle import load_bundle
-
-    config = replace(load_bundle("general").config, width=256, num_classes=40)
-    models = {}
-    for channels_last in (False, True):
-        torch.manual_seed(0)
-        model = CRNN(config).set_layout(channels_last)
-        models[channels_last] = (model, torch.optim.AdamW(model.parameters(), 1e-3))
+    config = next(iter(variants.values()))[0].config
+    optimisers = {name: torch.optim.AdamW(model.parameters(), 1e-3) for name, (model, _run) in variants.items()}
     ctc = torch.nn.CTCLoss(zero_infinity=True)
 
-    def train_step(channels_last: bool, batch: int) -> float:
-        model, opt = models[channels_last]
+    def train_step(name: str, batch: int) -> float:
+        model, run = variants[name]
         model.train()
         x, targets = torch.randn(batch, 3, config.height, config.width), torch.randint(1, 40, (batch, 6))
         t = time.perf_counter()
-        log_probs = model(x).log_softmax(-1).transpose(0, 1)
+        log_probs = run(x).log_softmax(-1).transpose(0, 1)
         loss = ctc(log_probs, targets, torch.full((batch,), log_probs.shape[0]), torch.full((batch,), 6))
-        opt.zero_grad()
+        optimisers[name].zero_grad()
         loss.backward()
-        opt.step()
+        optimisers[name].step()
         return time.perf_counter() - t
 
-    def forward(channels_last: bool, batch: int) -> float:
-        model = models[channels_last][0].eval()
-        x = torch.randn(batch, 3, config.height, config.width)
-        t = time.perf_counter()
-        with torch.no_grad():
-            model(x)
-        return time.perf_counter() - t
-
-    print("| what | NCHW ms | channels-last ms | NCHW / channels-last |")
-    print("| --- | --- | --- | --- |")
-    for what, fn, batch in (("training step, batch 8", train_step, 8), ("training step, batch 32", train_step, 32),
-                            ("forward pass, batch 64", forward, 64)):
-        times: dict[bool, list[float]] = {False: [], True: []}
-        for r in range(repeats + 3):
-            for channels_last in ((False, True) if r % 2 == 0 else (True, False)):
-                took = fn(channels_last, batch)
-                if r >= 3:  # the first rounds warm up
-                    times[channels_last].append(took)
-        nchw, last = statistics.median(times[False]) * 1000, statistics.median(times[True]) * 1000
-        print(f"| {what} | {nchw:.1f} | {last:.1f} | {nchw / last:.2f}x |", flush=True)
-
-
-def compile_table(repeats: int = 40) -> None:
-    """Median ms of a training step and a forward pass, eager against ``torch.compile`` (see the docstring)."""
-    import statistics
-
-    from captcha_ocr.bundle import load_bundle
-
-    config = replace(load_bundle("general").config, width=256, num_classes=40)
-    torch.manual_seed(0)
-    eager = CRNN(config).set_layout(True)
-    twin = CRNN(config).set_layout(True)
-    twin.load_state_dict(eager.state_dict())
-    runs = {False: (eager, eager), True: (twin, torch.compile(twin))}
-    optimisers = {k: torch.optim.AdamW(m.parameters(), 1e-3) for k, (m, _f) in runs.items()}
-    ctc = torch.nn.CTCLoss(zero_infinity=True)
-
-    def train_step(compiled: bool, batch: int) -> float:
-        model, fn = runs[compiled]
-        model.train()
-        x, targets = torch.randn(batch, 3, config.height, config.width), torch.randint(1, 40, (batch, 6))
-        t = time.perf_counter()
-        log_probs = fn(x).log_softmax(-1).transpose(0, 1)
-        loss = ctc(log_probs, targets, torch.full((batch,), log_probs.shape[0]), torch.full((batch,), 6))
-        optimisers[compiled].zero_grad()
-        loss.backward()
-        optimisers[compiled].step()
-        return time.perf_counter() - t
-
-    def forward(compiled: bool, batch: int) -> float:
-        model, fn = runs[compiled]
+    def forward(name: str, batch: int) -> float:
+        model, run = variants[name]
         model.eval()
         x = torch.randn(batch, 3, config.height, config.width)
         t = time.perf_counter()
         with torch.no_grad():
-            fn(x)
+            run(x)
         return time.perf_counter() - t
 
-    first = {compiled: train_step(compiled, 16) + train_step(compiled, 16) + forward(compiled, 64)
-             for compiled in (False, True)}
-    print(f"first two training steps and one forward pass: eager {first[False]:.1f} s, compiled {first[True]:.1f} s")
-    print("| what | eager ms | compiled ms | eager / compiled |")
+    measures = {"training step": train_step, "forward pass": forward}
+    a, b = variants
+    if first:
+        took = {name: train_step(name, rows[0][1]) + train_step(name, rows[0][1]) + forward(name, rows[-1][1])
+                for name in (a, b)}
+        print(f"first two training steps and one forward pass: {a} {took[a]:.1f} s, {b} {took[b]:.1f} s")
+    print(f"| what | {a} ms | {b} ms | {a} / {b} |")
     print("| --- | --- | --- | --- |")
-    for what, fn, batch in (("training step, batch 16", train_step, 16), ("forward pass, batch 64", forward, 64)):
-        times: dict[bool, list[float]] = {False: [], True: []}
+    for what, batch in rows:
+        times: dict[str, list[float]] = {a: [], b: []}
         for r in range(repeats + 3):
-            for compiled in ((False, True) if r % 2 == 0 else (True, False)):
-                took = fn(compiled, batch)
+            for name in ((a, b) if r % 2 == 0 else (b, a)):
+                took_ms = measures[what](name, batch) * 1000
                 if r >= 3:  # the first rounds warm up
-                    times[compiled].append(took)
-        plain, comp = statistics.median(times[False]) * 1000, statistics.median(times[True]) * 1000
-        print(f"| {what} | {plain:.1f} | {comp:.1f} | {plain / comp:.2f}x |", flush=True)
+                    times[name].append(took_ms)
+        ms_a, ms_b = statistics.median(times[a]), statistics.median(times[b])
+        print(f"| {what}, batch {batch} | {ms_a:.1f} | {ms_b:.1f} | {ms_a / ms_b:.2f}x |", flush=True)
+
+
+def fine_tune_config():
+    """The general model's architecture at a fine-tune's 48x256 input (40 classes)."""
+    from captcha_ocr.bundle import load_bundle
+
+    return replace(load_bundle("general").config, width=256, num_classes=40)
+
+
+def layout_table() -> None:
+    """NCHW against channels-last (see the docstring)."""
+    variants = {}
+    for name, channels_last in (("NCHW", False), ("channels-last", True)):
+        torch.manual_seed(0)
+        model = CRNN(fine_tune_config()).set_layout(channels_last)
+        variants[name] = (model, model)
+    side_by_side(variants, [("training step", 8), ("training step", 32), ("forward pass", 64)])
+
+
+def compile_table() -> None:
+    """Eager against ``torch.compile`` of the same weights (see the docstring)."""
+    torch.manual_seed(0)
+    eager = CRNN(fine_tune_config()).set_layout(True)
+    twin = CRNN(fine_tune_config()).set_layout(True)
+    twin.load_state_dict(eager.state_dict())
+    side_by_side({"eager": (eager, eager), "compiled": (twin, torch.compile(twin))},
+                 [("training step", 16), ("forward pass", 64)], first=True)
 
 
 def onnx_images_per_second(config, threads: int, images: int = 1040, batch: int = 32) -> float:
