@@ -65,7 +65,8 @@ def side_by_side(variants: dict, rows: list[tuple[str, int]], repeats: int = 40,
     def train_step(name: str, batch: int) -> float:
         model, run = variants[name]
         model.train()
-        x, targets = torch.randn(batch, 3, config.height, config.width), torch.randint(1, 40, (batch, 6))
+        x = torch.randn(batch, 3, config.height, config.width)
+        targets = torch.randint(1, config.num_classes, (batch, 6))
         t = time.perf_counter()
         log_probs = run(x).log_softmax(-1).transpose(0, 1)
         loss = ctc(log_probs, targets, torch.full((batch,), log_probs.shape[0]), torch.full((batch,), 6))
@@ -111,19 +112,21 @@ def fine_tune_config():
 
 def layout_table() -> None:
     """NCHW against channels-last (see the docstring)."""
+    config = fine_tune_config()
     variants = {}
     for name, channels_last in (("NCHW", False), ("channels-last", True)):
         torch.manual_seed(0)
-        model = CRNN(fine_tune_config()).set_layout(channels_last)
+        model = CRNN(config).set_layout(channels_last)
         variants[name] = (model, model)
     side_by_side(variants, [("training step", 8), ("training step", 32), ("forward pass", 64)])
 
 
 def compile_table() -> None:
     """Eager against ``torch.compile`` of the same weights (see the docstring)."""
+    config = fine_tune_config()
     torch.manual_seed(0)
-    eager = CRNN(fine_tune_config()).set_layout(True)
-    twin = CRNN(fine_tune_config()).set_layout(True)
+    eager = CRNN(config).set_layout(True)
+    twin = CRNN(config).set_layout(True)
     twin.load_state_dict(eager.state_dict())
     side_by_side({"eager": (eager, eager), "compiled": (twin, torch.compile(twin))},
                  [("training step", 16), ("forward pass", 64)], first=True)
