@@ -1,6 +1,7 @@
 """Few-shot learning curves: how many labels a new site needs, from scratch and from the general model.
 
-Per set (the reference data and every `dev_suite` scheme): a fixed shuffle (seed 0); the last
+Per set (the reference data and every `dev_suite` scheme; `--sets` also takes generality.py's generated
+styles, 1,000 images each): a fixed shuffle (seed 0); the last
 --val images (200) are the fixed validation images of every run on that set, the rest is the
 pool. For each number of labels N and seed, N images of the pool (drawn with the seed) are the
 labelled data, and each mode is one run of the library (`train`, the default preset, at most
@@ -62,9 +63,9 @@ from captcha_ocr import Recognizer
 from captcha_ocr.adapt import AdaptRequest, adapt
 from captcha_ocr.cli.common import apply_widths
 from captcha_ocr.decode import DecodeOptions
-from captcha_ocr.samples import Sample, find_samples
+from captcha_ocr.samples import Sample
 from captcha_ocr.training import TrainRequest, train
-from generality import DEV_SETS, last_epoch_accuracy, near_widths_accuracy
+from generality import DEV_SETS, last_epoch_accuracy, load_set, near_widths_accuracy
 
 OUT = Path(__file__).parent / "out"
 DDDDOCR_VENV = Path(__file__).parent / ".ddddocr-venv"
@@ -73,19 +74,6 @@ MODES = ("scratch", "init", "init+unlabeled", "zero-shot", "ddddocr", "zero-shot
 ZERO_SHOT = ("zero-shot", "ddddocr", "zero-shot-informed", "ddddocr-informed")
 ADAPT = ("adapt", "adapt-informed")
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
-
-
-def load_set(name: str, data: Path) -> list[Sample]:
-    """Every labelled sample of a set, in a fixed shuffled order (seed 0)."""
-    if name == "ref":
-        samples = find_samples(data / "captcha_images_v2")
-    elif name in DEV_SETS:
-        samples = find_samples(data / "dev_suite" / name)
-    else:
-        raise SystemExit(f"unknown set {name!r}: ref or one of {', '.join(DEV_SETS)}")
-    samples = sorted(samples, key=lambda s: str(s.path))
-    random.Random(0).shuffle(samples)
-    return samples
 
 
 def split(samples: list[Sample], n_val: int, n_labels: int, seed: int,
