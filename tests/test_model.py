@@ -36,6 +36,13 @@ def test_the_default_chooses_its_batch_size_from_the_number_of_training_images()
     assert get_preset("seed").train.sized_for(800).batch_size == 8  # a preset that fixes it keeps it
 
 
+def test_a_budgeted_epoch_on_a_small_set_makes_several_passes():
+    tc = get_preset("default").train
+    assert tc.epoch_images == 800
+    assert [tc.passes_for(n) for n in (1, 25, 100, 250, 400, 401, 800, 4000)] == [800, 32, 8, 3, 2, 1, 1, 1]
+    assert get_preset("seed").train.passes_for(25) == 1  # the walkthrough's epochs stay one pass
+
+
 def test_config_round_trip():
     c = ModelConfig(num_classes=7, height=40, width=120)
     assert ModelConfig.from_dict(c.to_dict()) == c

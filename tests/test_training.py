@@ -223,6 +223,24 @@ def test_the_default_starts_from_the_general_model_and_says_so(tmp_path):
     assert rec.bundle.config.stages == general.bundle.config.stages
 
 
+def test_a_budgeted_run_on_few_images_passes_over_them_several_times_an_epoch(tmp_path):
+    labels = ["ab", "ba", "aab", "bab", "abb", "bba", "aba", "baa", "bbb", "aaa"]
+    for label in labels:
+        write_png(tmp_path / "data" / f"{label}.png", size=(100, 24), color=200)
+    for label in labels[:4]:
+        write_png(tmp_path / "val" / f"{label}.png", size=(100, 24), color=200)
+    req = TrainRequest(data=str(tmp_path / "data"), val_dir=str(tmp_path / "val"), out=str(tmp_path / "run"),
+                       max_minutes=0.1, progress=False, report=False)
+    lines: list[str] = []
+    result = train(req, print_fn=lines.append)
+    # 10 images: 80 passes make an epoch of at least 800 images
+    assert "an epoch is 80 passes over the 10 training images" in "\n".join(lines)
+    assert Recognizer.load(result.model_path).provenance["train_config"]["epoch_images"] == 800
+    lines.clear()
+    train(replace(req, max_minutes=None, epochs=1, out=str(tmp_path / "run2")), print_fn=lines.append)
+    assert "passes over" not in "\n".join(lines)  # an epoch given with --epochs is one pass
+
+
 @pytest.mark.parametrize(("request_args", "preset", "expected"), [
     ({}, "default", ("general", "the default preset starts from general")),
     ({"init": "none"}, "default", (None, "--init none")),

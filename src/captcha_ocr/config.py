@@ -116,9 +116,18 @@ class TrainConfig:
     # training rounds with unlabelled images (train --unlabeled): round 1 on the labels, then rounds on the
     # previous round's confident readings. bench/RESULTS.md measured 2, 3 and 4 rounds: more are not better enough
     self_training_rounds: int = 2
+    # a run whose schedule is planned over a time budget makes each epoch at least this many images, in
+    # whole shuffled passes over a smaller training set (passes_for); 0 = one pass an epoch. With 100 labels
+    # a pass takes less time than the validation and checkpoint after it (bench/RESULTS.md, session 25)
+    epoch_images: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def passes_for(self, train_images: int) -> int:
+        """Passes over ``train_images`` training images that make one epoch of a budgeted run: as many whole
+        passes as fit in ``epoch_images`` (at least one)."""
+        return max(1, self.epoch_images // max(1, train_images))
 
     def sized_for(self, train_images: int) -> TrainConfig:
         """These settings with the batch size chosen for ``train_images`` training images
@@ -212,7 +221,7 @@ def default_preset() -> Preset:
     return Preset(
         name="default",
         model=ModelConfig(num_classes=0, input_norm="image"),
-        train=TrainConfig(epochs=150, batch_size=None, budget_minutes=5.0, augment_warmup=True),
+        train=TrainConfig(epochs=150, batch_size=None, budget_minutes=5.0, augment_warmup=True, epoch_images=800),
         channels=3,
         mean=(0.5, 0.5, 0.5),
         std=(0.5, 0.5, 0.5),

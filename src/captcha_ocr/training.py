@@ -305,10 +305,19 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         )
 
     g = torch.Generator().manual_seed(tc.seed)
+    train_set = TorchDataset(train_data, charset, transform)
+    # a budgeted run on a small set: several shuffled passes an epoch, so the time goes to training steps
+    # rather than to each epoch's validation and checkpoint (an epoch given with --epochs stays one pass)
+    passes = tc.passes_for(len(train_data)) if budget else 1
+    sampler = torch.utils.data.RandomSampler(train_set, num_samples=passes * len(train_data), generator=g) \
+        if passes > 1 else None
     train_loader = torch.utils.data.DataLoader(
-        TorchDataset(train_data, charset, transform), batch_size=tc.batch_size, shuffle=True, collate_fn=collate,
-        generator=g, drop_last=len(train_data) > tc.batch_size,
+        train_set, batch_size=tc.batch_size, shuffle=sampler is None, sampler=sampler, collate_fn=collate,
+        generator=g if sampler is None else None, drop_last=len(train_data) > tc.batch_size,
     )
+    if passes > 1:
+        notes.append(f"an epoch is {passes} passes over the {len(train_data)} training images (at least "
+                     f"{tc.epoch_images} images between validations, so the time budget goes to training steps)")
     mixer = StripMixer(torch.from_numpy(train_data.images), train_data.labels, charset, tc.mix, tc.seed) \
         if tc.mix else None
     system.mixer = mixer

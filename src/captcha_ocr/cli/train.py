@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..augment import AUGMENTATIONS
 from ..charset import CASE_POLICIES
-from ..config import BATCH_SIZE_RULE, TrainConfig
+from ..config import BATCH_SIZE_RULE, TrainConfig, default_preset
 from .common import add_label_pattern_arg, add_preset_arg, show_progress
 
 
@@ -150,7 +150,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--val-dir", help="validation folder (instead of a split of DATA)")
     t.add_argument("--val-split", type=float, help="held-out fraction of DATA (default 0.1)")
     t.add_argument("--seed", type=int, help="random seed for the split and training (default 42)")
-    t.add_argument("--epochs", type=int)
+    t.add_argument("--epochs", type=int,
+                   help="train exactly this many passes over the data instead of as many as fit the time budget "
+                        f"(where the default preset's budgeted run on a small set makes each epoch several "
+                        f"passes: at least {default_preset().train.epoch_images} images)")
     t.add_argument("--batch-size", type=int,
                    help=f"images per step (the default preset's comes from the number of training images: "
                         f"{BATCH_SIZE_RULE})")
