@@ -233,7 +233,7 @@ def test_a_budgeted_run_on_few_images_passes_over_them_several_times_an_epoch(tm
                        max_minutes=0.1, progress=False, report=False)
     lines: list[str] = []
     result = train(req, print_fn=lines.append)
-    # 10 images: 80 passes make an epoch of at least 800 images
+    # 10 images: 80 passes make an epoch of 800 images
     assert "an epoch is 80 passes over the 10 training images" in "\n".join(lines)
     assert Recognizer.load(result.model_path).provenance["train_config"]["epoch_images"] == 800
     lines.clear()

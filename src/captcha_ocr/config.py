@@ -116,8 +116,8 @@ class TrainConfig:
     # training rounds with unlabelled images (train --unlabeled): round 1 on the labels, then rounds on the
     # previous round's confident readings. bench/RESULTS.md measured 2, 3 and 4 rounds: more are not better enough
     self_training_rounds: int = 2
-    # a run whose schedule is planned over a time budget makes each epoch at least this many images, in
-    # whole shuffled passes over a smaller training set (passes_for); 0 = one pass an epoch. With 100 labels
+    # a run whose schedule is planned over a time budget makes each epoch as many whole shuffled passes over
+    # its training images as fit in this many images (passes_for; at least one); 0 = one pass an epoch. With 100 labels
     # a pass takes less time than the validation and checkpoint after it (bench/RESULTS.md, session 25)
     epoch_images: int = 0
 

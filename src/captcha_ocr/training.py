@@ -316,8 +316,9 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         generator=g if sampler is None else None, drop_last=len(train_data) > tc.batch_size,
     )
     if passes > 1:
-        notes.append(f"an epoch is {passes} passes over the {len(train_data)} training images (at least "
-                     f"{tc.epoch_images} images between validations, so the time budget goes to training steps)")
+        per_epoch = passes * len(train_data)
+        notes.append(f"an epoch is {passes} passes over the {len(train_data)} training images ({per_epoch} between "
+                     f"validations: as many as fit in {tc.epoch_images}, so the time budget goes to training steps)")
     mixer = StripMixer(torch.from_numpy(train_data.images), train_data.labels, charset, tc.mix, tc.seed) \
         if tc.mix else None
     system.mixer = mixer

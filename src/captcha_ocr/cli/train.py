@@ -152,8 +152,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, help="random seed for the split and training (default 42)")
     t.add_argument("--epochs", type=int,
                    help="train exactly this many passes over the data instead of as many as fit the time budget "
-                        f"(where the default preset's budgeted run on a small set makes each epoch several "
-                        f"passes: at least {default_preset().train.epoch_images} images)")
+                        f"(where the default preset's budgeted run on a small set makes each epoch as many "
+                        f"passes as fit in {default_preset().train.epoch_images} images)")
     t.add_argument("--batch-size", type=int,
                    help=f"images per step (the default preset's comes from the number of training images: "
                         f"{BATCH_SIZE_RULE})")
