@@ -315,9 +315,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         train_set, batch_size=tc.batch_size, shuffle=sampler is None, sampler=sampler, collate_fn=collate,
         generator=g if sampler is None else None, drop_last=len(train_data) > tc.batch_size,
     )
-    if passes > 1:
-        per_epoch = passes * len(train_data)
-        notes.append(f"an epoch is {passes} passes over the {len(train_data)} training images ({per_epoch} between "
+    if sampler is not None:
+        notes.append(f"an epoch is {passes} passes over the {len(train_data)} training images ({len(sampler)} between "
                      f"validations: as many as fit in {tc.epoch_images}, so the time budget goes to training steps)")
     mixer = StripMixer(torch.from_numpy(train_data.images), train_data.labels, charset, tc.mix, tc.seed) \
         if tc.mix else None
