@@ -15,7 +15,8 @@ labelled data, and each mode is one run of the library (`train`, the default pre
   right (from pseudo_labels.csv and the hidden labels): what `selftrain.PSEUDO_LABEL_THRESHOLD`
   is set from
 - `zero-shot`: the general model reading the validation images with no training (one row per set),
-  at the widths the recogniser reads it at (`Recognizer.widths`; `--widths` to choose others)
+  at the widths and zooms the recogniser reads it at (`Recognizer.widths`, `Recognizer.zooms`;
+  `--widths` and `--zooms` to choose others)
 - `ddddocr`: ddddocr's own model on the same validation images (one row per set), run in its own
   virtual environment (bench/.ddddocr-venv, created with `python3 -m venv` and `pip install
   ddddocr` on first use) through a subprocess, so it never shares packages with captcha-ocr
@@ -102,9 +103,9 @@ def site_knowledge(pool: list[Sample]) -> tuple[str, tuple[int, ...]]:
 
 
 def zero_shot_general(model: str, val: list[Sample], informed: tuple[str, tuple[int, ...]] | None = None,
-                      widths: str | None = None) -> dict:
+                      widths: str | None = None, zooms: str | None = None) -> dict:
     rec = Recognizer.load(model)
-    apply_widths(rec, argparse.Namespace(widths=widths))
+    apply_widths(rec, argparse.Namespace(widths=widths, zooms=zooms))
     options = None
     if informed:
         alphabet, lengths = informed
@@ -241,6 +242,9 @@ def main() -> None:
     p.add_argument("--widths", default=None,
                    help="zero-shot modes: input widths the general model reads at, comma-separated, or 'model' "
                         "for its own only, instead of the recogniser's default (give a --tag)")
+    p.add_argument("--zooms", default=None,
+                   help="zero-shot modes: vertical zooms the general model reads at, comma-separated, or 'model' "
+                        "for none, instead of the recogniser's default (give a --tag)")
     p.add_argument("--mix", type=float, default=None,
                    help="character-strip mixing share instead of the preset's (TrainConfig.mix; give a --tag)")
     p.add_argument("--cnn-lr", type=float, default=None,
@@ -288,9 +292,9 @@ def main() -> None:
                 t0 = time.perf_counter()
                 tag = f"[{name} {n} {mode} {seed}]"
                 if mode == "zero-shot":
-                    row = zero_shot_general(a.model, val, widths=a.widths)
+                    row = zero_shot_general(a.model, val, widths=a.widths, zooms=a.zooms)
                 elif mode == "zero-shot-informed":
-                    row = zero_shot_general(a.model, val, site_knowledge(samples[: -a.val]), a.widths)
+                    row = zero_shot_general(a.model, val, site_knowledge(samples[: -a.val]), a.widths, a.zooms)
                 elif mode == "ddddocr":
                     row = zero_shot_ddddocr(val)
                 elif mode == "ddddocr-informed":
@@ -309,6 +313,7 @@ def main() -> None:
                                                 ("adapt_from_start", (a.adapt_from_start or None)
                                                  if mode in ADAPT else None),
                                                 ("widths", a.widths if mode.startswith("zero-shot") else None),
+                                                ("zooms", a.zooms if mode.startswith("zero-shot") else None),
                                                 ("rounds", a.rounds if mode == "init+unlabeled" else None))
                              if v is not None}
                 row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row, **overrides,

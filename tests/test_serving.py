@@ -477,17 +477,19 @@ def test_micro_batcher_never_mixes_image_sizes_in_one_call():
     batcher.close()
 
 
-def test_the_server_reads_at_every_width_of_the_recogniser(models):
+def test_the_server_reads_at_every_width_and_zoom_of_the_recogniser(models):
     from fastapi.testclient import TestClient
 
     from captcha_ocr.server import create_app
 
     rec = Recognizer.load(models[0])
     rec.widths = (64, 96, 128)
+    rec.zooms = (0.8, 1.0)
     images = random_images(3, seed=11)
     expected = rec.predict(images)
     with TestClient(create_app(rec, batch_window_ms=5)) as c:
-        assert c.get("/model").json()["widths"] == [64, 96, 128]
+        info = c.get("/model").json()
+        assert info["widths"] == [64, 96, 128] and info["zooms"] == [0.8, 1.0]
         files = [("files", (f"{i}.png", png_bytes(a), "image/png")) for i, a in enumerate(images)]
         preds = c.post("/predict", files=files, params={"alignment": "true"}).json()["predictions"]
     assert [p["text"] for p in preds] == [p.text for p in expected]

@@ -83,12 +83,13 @@ def test_the_general_model_reads_at_the_ladder_and_a_trained_model_at_its_width(
     frames = {w // 8 for w in general.widths}  # 8 px a frame
     assert all(0 <= p.confidence <= 1 and len(r.alignment) in frames for p, r in zip(from_files, results))
 
-    # each width alone: the vote keeps, per image, a text one of them read
+    # each view (zoom and width) alone: the vote keeps, per image, a text one of them read
     alone = []
-    for w in general.widths:
-        general.widths = (w,)
-        alone.append([p.text for p in general.predict(paths)])
-    assert all(p.text in {texts[i] for texts in alone} for i, p in enumerate(from_files))
+    for z in general.zooms:
+        for w in width_ladder(general.preprocess.width):
+            general.zooms, general.widths = (z,), (w,)
+            alone.append([p.text for p in general.predict(paths)])
+    assert len(alone) == 40 and all(p.text in {texts[i] for texts in alone} for i, p in enumerate(from_files))
 
 
 def test_predict_takes_widths_on_the_command_line(tmp_path: Path):

@@ -4,7 +4,7 @@ No label is given: the start model (the general model unless ``init`` says other
 image, and its surest readings become the labels. Each round:
 
 1. the current model reads every image (a trained model at :func:`~captcha_ocr.widths.near_widths`,
-   the general model at its own ladder of widths), and the readings are ranked by confidence
+   the general model at its own ladders of widths and zooms), and the readings are ranked by confidence
    (:func:`rank_readings`): a reading of a length that the surest fifth seldom reads, or of a
    character outside ``alphabet``, is left out;
 2. ``shares[k]`` of all the images become labels (:func:`grow`): those labelled in the round

@@ -21,6 +21,7 @@ from PIL import Image, ImageFile
 
 from .errors import ImageLoadError, ImageTooLargeError
 from .samples import Sample
+from .zooms import zoom_rows
 
 # Captchas scraped from the web are often cut short; load what is there (as the seed did).
 ImageFile.LOAD_TRUNCATED_IMAGES = True
@@ -165,13 +166,15 @@ class Preprocess:
         return self.load_widths(source, (self.width,), name, max_pixels)[0]
 
     def load_widths(self, source: ImageInput, widths: Sequence[int], name: str | None = None,
-                    max_pixels: int | None = None) -> list[np.ndarray]:
-        """Like :meth:`load`, at each of ``widths``: one uint8 ``[C, H, w]`` per width, the image
-        decoded once."""
+                    max_pixels: int | None = None, zooms: Sequence[float] = (1.0,)) -> list[np.ndarray]:
+        """Like :meth:`load`, at each of ``zooms`` (:func:`~captcha_ocr.zooms.zoom_rows`) and each of
+        ``widths``: one uint8 ``[C, H, w]`` per view, zoom-major (``views[z * len(widths) + w]``), the
+        image decoded once."""
         image = load_image(source, name, max_pixels)
         try:
             image = self.to_mode(image)
-            return [(self if w == self.width else replace(self, width=w)).resize(image) for w in widths]
+            return [(self if w == self.width else replace(self, width=w)).resize(zoomed)
+                    for zoomed in (zoom_rows(image, z) for z in zooms) for w in widths]
         except Exception as exc:  # truncated or odd files fail only when their pixels are converted
             raise ImageLoadError(f"{_source_name(source, name)}: not a readable image "
                                  f"({type(exc).__name__}: {exc})") from None

@@ -29,6 +29,7 @@ from .errors import ImageLoadError, ModelFileError
 from .images import ImageInput, Preprocess, default_workers
 from .shipped import is_general
 from .widths import vote, width_ladder
+from .zooms import zoom_ladder
 
 if TYPE_CHECKING:
     import torch
@@ -83,6 +84,10 @@ class Recognizer:
     widths agree on (:mod:`captcha_ocr.widths`); set it to change that, e.g. ``rec.widths =
     (rec.preprocess.width,)``. An ONNX file reads at other widths only if it was exported with
     ``--any-width`` (the general model always is).
+
+    ``zooms``: the vertical zooms each image is read at, at each width (:mod:`captcha_ocr.zooms`):
+    ``(1.0,)`` except for the general model, which reads at :func:`~captcha_ocr.zooms.zoom_ladder`;
+    the readings of every zoom and width are voted on together.
     """
 
     def __init__(self, bundle: Bundle, device: str | torch.device = "cpu") -> None:
@@ -94,6 +99,7 @@ class Recognizer:
         self.model = backend.model
         if is_general(bundle.provenance):
             self.widths = width_ladder(bundle.preprocess.width)
+            self.zooms = zoom_ladder()
 
     def _setup(self, backend, charset: Charset, preprocess: Preprocess, lengths: Iterable[int], config: dict,
                provenance: dict) -> None:
@@ -104,6 +110,7 @@ class Recognizer:
         self.config = dict(config)
         self.provenance = provenance
         self._widths: tuple[int, ...] = (preprocess.width,)
+        self._zooms: tuple[float, ...] = (1.0,)
         self.bundle = None
         self.device = None
         self.model = None
@@ -119,8 +126,10 @@ class Recognizer:
         self = cls.__new__(cls)
         self._setup(backend, Charset.from_dict(meta["charset"]), Preprocess.from_dict(meta["preprocess"]),
                     meta["lengths"], meta["config"], meta["provenance"])
-        if is_general(self.provenance) and backend.dynamic_width:
-            self.widths = width_ladder(self.preprocess.width)  # as the .pt file reads
+        if is_general(self.provenance):
+            self.zooms = zoom_ladder()  # as the .pt file reads
+            if backend.dynamic_width:
+                self.widths = width_ladder(self.preprocess.width)
         return self
 
     @classmethod
@@ -156,6 +165,23 @@ class Recognizer:
             raise ValueError(f"this ONNX file reads at its exported width only ({self.preprocess.width} px): "
                              "export the model with --any-width to read at other widths")
         self._widths = widths
+
+    @property
+    def zooms(self) -> tuple[float, ...]:
+        """The vertical zooms each image is read at (see the class docstring)."""
+        return self._zooms
+
+    @zooms.setter
+    def zooms(self, zooms: Iterable[float]) -> None:
+        zooms = tuple(sorted({float(z) for z in zooms}))
+        if not zooms or zooms[0] <= 0:
+            raise ValueError(f"zooms must be positive, got {zooms or 'none'}")
+        self._zooms = zooms
+
+    @property
+    def views(self) -> int:
+        """How many times each image is read: one per zoom and width."""
+        return len(self._zooms) * len(self._widths)
 
     @property
     def time_steps(self) -> int:
@@ -225,19 +251,20 @@ class Recognizer:
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
             sources = [str(img) if isinstance(img, (str, os.PathLike)) else None for img in chunk]
-            arrays = [self.preprocess.load_widths(img, self.widths) for img in chunk]
+            arrays = [self.preprocess.load_widths(img, self.widths, zooms=self.zooms) for img in chunk]
             out.extend(self._read_widths(arrays, options, sources)[0])
         return out
 
     def width_batches(self, arrays: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
-        """``arrays[i][w]``: image ``i`` as uint8 ``[C, H, widths[w]]`` -> one normalised float32
-        ``[B, C, H, widths[w]]`` batch per width."""
-        return [self.preprocess.normalize(np.stack([a[w] for a in arrays])) for w in range(len(self.widths))]
+        """``arrays[i][v]``: image ``i`` as uint8 ``[C, H, w_v]`` at view ``v`` (each zoom at each
+        width, :meth:`~captcha_ocr.images.Preprocess.load_widths`) -> one normalised float32
+        ``[B, C, H, w_v]`` batch per view."""
+        return [self.preprocess.normalize(np.stack([a[v] for a in arrays])) for v in range(self.views)]
 
     def _read_widths(self, arrays: list[list[np.ndarray]], options: DecodeOptions | None,
                      sources: list[str | None], alignments: bool = False
                      ) -> tuple[list[Prediction], list[str | None]]:
-        """``arrays[i][w]``: image ``i`` as uint8 ``[C, H, widths[w]]`` -> :meth:`decode_widths`."""
+        """``arrays[i][v]``: image ``i`` as uint8 ``[C, H, w_v]`` at each view -> :meth:`decode_widths`."""
         logits = [self.logits(batch) for batch in self.width_batches(arrays)]
         return self.decode_widths(logits, options, sources, alignments)
 
@@ -248,10 +275,10 @@ class Recognizer:
         sources: Sequence[str | None] | None = None,
         alignments: bool = False,
     ) -> tuple[list[Prediction], list[str | None]]:
-        """Logits ``[B, T_w, K]`` of the same ``B`` images read at each of :attr:`widths` -> one
-        :class:`Prediction` per image, voted over the widths (:func:`~captcha_ocr.widths.vote`; with
-        one width, that width's), and each one's alignment at the width that read it (``None``
-        each unless ``alignments``)."""
+        """Logits ``[B, T_v, K]`` of the same ``B`` images read at each view (each of :attr:`zooms`
+        at each of :attr:`widths`) -> one :class:`Prediction` per image, voted over the views
+        (:func:`~captcha_ocr.widths.vote`; with one view, that view's), and each one's alignment at
+        the view that read it (``None`` each unless ``alignments``)."""
         readings = [self.decode_logits(x, options, sources) for x in logits]
         if len(readings) == 1:
             kept, chosen = readings[0], [0] * len(readings[0])
@@ -293,10 +320,10 @@ class Recognizer:
                         yield FileResult(path, error=error)
 
     def _read_file(self, path: Path) -> tuple[Path, list[np.ndarray] | None, str | None]:
-        """``(path, uint8 [C, H, w] per width of widths, or None; error or None)``: runs in a worker
-        thread."""
+        """``(path, uint8 [C, H, w] per view (zoom and width), or None; error or None)``: runs in a
+        worker thread."""
         try:
-            return path, self.preprocess.load_widths(path, self.widths), None
+            return path, self.preprocess.load_widths(path, self.widths, zooms=self.zooms), None
         except ImageLoadError as exc:
             return path, None, str(exc)
 

@@ -10,8 +10,9 @@ Bad input is answered with a 4xx JSON ``{"detail": ...}``, never a 500: 400, 413
 reading the request (:mod:`captcha_ocr.uploads`), 422 for bad query parameters (unknown
 decoder, bad length, characters the model does not know).
 
-A recogniser that reads at several input widths (the general model: :mod:`captcha_ocr.widths`)
-makes one batch per width and keeps the reading they agree on, as ``predict`` does.
+A recogniser that reads at several input widths and zooms (the general model:
+:mod:`captcha_ocr.widths`, :mod:`captcha_ocr.zooms`) makes one batch per view and keeps the reading
+they agree on, as ``predict`` does.
 
 Image decoding and CTC decoding run in the thread pool; model calls run in one worker thread,
 a :class:`~captcha_ocr.batcher.MicroBatcher` that gathers the images of concurrent requests for
@@ -119,11 +120,12 @@ def create_app(
         return page("serve.html")
 
     def load_images(items: list[Upload]) -> tuple[list[np.ndarray], list[float]]:
-        """-> one normalised ``[B, C, H, w]`` batch per width of ``rec.widths``, and each image's ms."""
+        """-> one normalised ``[B, C, H, w]`` batch per view (``rec.zooms`` x ``rec.widths``), and each
+        image's ms."""
         arrays, times = [], []
         for item in items:
             t = time.perf_counter()
-            arrays.append(decode_image(rec.preprocess, item, max_bytes, max_pixels, rec.widths))
+            arrays.append(decode_image(rec.preprocess, item, max_bytes, max_pixels, rec.widths, rec.zooms))
             times.append((time.perf_counter() - t) * 1000)
         return rec.width_batches(arrays), times
 
@@ -143,6 +145,7 @@ def create_app(
             "num_classes": rec.charset.num_classes,
             "image": {"height": pre.height, "width": pre.width, "channels": pre.channels},
             "widths": list(rec.widths),
+            "zooms": list(rec.zooms),
             "preprocess": pre.to_dict(),
             "time_steps": rec.time_steps,
             "lengths": rec.lengths,
@@ -174,7 +177,7 @@ def create_app(
         body = await read_body(request, max_request)
         items = await parse_images(request, body, max_bytes, max_images)
         batches, decode_times = await run_in_threadpool(load_images, items)
-        futures = [asyncio.wrap_future(batcher.submit(x)) for x in batches]  # one per width
+        futures = [asyncio.wrap_future(batcher.submit(x)) for x in batches]  # one per view
         results: list[BatchResult] = list(await asyncio.gather(*futures))
         result = results[0]
         t = time.perf_counter()

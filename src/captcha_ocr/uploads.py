@@ -149,14 +149,14 @@ async def parse_images(request: Request, body: bytes, max_bytes: int, max_images
 
 
 def decode_image(preprocess: Preprocess, item: Upload, max_bytes: int, max_pixels: int,
-                 widths: Sequence[int] | None = None) -> list[np.ndarray]:
-    """An uploaded image -> uint8 ``[C, H, w]`` for each of ``widths`` (default: the model's own);
-    HTTPException 400/413 for bad input."""
+                 widths: Sequence[int] | None = None, zooms: Sequence[float] = (1.0,)) -> list[np.ndarray]:
+    """An uploaded image -> uint8 ``[C, H, w]`` for each of ``zooms`` at each of ``widths`` (default:
+    the model's own width, unzoomed); HTTPException 400/413 for bad input."""
     name, data = item.name, item.data
     if len(data) > max_bytes:
         raise http_error(413, f"{name}: {len(data)} bytes is over the limit of {max_bytes}")
     try:
-        return preprocess.load_widths(data, widths or (preprocess.width,), name, max_pixels)
+        return preprocess.load_widths(data, widths or (preprocess.width,), name, max_pixels, zooms)
     except ImageTooLargeError as exc:
         raise http_error(413, str(exc)) from None
     except ImageLoadError as exc:

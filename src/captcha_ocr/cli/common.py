@@ -61,10 +61,21 @@ def add_widths_arg(p: argparse.ArgumentParser) -> None:
                         "comma-separated; 'model' for the model's own width only; 'near' for five from 0.79x "
                         "to 1.26x of it (default: eight from 64 to 304 for the general model, the model's own "
                         "for a trained one)")
+    p.add_argument("--zooms", default=None,
+                   help="vertical zooms to read each image at, at each width, keeping the reading they all agree "
+                        "on: comma-separated (above 1 crops rows, below 1 adds rows); 'model' for none (default: "
+                        "five from 0.71 to 1.41 for the general model, none for a trained one)")
 
 
 def apply_widths(rec, a: argparse.Namespace) -> None:
-    """Set ``rec.widths`` from ``--widths`` (:func:`add_widths_arg`); raises ``ValueError``."""
+    """Set ``rec.widths`` and ``rec.zooms`` from ``--widths`` and ``--zooms`` (:func:`add_widths_arg`);
+    raises ``ValueError``."""
+    zooms = getattr(a, "zooms", None)
+    if zooms is not None:
+        try:
+            rec.zooms = (1.0,) if zooms.strip() == "model" else [float(z) for z in zooms.split(",") if z.strip()]
+        except ValueError as exc:
+            raise ValueError(f"--zooms: {exc}") from None
     if a.widths is None:
         return
     if a.widths.strip() == "model":
