@@ -196,12 +196,17 @@ def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample
 
 
 def run_adapt(model: str, val: list[Sample], pool: list[Sample], seed: int, minutes: float, out: Path, tag: str,
-              informed: tuple[str, tuple[int, ...]] | None = None, from_start: bool = False) -> dict:
-    """``captcha-ocr adapt`` on the pool's images (labels hidden), scored on the validation images."""
+              informed: tuple[str, tuple[int, ...]] | None = None, from_start: bool = False,
+              zooms: str | None = None) -> dict:
+    """``captcha-ocr adapt`` on the pool's images (labels hidden), scored on the validation images;
+    ``zooms`` (as ``--zooms``) those the start model reads at, instead of its own."""
     alphabet, lengths = informed or (None, None)
+    start_zooms = None
+    if zooms is not None:
+        start_zooms = (1.0,) if zooms.strip() == "model" else tuple(float(z) for z in zooms.split(","))
     result = adapt(AdaptRequest(images=[s.path for s in pool], out=str(out), init=model, max_minutes=minutes,
                                 seed=seed, alphabet=alphabet, lengths=lengths, from_start=from_start,
-                                progress=False),
+                                zooms=start_zooms, progress=False),
                    print_fn=lambda *x: print(tag, *x, flush=True))
     truth = {str(s.path): s.label for s in pool}
     rounds = []
@@ -243,8 +248,8 @@ def main() -> None:
                    help="zero-shot modes: input widths the general model reads at, comma-separated, or 'model' "
                         "for its own only, instead of the recogniser's default (give a --tag)")
     p.add_argument("--zooms", default=None,
-                   help="zero-shot modes: vertical zooms the general model reads at, comma-separated, or 'model' "
-                        "for none, instead of the recogniser's default (give a --tag)")
+                   help="zero-shot and adapt modes: vertical zooms the general model reads at, comma-separated, or "
+                        "'model' for none, instead of the recogniser's default (give a --tag)")
     p.add_argument("--mix", type=float, default=None,
                    help="character-strip mixing share instead of the preset's (TrainConfig.mix; give a --tag)")
     p.add_argument("--cnn-lr", type=float, default=None,
@@ -304,7 +309,7 @@ def main() -> None:
                     out = OUT / "fewshot" / a.tag / f"{name}-{mode}-s{seed}"
                     row = run_adapt(a.model, val, pool, seed, a.adapt_minutes, out, tag,
                                     site_knowledge(samples[: -a.val]) if mode == "adapt-informed" else None,
-                                    a.adapt_from_start)
+                                    a.adapt_from_start, a.zooms)
                 else:
                     out = OUT / "fewshot" / a.tag / f"{name}-n{n}-{mode.replace('+', '-')}-s{seed}"
                     row = run_training(mode, a.model, labelled, val, unlabelled, seed, a.max_minutes, out, tag,
@@ -313,7 +318,8 @@ def main() -> None:
                                                 ("adapt_from_start", (a.adapt_from_start or None)
                                                  if mode in ADAPT else None),
                                                 ("widths", a.widths if mode.startswith("zero-shot") else None),
-                                                ("zooms", a.zooms if mode.startswith("zero-shot") else None),
+                                                ("zooms", a.zooms if mode.startswith("zero-shot") or mode in ADAPT
+                                                 else None),
                                                 ("rounds", a.rounds if mode == "init+unlabeled" else None))
                              if v is not None}
                 row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row, **overrides,

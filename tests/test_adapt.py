@@ -75,7 +75,9 @@ class _Unsure:
         chars = "abcdz"
 
     widths = (128,)
+    zooms = (1.0,)
     decoded: list = []  # the DecodeOptions of each reading of all files, in order
+    read_zooms: list = []  # the zooms of each reading of all files, in order
 
     @classmethod
     def load(cls, model):
@@ -83,6 +85,7 @@ class _Unsure:
 
     def predict_files(self, paths, options=None):
         self.decoded.append(options)
+        self.read_zooms.append(self.zooms)
         for p in paths:
             yield FileResult(p, Prediction(p.stem[:4], 0.05 if p.stem.startswith("z") else 0.1))
 
@@ -118,6 +121,10 @@ def test_the_rounds_grow_the_labels_and_warn_when_the_start_is_unsure(tmp_path: 
                               alphabet="abcdz"), print_fn=lambda *a: None)
     unsure = [w for w in told.warnings if "unsure even of its surest readings" in w]
     assert len(unsure) == 1 and "--alphabet" not in unsure[0] and "label some images" in unsure[0]
+    _Unsure.read_zooms.clear()
+    adapt(AdaptRequest(images=str(tmp_path / "site"), out=str(tmp_path / "zoomed"), shares=(0.25, 0.5),
+                       zooms=(0.8, 1.25)), print_fn=lambda *a: None)
+    assert _Unsure.read_zooms == [(0.8, 1.25), (1.0,)]  # the start model at the zooms asked; later rounds its own
 
 
 class _Forgets(_Unsure):

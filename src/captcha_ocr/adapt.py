@@ -77,6 +77,7 @@ class AdaptRequest:
     lengths: tuple[int, ...] | None = None  # the text lengths the site draws; None: from the readings
     shares: Sequence[float] = SHARES
     from_start: bool = False  # each round trains from init's weights, not the round before's
+    zooms: Sequence[float] | None = None  # round 1's vertical zooms (captcha_ocr.zooms); None: the start model's
     progress: bool = True
 
 
@@ -195,6 +196,8 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
         rec = Recognizer.load(model)
         if k > 1:
             rec.widths = near_widths(rec.preprocess.width)
+        elif req.zooms is not None:
+            rec.zooms = req.zooms
         allow = None if req.alphabet is None else "".join(
             c for c in rec.charset.chars if c.lower() in req.alphabet.lower()) or None
         # later rounds read greedily (within the alphabet): a reading of an odd length is a doubt to
