@@ -62,7 +62,7 @@ from pathlib import Path
 
 from captcha_ocr import Recognizer
 from captcha_ocr.adapt import AdaptRequest, adapt
-from captcha_ocr.cli.common import apply_widths
+from captcha_ocr.cli.common import apply_widths, parse_zooms
 from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.samples import Sample
 from captcha_ocr.training import TrainRequest, train
@@ -201,9 +201,7 @@ def run_adapt(model: str, val: list[Sample], pool: list[Sample], seed: int, minu
     """``captcha-ocr adapt`` on the pool's images (labels hidden), scored on the validation images;
     ``zooms`` (as ``--zooms``) those the start model reads at, instead of its own."""
     alphabet, lengths = informed or (None, None)
-    start_zooms = None
-    if zooms is not None:
-        start_zooms = (1.0,) if zooms.strip() == "model" else tuple(float(z) for z in zooms.split(","))
+    start_zooms = None if zooms is None else parse_zooms(zooms)
     result = adapt(AdaptRequest(images=[s.path for s in pool], out=str(out), init=model, max_minutes=minutes,
                                 seed=seed, alphabet=alphabet, lengths=lengths, from_start=from_start,
                                 zooms=start_zooms, progress=False),

@@ -37,15 +37,15 @@ def zoom_rows(image: Image.Image, zoom: float) -> Image.Image:
     change of no whole row) returns ``image`` itself."""
     if zoom <= 0:
         raise ValueError(f"zoom must be positive, got {zoom}")
-    h = image.size[1]
-    arr = np.asarray(image)
+    w, h = image.size
     if zoom > 1:
         keep = max(1, round(h / zoom))
         top = (h - keep) // 2
-        return image if keep == h else Image.fromarray(arr[top : top + keep])
+        return image if keep == h else image.crop((0, top, w, top + keep))
     pad = round(h * (1 / zoom - 1) / 2)
-    if pad == 0:
+    if pad == 0:  # zoom 1 (every trained model's every image): no pixel is touched
         return image
+    arr = np.asarray(image)
     edge = min(2, h)
     above = np.median(arr[:edge], axis=0, keepdims=True).astype(np.uint8)
     below = np.median(arr[-edge:], axis=0, keepdims=True).astype(np.uint8)

@@ -67,15 +67,22 @@ def add_widths_arg(p: argparse.ArgumentParser) -> None:
                         "five from 0.71 to 1.41 for the general model, none for a trained one)")
 
 
+def parse_zooms(text: str) -> tuple[float, ...]:
+    """``--zooms``: comma-separated zooms, or 'model' for none (1.0); raises ``ValueError``."""
+    if text.strip() == "model":
+        return (1.0,)
+    try:
+        return tuple(float(z) for z in text.split(",") if z.strip())
+    except ValueError as exc:
+        raise ValueError(f"--zooms: {exc}") from None
+
+
 def apply_widths(rec, a: argparse.Namespace) -> None:
     """Set ``rec.widths`` and ``rec.zooms`` from ``--widths`` and ``--zooms`` (:func:`add_widths_arg`);
     raises ``ValueError``."""
     zooms = getattr(a, "zooms", None)
     if zooms is not None:
-        try:
-            rec.zooms = (1.0,) if zooms.strip() == "model" else [float(z) for z in zooms.split(",") if z.strip()]
-        except ValueError as exc:
-            raise ValueError(f"--zooms: {exc}") from None
+        rec.zooms = parse_zooms(zooms)
     if a.widths is None:
         return
     if a.widths.strip() == "model":
