@@ -34,7 +34,8 @@ labelled data, and each mode is one run of the library (`train`, the default pre
 
 Rows record `accuracy` (the best epoch, chosen on the validation images, as a run reports it)
 and `final_accuracy` (the last epoch: not chosen on them), and `accuracy_near_widths` (the saved
-model read at five widths around its own, `--widths near`); zero-shot rows also a case-folded
+model read at five widths around its own, `--widths near`), and training rows the input zoom the run
+used (`input_zoom`: chosen from the labelled images unless `--zoom` gives it); zero-shot rows also a case-folded
 accuracy (several sets draw mixed-case glyphs but label in lower case). Results are appended to
 bench/out/fewshot.jsonl as each run ends; a rerun skips the (tag, set, labels, mode, seed) rows
 already there, so an interrupted benchmark resumes.
@@ -62,6 +63,7 @@ from pathlib import Path
 
 from captcha_ocr import Recognizer
 from captcha_ocr.adapt import AdaptRequest, adapt
+from captcha_ocr.bundle import load_bundle
 from captcha_ocr.cli.common import apply_widths, parse_zooms
 from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.samples import Sample
@@ -187,7 +189,7 @@ def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample
            "final_accuracy": last_epoch_accuracy(result.metrics_path), "best_epoch": result.best_epoch,
            "accuracy_near_widths": near_widths_accuracy(result.model_path, val),
            "epochs": result.epochs_run, "train_seconds": round(result.run_seconds, 1),
-           "warned": bool(result.warnings)}
+           "warned": bool(result.warnings), "input_zoom": load_bundle(result.model_path).preprocess.zoom}
     if mode == "init+unlabeled":
         row["unlabeled"] = len(unlabelled)
         row["pseudo_labels"] = result.pseudo_labels
@@ -245,6 +247,8 @@ def main() -> None:
     p.add_argument("--widths", default=None,
                    help="zero-shot modes: input widths the general model reads at, comma-separated, or 'model' "
                         "for its own only, instead of the recogniser's default (give a --tag)")
+    p.add_argument("--zoom", type=float, default=None,
+                   help="training modes: vertical zoom of every image before resizing (train --zoom; give a --tag)")
     p.add_argument("--zooms", default=None,
                    help="zero-shot and adapt modes: vertical zooms the general model reads at, comma-separated, or "
                         "'model' for none, instead of the recogniser's default (give a --tag)")
@@ -279,7 +283,8 @@ def main() -> None:
     # TrainRequest fields the options set instead of the preset's (one place, for the runs and their rows)
     train_overrides = {k: v for k, v in (("augment", a.augment), ("lr", a.lr), ("ema", a.ema),
                                          ("precision", a.precision), ("width", a.width), ("mix", a.mix),
-                                         ("cnn_lr", a.cnn_lr), ("batch_size", a.batch_size))
+                                         ("cnn_lr", a.cnn_lr), ("batch_size", a.batch_size),
+                                         ("zoom", a.zoom))
                        if v is not None}
     general = Recognizer.load(a.model).provenance
     general_info = {"model": a.model, "steps": general.get("steps"), "created": general.get("created")}

@@ -119,6 +119,8 @@ def main() -> None:
                    help="Lightning precision instead of the default's (train --precision; give a --tag)")
     p.add_argument("--width", type=int, default=None,
                    help="model input width instead of the one chosen from the data (train --width; give a --tag)")
+    p.add_argument("--zoom", type=float, default=None,
+                   help="vertical zoom of every image instead of the one chosen (train --zoom; give a --tag)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="training batch size instead of the preset's (train --batch-size; give a --tag)")
     p.add_argument("--lr", type=float, default=None,
@@ -136,7 +138,7 @@ def main() -> None:
     # TrainRequest fields the options set instead of the preset's (one place, for the runs and their rows)
     overrides = {k: v for k, v in (("ema", a.ema), ("mix", a.mix), ("cnn_lr", a.cnn_lr), ("augment", a.augment),
                                    ("precision", a.precision), ("width", a.width), ("batch_size", a.batch_size),
-                                   ("lr", a.lr))
+                                   ("lr", a.lr), ("zoom", a.zoom))
                  if v is not None}
     for name in a.sets.split(","):
         for seed in (int(s) for s in a.seeds.split(",")):
@@ -162,7 +164,7 @@ def main() -> None:
                        best_epoch=result.best_epoch,
                        epochs=result.epochs_run, train_seconds=round(result.run_seconds, 1),
                        wall_seconds=round(time.perf_counter() - t0, 1), restarted=result.restarted,
-                       warned=bool(result.warnings), **overrides,
+                       warned=bool(result.warnings), input_zoom=saved.preprocess.zoom, **overrides,
                        **({"unlabeled": a.unlabeled} if a.unlabeled else {}),
                        **({"minutes": a.minutes} if a.minutes is not None else {}),
                        **({"case": a.case} if a.case != "keep" else {}),

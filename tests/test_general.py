@@ -22,6 +22,7 @@ from captcha_ocr.pretrain import INPUT_HEIGHT, INPUT_WIDTH
 from captcha_ocr.styles import GENERAL_ALPHABET, GENERATOR_VERSION, draw_style
 from captcha_ocr.system import CTCSystem
 from captcha_ocr.training import TrainRequest, check_resumable, train
+from captcha_ocr.zooms import FINE_TUNE_ZOOMS
 from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,3 +142,9 @@ def test_train_init_general_keeps_its_height_and_learns_new_characters(tmp_path:
     log = "\n".join(lines)
     assert "initialised from general (the general model:" in log and "new characters ['λ'] start fresh" in log
     assert "the convolutional layers learn at 2x the learning rate" in log  # TrainConfig.finetune_cnn_lr
+    # the input zoom is chosen from the general model's reading of the training images, and kept in the file
+    assert "input zoom" in log and "character error rate on the training images at each zoom" in log
+    assert rec.preprocess.zoom in FINE_TUNE_ZOOMS
+    again = train(TrainRequest(data=str(data), out=str(tmp_path / "zoomed"), init="general", epochs=1, zoom=1.3,
+                               progress=False, report=False), print_fn=lines.append)
+    assert Recognizer.load(again.model_path).preprocess.zoom == 1.3 and "(rows zoomed 1.3x)" in "\n".join(lines)

@@ -13,7 +13,7 @@ from captcha_ocr import Recognizer
 from captcha_ocr.cli.common import apply_widths
 from captcha_ocr.images import Preprocess
 from captcha_ocr.styles import draw_style
-from captcha_ocr.zooms import zoom_ladder, zoom_rows
+from captcha_ocr.zooms import choose_zoom, zoom_ladder, zoom_rows
 from conftest import tiny_bundle
 
 
@@ -53,6 +53,21 @@ def test_an_image_is_read_at_each_zoom_at_each_width(tmp_path: Path):
     views = pre.load_widths(path, (48, 96), zooms=(0.5, 1.0, 2.0))
     assert [a.shape for a in views] == [(3, 32, 48), (3, 32, 96)] * 3
     assert np.array_equal(views[3], pre.load(path))  # zoom-major: zoom 1 at the model's width
+
+
+def test_a_model_s_own_zoom_is_applied_before_resizing_and_kept_in_its_file(tmp_path: Path):
+    arr = np.zeros((60, 90), np.uint8)
+    arr[20:40] = 255  # a white band in the middle third
+    path = tmp_path / "band.png"
+    Image.fromarray(arr).save(path)
+    plain, zoomed = Preprocess(30, 90), Preprocess(30, 90, zoom=3.0)
+    assert np.array_equal(zoomed.load(path), plain.load(zoom_rows(Image.open(path), 3.0)))
+    assert zoomed.load(path).min() == 255 and plain.load(path).min() == 0  # the band fills the zoomed view
+    assert Preprocess.from_dict(zoomed.to_dict()).zoom == 3.0
+    old_file = {k: v for k, v in zoomed.to_dict().items() if k != "zoom"}  # a model saved before the field
+    assert Preprocess.from_dict(old_file).zoom == 1.0
+    with pytest.raises(ValueError, match="positive"):
+        Preprocess(30, 90, zoom=0)
 
 
 def test_the_general_model_reads_at_the_zoom_ladder_and_a_trained_model_unzoomed(tmp_path: Path):
@@ -95,3 +110,45 @@ def test_the_exported_general_model_reads_at_the_zoom_ladder(tmp_path: Path):
     assert onnx.zooms == zoom_ladder()
     images = [draw_style("long", 5, i)[1] for i in range(3)]
     assert [p.text for p in onnx.predict(images)] == [p.text for p in Recognizer.load("general").predict(images)]
+
+
+class _ReadsBestAt:
+    """A stand-in recogniser that "reads" each image (a string: its label) with ``errors[zoom]`` of its
+    first characters wrong."""
+
+    def __init__(self, errors: dict[float, int]):
+        self.zooms, self.errors, self.read_at, self.counts = (0.5, 1.0), errors, [], []
+
+    def predict(self, images):
+        zoom, = self.zooms
+        self.read_at.append(zoom)
+        self.counts.append(len(images))
+        return [Namespace(text="x" * self.errors[zoom] + label[self.errors[zoom]:]) for label in images]
+
+
+def test_the_fine_tune_zoom_is_the_one_read_best_and_one_nearer_1_wins_a_near_tie():
+    labels = ["abcd"] * 10  # the stand-in "reads" its image, here the label itself
+    rec = _ReadsBestAt({1.0: 2, 1.1892: 1, 1.4142: 0})
+    zoom, rates = choose_zoom(rec, labels, labels)
+    assert zoom == 1.4142 and rates == {1.0: 0.5, 1.1892: 0.25, 1.4142: 0.0}
+    assert rec.zooms == (0.5, 1.0)  # left as it was
+    near = _ReadsBestAt({1.0: 0, 1.1892: 0, 1.4142: 0})
+    assert choose_zoom(near, labels, labels)[0] == 1.0
+    upper = ["ABCD"] * 10  # case is ignored
+    assert choose_zoom(_ReadsBestAt({1.0: 1, 1.1892: 0, 1.4142: 0}), upper, upper)[0] == 1.1892
+    # at most `limit` images are read, evenly spaced
+    many = [f"{i:04d}" for i in range(250)]
+    counting = _ReadsBestAt({1.0: 0, 1.1892: 0, 1.4142: 0})
+    assert choose_zoom(counting, many, many, limit=100)[0] == 1.0
+    assert counting.counts == [84] * 3 and counting.read_at == [1.0, 1.1892, 1.4142]  # every 3rd of 250
+
+
+def test_the_general_model_chooses_to_zoom_in_on_text_drawn_small_in_a_tall_image():
+    rec = Recognizer.load("general")
+    drawn = [draw_style("tiny", 3, i) for i in range(30)]
+    labels = [label for label, _ in drawn]
+    small = [zoom_rows(image.convert("RGB"), 0.45) for _, image in drawn]  # the text in the middle 45% of the rows
+    zoom, rates = choose_zoom(rec, small, labels)
+    assert zoom > 1 and rates[zoom] < rates[1.0], rates
+    zoom, rates = choose_zoom(rec, [image for _, image in drawn], labels)  # framed as in pretraining
+    assert zoom == 1.0, rates

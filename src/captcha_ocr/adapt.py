@@ -37,12 +37,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .bundle import load_bundle
 from .config import SMALL_SET_BATCH
 from .decode import DecodeOptions
 from .errors import DataError
 from .recognizer import FileResult, Recognizer
 from .samples import Sample, expand_inputs
 from .selftrain import Selection, write_pseudo_labels
+from .shipped import is_general
 from .training import TrainRequest, TrainResult, train
 from .widths import near_widths
 
@@ -257,6 +259,8 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
         # larger batch for large sets was measured on true labels only
         result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(folder), init=start, seed=req.seed,
                                     max_minutes=minutes, batch_size=SMALL_SET_BATCH, case=req.case,
+                                    # unzoomed from the general model, as measured; a trained start keeps its own
+                                    zoom=1.0 if is_general(load_bundle(start).provenance) else None,
                                     progress=req.progress,
                                     provenance={"adapted_without_labels": info}),
                        print_fn=lambda *a, k=k: print_fn(f"round {k}: " + " ".join(map(str, a))))

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .charset import Charset, min_ctc_frames
 from .config import Preset, feature_map_size, frame_width
@@ -128,6 +129,7 @@ def prepare_data(
     print_fn=print,
     case: str = "keep",
     start_size: tuple[int, int] | None = None,
+    zoom: float | Callable[[list[Image.Image], list[str]], float] = 1.0,
 ) -> TrainingData:
     """A folder (or samples) -> train and validation images, charset and preprocessing.
 
@@ -136,8 +138,10 @@ def prepare_data(
     chosen from the training images (``height``/``width`` override either; a ``height`` alone,
     with no size fixed by the preset, gets the width chosen at that height; ``start_size``, a
     fine-tune's start model's ``(height, width)``, fixes the height and bounds the width from
-    below). Labels are cased by the ``case`` policy (see :class:`~captcha_ocr.charset.Charset`). Bad files are
-    skipped and reported; unusable labels raise :class:`DataError` naming the files.
+    below). ``zoom`` zooms every image's rows before resizing (:class:`Preprocess`), or
+    chooses that zoom from the training images and their cased labels. Labels are cased by the
+    ``case`` policy (see :class:`~captcha_ocr.charset.Charset`). Bad files are skipped and reported;
+    unusable labels raise :class:`DataError` naming the files.
     """
     samples = data if isinstance(data, list) else find_samples(data, label_pattern)
     images, report = read_images(samples, progress=progress, desc="reading training images")
@@ -171,7 +175,9 @@ def prepare_data(
         height, width = height or base_h, width or base_w
     else:
         height, width = preset.image_size
-    preprocess = Preprocess.for_preset(preset, height, width)
+    if callable(zoom):
+        zoom = zoom([by_path[s.path] for s in train_s], [s.label for s in train_s])
+    preprocess = Preprocess.for_preset(preset, height, width, zoom)
     check_labels(train_s + val_s, feature_map_size(height, width, preset.model.stages)[1])
     missing = sorted(set("".join(s.label for s in val_s)) - set("".join(s.label for s in train_s)))
     if missing:

@@ -110,10 +110,15 @@ class Preprocess:
     # "white": composite transparent pixels onto white; "drop": discard alpha (seed behaviour).
     alpha: str = "white"
     resample: str = "bilinear"
+    # vertical zoom applied before resizing (captcha_ocr.zooms.zoom_rows): > 1 gives small text more rows
+    zoom: float = 1.0
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
             raise ValueError("channels must be 1 or 3")
+        self.zoom = float(self.zoom)
+        if self.zoom <= 0:
+            raise ValueError(f"zoom must be positive, got {self.zoom}")
         self.mean = tuple(float(m) for m in self.mean)
         self.std = tuple(float(s) for s in self.std)
         if len(self.mean) != self.channels or len(self.std) != self.channels:
@@ -138,8 +143,8 @@ class Preprocess:
         return image if image.mode == target else image.convert(target)
 
     def resize(self, image: Image.Image) -> np.ndarray:
-        """PIL image -> uint8 ``[C, H, W]`` at the model's size."""
-        image = self.to_mode(image)
+        """PIL image -> uint8 ``[C, H, W]`` at the model's size (after :attr:`zoom`)."""
+        image = zoom_rows(self.to_mode(image), self.zoom)
         resample = getattr(Image.Resampling, self.resample.upper())
         image = image.resize((self.width, self.height), resample)
         arr = np.asarray(image, dtype=np.uint8)
@@ -184,9 +189,10 @@ class Preprocess:
         return self.normalize(self.load(source))
 
     @classmethod
-    def for_preset(cls, preset, height: int, width: int) -> Preprocess:
-        """The preprocessing a :class:`~captcha_ocr.config.Preset` trains with, at ``height`` x ``width``."""
-        return cls(height, width, preset.channels, preset.mean, preset.std, preset.alpha)
+    def for_preset(cls, preset, height: int, width: int, zoom: float = 1.0) -> Preprocess:
+        """The preprocessing a :class:`~captcha_ocr.config.Preset` trains with, at ``height`` x ``width``
+        (the rows zoomed by ``zoom`` first)."""
+        return cls(height, width, preset.channels, preset.mean, preset.std, preset.alpha, zoom=zoom)
 
     def to_dict(self) -> dict:
         return asdict(self)

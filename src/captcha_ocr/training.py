@@ -38,8 +38,10 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
@@ -59,11 +61,16 @@ from .metrics import SUSPECT_CONFIDENCE
 from .mixing import StripMixer
 from .model import count_parameters
 from .plateau import PlateauWatch, case_advice, diagnose
+from .recognizer import Recognizer
 from .recorder import RunRecorder, write_run_report
 from .samples import Sample
 from .schedule import Replan, planned_epochs
 from .shipped import is_general
 from .system import CTCSystem
+from .zooms import choose_zoom
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Under this many training images a run from scratch recommends the general model in its log: with
 # 50 and 100 labels it was far better on every set measured (bench/fewshot.py, bench/RESULTS.md)
@@ -90,6 +97,10 @@ class TrainRequest:
     cnn_lr: float | None = None  # a fine-tune's convolutional layers' lr multiple (TrainConfig.finetune_cnn_lr)
     height: int | None = None
     width: int | None = None
+    # vertical zoom of every image before resizing (Preprocess.zoom; > 1 gives small text more rows). None:
+    # chosen from the labelled images when starting from the general model (zooms.choose_zoom), the start
+    # model's own from any other, 1 from random weights
+    zoom: float | None = None
     max_minutes: float | None = None
     patience: int | None = None
     accelerator: str = "auto"
@@ -152,6 +163,27 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
         preset = replace(preset, model=replace(init.config, num_classes=0), channels=pp.channels, mean=pp.mean,
                          std=pp.std, alpha=pp.alpha, image_size=None)
     return preset
+
+
+def _zoom_rule(req: TrainRequest, init: Bundle | None, note) -> float | Callable:
+    """``TrainRequest.zoom``, or what replaces None: a chooser of the general model's best zoom for the
+    labelled images (:func:`~captcha_ocr.zooms.choose_zoom`; ``note`` logs its choice), the start
+    model's zoom, or 1 from random weights."""
+    if req.zoom is not None:
+        return req.zoom
+    if init is None:
+        return 1.0
+    if not is_general(init.provenance):
+        return init.preprocess.zoom
+
+    def choose(images: Sequence[Image.Image], labels: Sequence[str]) -> float:
+        zoom, rates = choose_zoom(Recognizer(init), images, labels)
+        note(f"input zoom {zoom:g}x (the rows' middle {1 / zoom:.0%}): the start model's character error rate on "
+             f"the training images at each zoom: " + ", ".join(f"{z:g}x {r:.3f}" for z, r in rates.items())
+             + " (--zoom sets it)")
+        return zoom
+
+    return choose
 
 
 def start_point(req: TrainRequest, preset: Preset) -> tuple[str | None, str]:
@@ -244,7 +276,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     height = req.height or (init.preprocess.height if init is not None else None)
     train_data, val_data, charset, preprocess, skipped = prepare_data(
         req.data, preset, val, height, req.width, req.label_pattern, req.progress, notes.append, req.case,
-        start_size=(init.preprocess.height, init.preprocess.width) if init is not None else None)
+        start_size=(init.preprocess.height, init.preprocess.width) if init is not None else None,
+        zoom=_zoom_rule(req, init, notes.append))
     notes += [f"skipped {why}" if str(path) in why else f"skipped {path}: {why}" for path, why in skipped]
     tc = tc.sized_for(len(train_data))  # the batch size, where the preset leaves it to the data
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)
@@ -273,7 +306,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
             notes.append(f"initialised from scratch (random weights: {init_reason}; {advice})")
     notes.append(
         f"{len(train_data)} training / {len(val_data)} validation images, {len(charset)} characters, "
-        f"input {preprocess.height}x{preprocess.width}x{preprocess.channels}, T={config.time_steps}, "
+        f"input {preprocess.height}x{preprocess.width}x{preprocess.channels}"
+        + (f" (rows zoomed {preprocess.zoom:g}x)" if preprocess.zoom != 1 else "") + f", T={config.time_steps}, "
         f"{count_parameters(system.model):,} parameters, preset {preset.name}, batch {tc.batch_size}"
         + (f" (from the number of training images: {BATCH_SIZE_RULE}; --batch-size sets it)"
            if preset.train.batch_size is None else "")

@@ -12,14 +12,24 @@ A zoom above 1 crops rows from the top and bottom alike (keeping the middle ``1 
 height); below 1 it adds rows above and below, each column continued in the median colour of its
 two edge rows (the image's own background, so no border appears). Only rows change: the width
 ladder handles the other axis.
+
+A fine-tune from the general model reads its site at one zoom, :attr:`Preprocess.zoom
+<captcha_ocr.images.Preprocess.zoom>`, kept in the model file: :func:`choose_zoom` picks it from the
+labelled images, so a site whose text is small in a tall image trains on it zoomed in, with more of
+the 48 input rows on each glyph.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from .recognizer import Recognizer
 
 # quarters of an octave from 0.71x to 1.41x: the general model's zooms
 ZOOM_STEPS = tuple(range(-2, 3))
@@ -51,3 +61,39 @@ def zoom_rows(image: Image.Image, zoom: float) -> Image.Image:
     below = np.median(arr[-edge:], axis=0, keepdims=True).astype(np.uint8)
     rows = np.concatenate([np.repeat(above, pad, 0), arr, np.repeat(below, pad, 0)])
     return Image.fromarray(rows)
+
+
+# the zooms a fine-tune from the general model chooses among (choose_zoom): none, and a quarter and a
+# half octave in (measured in bench/RESULTS.md, "Session 29")
+FINE_TUNE_ZOOMS = zoom_ladder((0, 1, 2))
+CHOOSE_ON = 100  # labelled images at most that choose_zoom reads (evenly spaced)
+CER_TIE = 0.01  # a zoom must read this much better (CER) than one nearer 1 to be chosen
+
+
+def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: Sequence[str],
+                candidates: Sequence[float] = FINE_TUNE_ZOOMS,
+                limit: int = CHOOSE_ON) -> tuple[float, dict[float, float]]:
+    """The zoom a fine-tune of ``recognizer`` (the general model) should read a site at: of
+    ``candidates``, the one at which it reads the labelled ``images`` (at most ``limit`` of them) with
+    the lowest character error rate, case ignored; one nearer 1 is kept unless another reads
+    :data:`CER_TIE` better. Small text in a tall image reads better zoomed in, and its fine-tune then
+    learns from more rows per glyph. Returns the zoom and each candidate's CER; ``recognizer.zooms``
+    is left as it was."""
+    from .metrics import character_error_rate
+
+    step = max(1, -(-len(images) // limit))
+    images, truths = list(images)[::step], [t.casefold() for t in list(labels)[::step]]
+    before = recognizer.zooms
+    rates: dict[float, float] = {}
+    try:
+        for zoom in candidates:
+            recognizer.zooms = (zoom,)
+            texts = [p.text.casefold() for p in recognizer.predict(images)]
+            rates[zoom] = character_error_rate(truths, texts)
+    finally:
+        recognizer.zooms = before
+    best = 1.0 if 1.0 in rates else min(rates, key=lambda z: abs(math.log(z)))
+    for zoom in sorted(rates, key=lambda z: abs(math.log(z))):
+        if rates[zoom] < rates[best] - CER_TIE:
+            best = zoom
+    return best, rates

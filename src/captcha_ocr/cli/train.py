@@ -32,6 +32,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             cnn_lr=a.cnn_lr,
             height=a.height,
             width=a.width,
+            zoom=a.zoom,
             max_minutes=a.max_minutes,
             patience=a.patience,
             accelerator=a.device,
@@ -193,6 +194,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="continue the interrupted run in --out from its last.ckpt (same data and options)")
     t.add_argument("--height", type=int, help="model input height (default: from the preset or the data)")
     t.add_argument("--width", type=int, help="model input width (default: from the preset or the data)")
+    t.add_argument("--zoom", type=float,
+                   help="vertical zoom of every image before resizing: 1.41 keeps the middle 71%% of the rows, "
+                        "giving small text more of the input height (default: from the general model's reading "
+                        "of the training images when starting from it, else 1)")
     t.add_argument("--max-minutes", type=float, help="stop training after this many minutes")
     t.add_argument("--patience", type=int, help="stop when val accuracy has not improved for N epochs")
     t.add_argument("--device", default="auto", help="auto (cuda if present), cpu, gpu, ...")
