@@ -76,6 +76,7 @@ class _Unsure:
 
     widths = (128,)
     zooms = (1.0,)
+    provenance = {"kind": "general"}  # a general model: adapt's fine-tunes from it train unzoomed
     decoded: list = []  # the DecodeOptions of each reading of all files, in order
     read_zooms: list = []  # the zooms of each reading of all files, in order
 
@@ -111,6 +112,7 @@ def test_the_rounds_grow_the_labels_and_warn_when_the_start_is_unsure(tmp_path: 
     assert len(first) == 20 and all(n.startswith("abcd") for n in first)  # the surest quarter
     assert len(second) == 40 and first <= second  # round 1's files stay, the surest new ones join
     assert trained[1].init == str(tmp_path / "run" / "round1" / "model.pt")
+    assert trained[0].zoom == 1.0 and trained[1].zoom is None  # unzoomed from general; round 2 keeps round 1's
     assert all(r.case == "fold" and r.provenance["adapted_without_labels"]["labels"] == 0 for r in trained)
     for folder in (tmp_path / "run" / "round1", tmp_path / "run"):
         assert len(list(csv.DictReader(open(folder / "pseudo_labels.csv")))) == 80

@@ -152,3 +152,19 @@ def test_the_general_model_chooses_to_zoom_in_on_text_drawn_small_in_a_tall_imag
     assert zoom > 1 and rates[zoom] < rates[1.0], rates
     zoom, rates = choose_zoom(rec, [image for _, image in drawn], labels)  # framed as in pretraining
     assert zoom == 1.0, rates
+
+
+def test_a_trained_model_s_zoom_travels_into_its_onnx_file(tmp_path: Path):
+    from dataclasses import replace
+
+    from captcha_ocr.bundle import save_bundle
+    from captcha_ocr.export import export_onnx
+
+    bundle = tiny_bundle()
+    bundle.preprocess = replace(bundle.preprocess, zoom=1.3)
+    save_bundle(bundle, tmp_path / "model.pt")
+    onnx = Recognizer.load(export_onnx(tmp_path / "model.pt", tmp_path / "model.onnx").path)
+    assert onnx.preprocess.zoom == 1.3 and onnx.zooms == (1.0,)  # read at its own zoom, once
+    images = [draw_style("tiny", 4, i)[1] for i in range(4)]
+    torch_texts = [p.text for p in Recognizer.load(tmp_path / "model.pt").predict(images)]
+    assert [p.text for p in onnx.predict(images)] == torch_texts

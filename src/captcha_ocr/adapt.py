@@ -37,7 +37,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bundle import load_bundle
 from .config import SMALL_SET_BATCH
 from .decode import DecodeOptions
 from .errors import DataError
@@ -198,8 +197,10 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
         rec = Recognizer.load(model)
         if k > 1:
             rec.widths = near_widths(rec.preprocess.width)
-        elif req.zooms is not None:
-            rec.zooms = req.zooms
+        else:
+            start_is_general = is_general(rec.provenance)
+            if req.zooms is not None:
+                rec.zooms = req.zooms
         allow = None if req.alphabet is None else "".join(
             c for c in rec.charset.chars if c.lower() in req.alphabet.lower()) or None
         # later rounds read greedily (within the alphabet): a reading of an odd length is a doubt to
@@ -260,7 +261,7 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
         result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(folder), init=start, seed=req.seed,
                                     max_minutes=minutes, batch_size=SMALL_SET_BATCH, case=req.case,
                                     # unzoomed from the general model, as measured; a trained start keeps its own
-                                    zoom=1.0 if is_general(load_bundle(start).provenance) else None,
+                                    zoom=1.0 if start == req.init and start_is_general else None,
                                     progress=req.progress,
                                     provenance={"adapted_without_labels": info}),
                        print_fn=lambda *a, k=k: print_fn(f"round {k}: " + " ".join(map(str, a))))
