@@ -63,7 +63,6 @@ from pathlib import Path
 
 from captcha_ocr import Recognizer
 from captcha_ocr.adapt import AdaptRequest, adapt
-from captcha_ocr.bundle import load_bundle
 from captcha_ocr.cli.common import apply_widths, parse_zooms
 from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.samples import Sample
@@ -185,11 +184,12 @@ def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample
                        unlabeled=[s.path for s in unlabelled] if mode == "init+unlabeled" else None,
                        self_training_rounds=rounds if mode == "init+unlabeled" else None, **overrides)
     result = train(req, print_fn=lambda *x: print(tag, *x, flush=True))
+    saved = Recognizer.load(result.model_path)  # loaded once for the two entries below
     row = {"accuracy": result.best_val_accuracy, "cer": result.best_val_cer,
            "final_accuracy": last_epoch_accuracy(result.metrics_path), "best_epoch": result.best_epoch,
-           "accuracy_near_widths": near_widths_accuracy(result.model_path, val),
+           "accuracy_near_widths": near_widths_accuracy(saved, val),
            "epochs": result.epochs_run, "train_seconds": round(result.run_seconds, 1),
-           "warned": bool(result.warnings), "input_zoom": load_bundle(result.model_path).preprocess.zoom}
+           "warned": bool(result.warnings), "input_zoom": saved.preprocess.zoom}
     if mode == "init+unlabeled":
         row["unlabeled"] = len(unlabelled)
         row["pseudo_labels"] = result.pseudo_labels

@@ -92,8 +92,9 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
             rates[zoom] = character_error_rate(truths, texts)
     finally:
         recognizer.zooms = before
-    best = 1.0 if 1.0 in rates else min(rates, key=lambda z: abs(math.log(z)))
-    for zoom in sorted(rates, key=lambda z: abs(math.log(z))):
+    nearest_first = sorted(rates, key=lambda z: abs(math.log(z)))
+    best = nearest_first[0]
+    for zoom in nearest_first[1:]:
         if rates[zoom] < rates[best] - CER_TIE:
             best = zoom
     return best, rates
