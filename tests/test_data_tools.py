@@ -375,3 +375,27 @@ def test_train_with_init_starts_from_the_models_weights(tiny_run, tmp_path):
         if "running_" not in k and "num_batches" not in k:  # BatchNorm statistics move without the optimiser
             assert torch.allclose(v.float(), b.state_dict[k].float(), atol=1e-6), k
     assert not (tmp_path / "ft" / "curves.png").exists()  # report=False
+
+
+def test_preview_draws_the_rows_at_the_zoom_train_would_choose(tmp_path, capsys):
+    from captcha_ocr.styles import draw_style
+    from captcha_ocr.zooms import zoom_rows
+
+    # tiny captchas drawn small in a tall image: the general model reads them best zoomed in (as in
+    # tests/test_zooms.py), so a default run trains zoomed, and preview shows that
+    for i in range(30):
+        label, image = draw_style("tiny", 3, i)
+        zoom_rows(image.convert("RGB"), 0.45).save(tmp_path / f"{i:02d}.png")
+    (tmp_path / "labels.csv").write_text("file,label\n" + "".join(
+        f"{i:02d}.png,{draw_style('tiny', 3, i)[0]}\n" for i in range(30)), encoding="utf-8")
+    chosen = preview(tmp_path, tmp_path / "out" / "grid.png", count=4)
+    assert chosen.zoom > 1 and "chosen by general as train would" in chosen.zoom_note
+    given = preview(tmp_path, tmp_path / "out" / "grid1.png", count=4, zoom=1.0)
+    assert given.zoom == 1.0 and given.zoom_note == "--zoom"
+    assert not np.array_equal(np.asarray(Image.open(chosen.path)), np.asarray(Image.open(given.path)))
+    scratch = preview(tmp_path, tmp_path / "out" / "grid2.png", count=4, preset="seed")  # random weights
+    assert scratch.zoom == 1.0 and "random weights" in scratch.zoom_note
+    with pytest.raises(ValueError, match="positive"):
+        preview(tmp_path, tmp_path / "out" / "grid3.png", zoom=0)
+    assert main(["preview", str(tmp_path), "--out", str(tmp_path / "out" / "cli.png"), "--zoom", "1.25"]) == 0
+    assert "rows zoomed 1.25x (--zoom)" in capsys.readouterr().out

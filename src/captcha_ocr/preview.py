@@ -2,8 +2,9 @@
 
 Images go through the same steps as in training: the preset's :class:`~captcha_ocr.images.Preprocess`
 at the size ``train`` would pick (:func:`~captcha_ocr.geometry.choose_geometry` over the training
-split for the default preset), then normalisation and the chosen augmentation, then back to
-pixels for display.
+split for the default preset) and the vertical zoom it would read them at (chosen by the general model
+from the training split, :func:`~captcha_ocr.zooms.choose_zoom`, when the preset starts from it), then
+normalisation and the chosen augmentation, then back to pixels for display.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .augment import ALBU_LEVELS, albumentations_pipeline, augment_batch, check_
 from .config import frame_width, get_preset
 from .errors import DataError, ImageLoadError, MissingExtraError
 from .geometry import choose_geometry
-from .images import Preprocess
+from .images import Preprocess, load_image
 from .plots import BLACK, image_grid, save_png, to_uint8
 from .samples import find_samples, split_samples
 from .shipped import SHIPPED_INPUT_SIZE
@@ -32,6 +33,8 @@ class PreviewResult:
     images: int
     model_input: tuple[int, int]  # (height, width)
     augment: str
+    zoom: float = 1.0  # the vertical zoom the images were drawn at (Preprocess.zoom)
+    zoom_note: str = ""  # how that zoom was decided, in words
 
 
 def _header_size(path: Path) -> tuple[int, int] | None:
@@ -51,28 +54,35 @@ def preview(
     seed: int = 0,
     cols: int = 4,
     label_pattern: str | None = None,
+    zoom: float | None = None,
 ) -> PreviewResult:
     """Draw ``count`` random samples of ``data`` as the model gets them into the PNG ``out``.
 
-    With ``augment`` other than ``none``, each cell shows the preprocessed image and below it
-    one augmented draw. Raises :class:`DataError` when no image can be read.
+    ``zoom`` (as ``train --zoom``) zooms the rows before resizing; ``None`` takes the zoom ``train``
+    would: chosen from the training split when the preset starts from the general model, the start
+    model's own otherwise, 1 from random weights. With ``augment`` other than ``none``, each cell
+    shows the preprocessed image and below it one augmented draw. Raises :class:`DataError` when no
+    image can be read.
     """
     check_level(augment)
     if count < 1:
         raise ValueError("count must be at least 1")
+    if zoom is not None and zoom <= 0:
+        raise ValueError(f"zoom must be positive, got {zoom}")
     p = get_preset(preset)
     samples = find_samples(data, label_pattern)
+    sizes = {s.path: _header_size(s.path) for s in samples}
+    train_s, _ = split_samples([s for s in samples if sizes[s.path]], p.train.val_fraction, p.train.seed)
+    if not train_s:
+        raise DataError(f"{data}: no readable images")
     if p.image_size is None:  # as `train` does: median size of the training split
-        sizes = {s.path: _header_size(s.path) for s in samples}
-        train_s, _ = split_samples([s for s in samples if sizes[s.path]], p.train.val_fraction, p.train.seed)
-        if not train_s:
-            raise DataError(f"{data}: no readable images")
         g = choose_geometry([sizes[s.path] for s in train_s], [s.label for s in train_s], frame_width(p.model.stages),
                             start_size=SHIPPED_INPUT_SIZE.get(p.init))
         height, width = g.height, g.width
     else:
         height, width = p.image_size
-    pre = Preprocess.for_preset(p, height, width)
+    zoom, zoom_note = (zoom, "--zoom") if zoom is not None else _train_zoom(p.init, train_s)
+    pre = Preprocess.for_preset(p, height, width, zoom)
 
     arrays, labels = [], []
     for i in np.random.RandomState(seed).permutation(len(samples)):
@@ -90,12 +100,41 @@ def preview(
     if augment != "none":
         cells = [[a, b] for a, b in zip(batch, _augmented(batch, pre, augment, seed))]
     captions = [[(repr(label), BLACK)] for label in labels]
-    title = f"{Path(data).name}: {len(cells)} image(s) at {height}x{width}x{pre.channels}, preset {p.name}" + (
+    title = f"{Path(data).name}: {len(cells)} image(s) at {height}x{width}x{pre.channels}" + (
+        f", rows zoomed {zoom:g}x" if zoom != 1 else "") + f", preset {p.name}" + (
         f", top: as preprocessed, bottom: --augment {augment}" if augment != "none" else ""
     )
     sheet = image_grid(cells, captions, cols=cols, title=title)
     path = save_png(sheet, out)
-    return PreviewResult(path, sheet.size, len(cells), (height, width), augment)
+    return PreviewResult(path, sheet.size, len(cells), (height, width), augment, zoom, zoom_note)
+
+
+def _train_zoom(init: str | None, train_s: list) -> tuple[float, str]:
+    """The zoom ``train`` (no ``--zoom``) would read ``train_s`` at from the preset's start model
+    ``init``, and how it was decided: the general model's choice from (at most
+    :data:`~captcha_ocr.zooms.CHOOSE_ON`) training images, another model's own zoom, or 1."""
+    if init is None:
+        return 1.0, "random weights: no zoom"
+    from .recognizer import Recognizer
+    from .shipped import is_general
+    from .zooms import CHOOSE_ON, choose_zoom
+
+    start = Recognizer.load(init)
+    if not is_general(start.provenance):
+        return start.preprocess.zoom, f"{init}'s own zoom"
+    step = max(1, -(-len(train_s) // CHOOSE_ON))  # the images train's choice reads (every step-th)
+    images, labels = [], []
+    for s in train_s[::step]:
+        try:
+            images.append(load_image(s.path))
+        except ImageLoadError:
+            continue
+        labels.append(s.label)
+    if not images:
+        return 1.0, "no readable training image to choose a zoom from"
+    zoom, rates = choose_zoom(start, images, labels)
+    return zoom, f"chosen by {init} as train would, from its character error rates " + ", ".join(
+        f"{z:g}x {r:.3f}" for z, r in rates.items())
 
 
 def _augmented(batch: np.ndarray, pre: Preprocess, level: str, seed: int) -> np.ndarray:

@@ -80,9 +80,10 @@ def cmd_preview(a: argparse.Namespace) -> int:
     from ..preview import preview
 
     r = preview(a.data, a.out, augment=a.augment, count=a.count, preset=a.preset, seed=a.seed, cols=a.cols,
-                label_pattern=a.label_pattern)
+                label_pattern=a.label_pattern, zoom=a.zoom)
     print(f"wrote {r.path} ({r.size[0]}x{r.size[1]} px): {r.images} image(s) at model input "
-          f"{r.model_input[0]}x{r.model_input[1]}" + (f", augment {r.augment}" if r.augment != "none" else ""))
+          f"{r.model_input[0]}x{r.model_input[1]}, rows zoomed {r.zoom:g}x ({r.zoom_note})"
+          + (f", augment {r.augment}" if r.augment != "none" else ""))
     return 0
 
 
@@ -126,5 +127,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cols", type=int, default=4)
     add_preset_arg(p)
     p.add_argument("--seed", type=int, default=0, help="which samples and which augmentation draws")
+    p.add_argument("--zoom", type=float, default=None,
+                   help="vertical zoom of every image before resizing, as train --zoom (default: the one train "
+                        "would choose)")
     add_label_pattern_arg(p)
     p.set_defaults(func=cmd_preview)
