@@ -266,9 +266,12 @@ def main() -> None:
     p.add_argument("--plot", type=Path, default=None,
                    help="only draw the learning curves of --tag (or several, comma-separated) from the results "
                         "to this PNG (no runs)")
+    p.add_argument("--over", default=None,
+                   help="with --plot: tags (comma-separated) of later runs of the same default, which replace "
+                        "--tag's runs of the same set, mode and number of labels")
     a = p.parse_args()
     if a.plot:
-        print(plot_curves(a.results, a.tag, a.plot))
+        print(plot_curves(a.results, a.tag, a.plot, a.over))
         return
     modes = a.modes.split(",")
     bad = [m for m in modes if m not in MODES]
@@ -358,18 +361,22 @@ def print_table(path: Path) -> None:
         print(f"| {tag} | {name} | {n or '-'} | " + " | ".join(values) + " |")
 
 
-def plot_curves(path: Path, tag: str, out: Path) -> Path:
+def plot_curves(path: Path, tag: str, out: Path, over: str | None = None) -> Path:
     """One panel per set: exact match (mean over seeds) against the number of labels for each training
     mode of ``tag``, with the zero-shot readings of ``general`` and ddddocr as flat lines (case ignored).
     ``tag`` may name several tags, comma-separated, of runs of one configuration (a cell two of them
-    measured is the mean of both, as seeds are)."""
+    measured is the mean of both, as seeds are). The runs of ``over`` (tags, comma-separated), a later
+    version of the same default, replace ``tag``'s of the same set, mode and number of labels."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullLocator
 
     from captcha_ocr.files import write_atomic
 
-    tags = set(tag.split(","))
-    rows = [r for r in map(json.loads, path.read_text().splitlines()) if r["tag"] in tags]
+    tags, newer = set(tag.split(",")), set(over.split(",")) if over else set()
+    every = list(map(json.loads, path.read_text().splitlines()))
+    replaced = {(r["set"], r["mode"], r["labels"]) for r in every if r["tag"] in newer}
+    rows = [r for r in every if r["tag"] in newer
+            or (r["tag"] in tags and (r["set"], r["mode"], r["labels"]) not in replaced)]
     sets = list(dict.fromkeys(r["set"] for r in rows))
     if not sets:
         raise SystemExit(f"no rows tagged {tag!r} in {path}")
