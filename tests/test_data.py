@@ -42,6 +42,21 @@ def test_tsv_manifest(tmp_path):
     assert [s.label for s in find_samples(tmp_path)] == ["x,y"]
 
 
+def test_manifest_from_a_spreadsheet_byte_order_mark_crlf_and_other_header_names(tmp_path):
+    for name in ("a.png", "b.png"):
+        write_png(tmp_path / name)
+    # Excel's "CSV UTF-8": a byte-order mark before the header, CRLF line ends
+    (tmp_path / "labels.csv").write_bytes("file,label\r\na.png,x1\r\nb.png,y2\r\n".encode("utf-8-sig"))
+    assert [(s.path.name, s.label) for s in find_samples(tmp_path)] == [("a.png", "x1"), ("b.png", "y2")]
+    (tmp_path / "labels.csv").write_text("Filename,Text\na.png,x1\n", encoding="utf-8")
+    assert [s.label for s in find_samples(tmp_path)] == ["x1"]  # a header by another common name
+    (tmp_path / "labels.csv").write_text("file,name\na.png,x1\n", encoding="utf-8")
+    assert sorted(s.label for s in find_samples(tmp_path)) == ["name", "x1"]  # not a header: a file, its label
+    (tmp_path / "labels.csv").write_bytes("file,label\na.png,caf\xe9\n".encode("latin-1"))  # not UTF-8
+    with pytest.raises(DataError, match="labels.csv:2: not UTF-8 text"):
+        find_samples(tmp_path)
+
+
 def test_empty_folder_is_named(tmp_path):
     with pytest.raises(DataError, match=str(tmp_path)):
         find_samples(tmp_path)

@@ -42,23 +42,42 @@ def find_manifest(root: Path) -> Path | None:
     return None
 
 
+FILE_HEADERS = ("file", "filename", "file_name", "image", "img", "path", "name")
+LABEL_HEADERS = ("label", "labels", "text", "answer", "code", "captcha")
+
+
+def _is_header(row: list[str]) -> bool:
+    """Whether a manifest's first row names its columns (``file,label``, ``filename,text``, ...)."""
+    cells = [c.strip().lower() for c in row[:2]]
+    return len(cells) == 2 and cells[0] in FILE_HEADERS and cells[1] in LABEL_HEADERS
+
+
 def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
-    """Read a ``file,label`` CSV (or tab-separated TSV); a header row ``file,label`` is optional.
+    """Read a ``file,label`` CSV (or tab-separated TSV), UTF-8 with or without a byte-order mark; a
+    header row (``file,label``, or names like ``filename,text``: :data:`FILE_HEADERS` and
+    :data:`LABEL_HEADERS`) is optional. Text that is not UTF-8 raises :class:`DataError` naming the line.
 
     Labels are taken verbatim (no stripping), so any character a CSV can quote is allowed. A
     manifest with no rows raises :class:`DataError` unless ``allow_empty``.
     """
     delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
     samples: list[Sample] = []
-    with open(manifest, newline="", encoding="utf-8") as fh:
-        for lineno, row in enumerate(csv.reader(fh, delimiter=delimiter), start=1):
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if lineno == 1 and [c.strip().lower() for c in row[:2]] == ["file", "label"]:
-                continue
-            if len(row) < 2:
-                raise DataError(f"{manifest}:{lineno}: expected 'file{delimiter}label', got {row!r}")
-            samples.append(Sample(manifest.parent / row[0], row[1]))
+    # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is dropped, not read into the first file name
+    with open(manifest, newline="", encoding="utf-8-sig") as fh:
+        try:
+            rows = list(csv.reader(fh, delimiter=delimiter))
+        except UnicodeDecodeError as exc:
+            line = exc.object[: exc.start].count(b"\n") + 1
+            raise DataError(f"{manifest}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the "
+                            f"manifest as UTF-8") from None
+    for lineno, row in enumerate(rows, start=1):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if lineno == 1 and _is_header(row):
+            continue
+        if len(row) < 2:
+            raise DataError(f"{manifest}:{lineno}: expected 'file{delimiter}label', got {row!r}")
+        samples.append(Sample(manifest.parent / row[0], row[1]))
     if not samples and not allow_empty:
         raise DataError(f"{manifest}: the manifest lists no samples")
     return samples
