@@ -399,3 +399,14 @@ def test_preview_draws_the_rows_at_the_zoom_train_would_choose(tmp_path, capsys)
         preview(tmp_path, tmp_path / "out" / "grid3.png", zoom=0)
     assert main(["preview", str(tmp_path), "--out", str(tmp_path / "out" / "cli.png"), "--zoom", "1.25"]) == 0
     assert "rows zoomed 1.25x (--zoom)" in capsys.readouterr().out
+
+
+def test_one_labelled_image_is_too_few_to_train_and_the_error_says_what_to_do(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    Image.new("L", (64, 24), 255).save(tmp_path / "data" / "ab1.png")
+    assert main(["train", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--init", "none",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "no training images left after the validation split (1 readable image(s)" in err
+    assert "label more images" in err and "--val-dir" in err
+    assert not (tmp_path / "run" / "model.pt").exists()

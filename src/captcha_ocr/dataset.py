@@ -159,7 +159,9 @@ def prepare_data(
         train_s, val_s = split_samples(report.samples, preset.train.val_fraction, preset.train.seed)
         val_by_path = by_path
     if not train_s:
-        raise DataError(f"{data}: no training images left after the validation split")
+        raise DataError(f"{data}: no training images left after the validation split ({len(val_s)} readable "
+                        f"image(s), all held out to validate): label more images, or give the validation "
+                        f"images separately (--val-dir)")
 
     charset = Charset.from_labels([s.label for s in train_s + val_s if s.label], case)
     train_s = [Sample(s.path, charset.apply_case(s.label)) for s in train_s]
