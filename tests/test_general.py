@@ -32,7 +32,8 @@ def test_general_loads_by_name_and_reads_images():
     rec = Recognizer.load("general")
     assert rec.charset.chars == GENERAL_ALPHABET
     assert (rec.preprocess.height, rec.preprocess.width) == (INPUT_HEIGHT, INPUT_WIDTH)
-    # what inspect and preview, which load no model, take as a fine-tune's start
+    # what inspect and preview take as a fine-tune's start size without loading the model (preview loads it only to
+    # choose the zoom train would)
     assert shipped.SHIPPED_INPUT_SIZE["general"] == (INPUT_HEIGHT, INPUT_WIDTH)
     images = [draw_style("general", 9, i)[1] for i in range(3)]
     preds = rec.predict(images)
