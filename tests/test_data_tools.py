@@ -149,6 +149,36 @@ def test_inspect_finds_each_planted_problem(tmp_path, capsys):
     assert js["char_counts"]["z"] == 1 and js["alphabet"].startswith("ABCDE")
 
 
+def test_inspect_names_files_cut_short_and_files_the_manifest_lists_twice(tmp_path, capsys):
+    import io
+
+    from captcha_ocr.inspect_data import is_truncated
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for i, fmt in enumerate(["PNG", "JPEG", "GIF", "PNG", "JPEG", "GIF"]):
+        buf = io.BytesIO()
+        _noise(rng, (120, 40)).save(buf, fmt)
+        data = buf.getvalue()
+        cut = i >= 3  # the last three lose their second half, as a download cut short would
+        name = f"{i}.{fmt.lower()}"
+        (tmp_path / name).write_bytes(data[: len(data) // 2] if cut else data)
+        assert is_truncated(tmp_path / name) == cut, name
+        rows.append((name, f"ab{i}"))
+    rows.append(("0.png", "xy0"))  # the same file again, with another label
+    _write_manifest(tmp_path, rows)
+    r = inspect_dataset(tmp_path)
+    assert sorted(Path(f).name for f in r.truncated) == ["3.png", "4.jpeg", "5.gif"]
+    assert r.listed_twice == [{"file": str(tmp_path / "0.png"), "labels": ["ab0", "xy0"]}]
+    assert not r.duplicates  # a file listed twice is not two identical images
+    text = "\n".join(r.warnings)
+    assert "3 file(s) cut short" in text and "3.png" in text
+    assert "1 file(s) listed more than once in the manifest (training uses every row): 0.png ('ab0', 'xy0')" in text
+    assert main(["inspect", str(tmp_path), "--json", "--no-progress"]) == 0
+    js = json.loads(capsys.readouterr().out)
+    assert len(js["truncated"]) == 3 and js["listed_twice"][0]["labels"] == ["ab0", "xy0"]
+
+
 def test_inspect_is_quiet_on_a_clean_folder(tmp_path):
     rng = np.random.default_rng(1)
     rows = [(f"{i}.png", "".join(rng.choice(list("ab"), 4))) for i in range(30)]

@@ -2,10 +2,10 @@
 
 ``inspect_dataset(folder)`` reads every image once (in threads) and returns an
 :class:`InspectReport`: counts, label lengths, the alphabet with frequencies, image sizes and
-modes, unreadable files, duplicate images (same decoded pixels), characters only the
-validation split holds (the split ``train`` makes: 10%, seed 42), and warnings for rare
-characters, suspicious upper/lower case, and images too narrow for their label under the
-default model.
+modes, unreadable files, files cut short, files a manifest lists twice, duplicate images (same
+decoded pixels), characters only the validation split holds (the split ``train`` makes: 10%,
+seed 42), and warnings for rare characters, suspicious upper/lower case, and images too narrow
+for their label under the default model.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class ImageInfo:
     mode: str | None = None
     digest: str | None = None
     error: str | None = None
+    truncated: bool = False  # the file ends before its format's end marker (decoded as far as it goes)
 
 
 @dataclass
@@ -56,6 +57,8 @@ class InspectReport:
     sizes: dict[str, int] = field(default_factory=dict)  # "WxH" -> images
     modes: dict[str, int] = field(default_factory=dict)  # PIL mode -> images
     duplicates: list[list[str]] = field(default_factory=list)  # groups of files with identical pixels
+    listed_twice: list[dict] = field(default_factory=list)  # {file, labels}: a manifest lists the file more than once
+    truncated: list[str] = field(default_factory=list)  # files cut short (read as far as they go)
     train_images: int = 0
     val_images: int = 0
     val_only_chars: list[str] = field(default_factory=list)
@@ -76,6 +79,21 @@ class InspectReport:
         return d
 
 
+# a complete file of each format ends with (or, after padding, near) this marker
+_END_MARKERS = ((b"\x89PNG", b"IEND"), (b"\xff\xd8", b"\xff\xd9"), (b"GIF8", b";"))
+
+
+def is_truncated(path: str | os.PathLike) -> bool:
+    """Whether a PNG, JPEG or GIF file lacks its end marker in its last 32 bytes (a download cut short;
+    such files load as far as they go, the rest blank). Other formats: False."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - 32))
+        tail = fh.read()
+    return any(head.startswith(magic) and end not in tail for magic, end in _END_MARKERS)
+
+
 def _read_info(sample: Sample) -> ImageInfo:
     info = ImageInfo(str(sample.path), sample.label)
     try:
@@ -83,6 +101,7 @@ def _read_info(sample: Sample) -> ImageInfo:
     except ImageLoadError as exc:
         info.error = str(exc)
         return info
+    info.truncated = is_truncated(sample.path)
     info.size, info.mode = image.size, image.mode
     h = hashlib.blake2b(f"{image.mode}{image.size}".encode(), digest_size=16)
     h.update(image.tobytes())
@@ -181,9 +200,17 @@ def inspect_dataset(
     report.char_counts = dict(sorted(chars.items(), key=lambda kv: (-kv[1], kv[0])))
     report.sizes = {f"{w}x{h}": n for (w, h), n in Counter(i.size for i in good).most_common()}
     report.modes = dict(Counter(i.mode for i in good).most_common())
+    labels_of: dict[str, list[str]] = defaultdict(list)
+    for i in infos:
+        labels_of[i.path].append(i.label)
+    report.listed_twice = [{"file": f, "labels": ls} for f, ls in labels_of.items() if len(ls) > 1]
+    report.truncated = [i.path for i in good if i.truncated]
     groups: dict[str, list[ImageInfo]] = defaultdict(list)
-    for i in good:
-        groups[i.digest or ""].append(i)
+    seen: set[str] = set()
+    for i in good:  # each file once: a file the manifest lists twice is reported as such, not as a copy
+        if i.path not in seen:
+            seen.add(i.path)
+            groups[i.digest or ""].append(i)
     report.duplicates = [[i.path for i in g] for g in groups.values() if len(g) > 1]
 
     # the same split `train` makes (over the readable samples, in find_samples order)
@@ -207,6 +234,14 @@ def _warnings(report: InspectReport, good: list[ImageInfo], groups: dict[str, li
     if report.unreadable:
         w.append(f"{len(report.unreadable)} unreadable file(s) (training skips them): "
                  f"{_examples([Path(f).name for f, _ in report.unreadable])}")
+    if report.listed_twice:
+        items = [f"{Path(d['file']).name} ({', '.join(map(repr, d['labels']))})" for d in report.listed_twice]
+        w.append(f"{len(items)} file(s) listed more than once in the manifest (training uses every row): "
+                 f"{_examples(items)}")
+    if report.truncated:
+        names = [Path(f).name for f in report.truncated]
+        w.append(f"{len(names)} file(s) cut short (no end marker; read as far as they go, the rest blank, so "
+                 f"their label may not match what is left): {_examples(names)}")
     empty = [Path(i.path).name for i in good if not i.label]
     if empty:
         w.append(f"{len(empty)} empty label(s): {_examples(empty)}")
