@@ -55,6 +55,10 @@ def test_manifest_from_a_spreadsheet_byte_order_mark_crlf_and_other_header_names
     (tmp_path / "labels.csv").write_bytes("file,label\na.png,caf\xe9\n".encode("latin-1"))  # not UTF-8
     with pytest.raises(DataError, match="labels.csv:2: not UTF-8 text"):
         find_samples(tmp_path)
+    rows = "".join(f"a.png,x{i}\n" for i in range(3000))  # the bad byte far past the first 8 KiB
+    (tmp_path / "labels.csv").write_bytes(("file,label\n" + rows).encode("utf-8-sig") + b"a.png,caf\xe9\n")
+    with pytest.raises(DataError, match="labels.csv:3002: not UTF-8 text"):
+        find_samples(tmp_path)
 
 
 def test_empty_folder_is_named(tmp_path):

@@ -8,6 +8,7 @@ through a ``--label-pattern``).
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import re
@@ -62,14 +63,15 @@ def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
     """
     delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
     samples: list[Sample] = []
-    # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is dropped, not read into the first file name
-    with open(manifest, newline="", encoding="utf-8-sig") as fh:
-        try:
-            rows = list(csv.reader(fh, delimiter=delimiter))
-        except UnicodeDecodeError as exc:
-            line = exc.object[: exc.start].count(b"\n") + 1
-            raise DataError(f"{manifest}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the "
-                            f"manifest as UTF-8") from None
+    # decoded whole, so a bad byte's line is counted from the start of the file (a text-mode reader
+    # decodes in chunks); utf-8-sig drops a byte-order mark (Excel's "CSV UTF-8") from the first file name
+    try:
+        text = manifest.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # exc.object: the file's bytes after any byte-order mark
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise DataError(f"{manifest}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the "
+                        f"manifest as UTF-8") from None
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     for lineno, row in enumerate(rows, start=1):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
