@@ -111,17 +111,16 @@ def preview(
 
 def _train_zoom(init: str | None, train_s: list) -> tuple[float, str]:
     """The zoom ``train`` (no ``--zoom``) would read ``train_s`` at from the preset's start model
-    ``init``, and how it was decided: the general model's choice from (at most
-    :data:`~captcha_ocr.zooms.CHOOSE_ON`) training images, another model's own zoom, or 1."""
-    if init is None:
-        return 1.0, "random weights: no zoom"
-    from .recognizer import Recognizer
-    from .shipped import is_general
-    from .zooms import CHOOSE_ON, choose_zoom
+    ``init`` (:func:`~captcha_ocr.zooms.start_zoom`, the rule ``train`` uses), and how it was decided.
+    The general model chooses from the training images ``train``'s choice reads (at most
+    :data:`~captcha_ocr.zooms.CHOOSE_ON`, evenly spaced)."""
+    from .bundle import load_bundle
+    from .zooms import CHOOSE_ON, start_zoom
 
-    start = Recognizer.load(init)
-    if not is_general(start.provenance):
-        return start.preprocess.zoom, f"{init}'s own zoom"
+    rates: dict[float, float] = {}
+    rule = start_zoom(None, load_bundle(init) if init else None, lambda _, r: rates.update(r))
+    if not callable(rule):
+        return rule, "random weights: no zoom" if init is None else f"{init}'s own zoom"
     step = max(1, -(-len(train_s) // CHOOSE_ON))  # the images train's choice reads (every step-th)
     images, labels = [], []
     for s in train_s[::step]:
@@ -132,7 +131,7 @@ def _train_zoom(init: str | None, train_s: list) -> tuple[float, str]:
         labels.append(s.label)
     if not images:
         return 1.0, "no readable training image to choose a zoom from"
-    zoom, rates = choose_zoom(start, images, labels)
+    zoom = rule(images, labels)
     return zoom, f"chosen by {init} as train would, from its character error rates " + ", ".join(
         f"{z:g}x {r:.3f}" for z, r in rates.items())
 

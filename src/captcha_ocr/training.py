@@ -38,10 +38,9 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
@@ -61,16 +60,12 @@ from .metrics import SUSPECT_CONFIDENCE
 from .mixing import StripMixer
 from .model import count_parameters
 from .plateau import PlateauWatch, case_advice, diagnose
-from .recognizer import Recognizer
 from .recorder import RunRecorder, write_run_report
 from .samples import Sample
 from .schedule import Replan, planned_epochs
 from .shipped import is_general
 from .system import CTCSystem
-from .zooms import choose_zoom
-
-if TYPE_CHECKING:
-    from PIL import Image
+from .zooms import start_zoom
 
 # Under this many training images a run from scratch recommends the general model in its log: with
 # 50 and 100 labels it was far better on every set measured (bench/fewshot.py, bench/RESULTS.md)
@@ -165,25 +160,12 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
     return preset
 
 
-def _zoom_rule(req: TrainRequest, init: Bundle | None, note) -> float | Callable:
-    """``TrainRequest.zoom``, or what replaces None: a chooser of the general model's best zoom for the
-    labelled images (:func:`~captcha_ocr.zooms.choose_zoom`; ``note`` logs its choice), the start
-    model's zoom, or 1 from random weights."""
-    if req.zoom is not None:
-        return req.zoom
-    if init is None:
-        return 1.0
-    if not is_general(init.provenance):
-        return init.preprocess.zoom
-
-    def choose(images: Sequence[Image.Image], labels: Sequence[str]) -> float:
-        zoom, rates = choose_zoom(Recognizer(init), images, labels)
-        note(f"input zoom {zoom:g}x (the rows' middle {1 / zoom:.0%}): the start model's character error rate on "
-             f"the training images at each zoom: " + ", ".join(f"{z:g}x {r:.3f}" for z, r in rates.items())
-             + " (--zoom sets it)")
-        return zoom
-
-    return choose
+def _log_zoom_choice(note: Callable[[str], None]) -> Callable[[float, dict[float, float]], None]:
+    """``on_choice`` for :func:`~captcha_ocr.zooms.start_zoom`: the log line of the chosen zoom."""
+    return lambda zoom, rates: note(
+        f"input zoom {zoom:g}x (the rows' middle {1 / zoom:.0%}): the start model's character error rate on "
+        f"the training images at each zoom: " + ", ".join(f"{z:g}x {r:.3f}" for z, r in rates.items())
+        + " (--zoom sets it)")
 
 
 def start_point(req: TrainRequest, preset: Preset) -> tuple[str | None, str]:
@@ -277,7 +259,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     train_data, val_data, charset, preprocess, skipped = prepare_data(
         req.data, preset, val, height, req.width, req.label_pattern, req.progress, notes.append, req.case,
         start_size=(init.preprocess.height, init.preprocess.width) if init is not None else None,
-        zoom=_zoom_rule(req, init, notes.append))
+        zoom=start_zoom(req.zoom, init, _log_zoom_choice(notes.append)))
     notes += [f"skipped {why}" if str(path) in why else f"skipped {path}: {why}" for path, why in skipped]
     tc = tc.sized_for(len(train_data))  # the batch size, where the preset leaves it to the data
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)

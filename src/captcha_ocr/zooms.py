@@ -22,13 +22,14 @@ the 48 input rows on each glyph.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 if TYPE_CHECKING:
+    from .bundle import Bundle
     from .recognizer import Recognizer
 
 # quarters of an octave from 0.71x to 1.41x: the general model's zooms
@@ -98,3 +99,30 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
         if rates[zoom] < rates[best] - CER_TIE:
             best = zoom
     return best, rates
+
+
+def start_zoom(zoom: float | None, init: Bundle | None,
+               on_choice: Callable[[float, dict[float, float]], None] | None = None,
+               ) -> float | Callable[[Sequence[Image.Image], Sequence[str]], float]:
+    """The input zoom of a run from the model ``init`` (``None``: random weights): ``zoom`` when given;
+    else 1 from random weights, a trained model's own zoom, or, from the general model, a chooser that
+    picks it from the labelled images and their labels (:func:`choose_zoom`) and tells ``on_choice``
+    the zoom and each candidate's CER. What ``train`` and ``preview`` both use."""
+    from .shipped import is_general
+
+    if zoom is not None:
+        return zoom
+    if init is None:
+        return 1.0
+    if not is_general(init.provenance):
+        return init.preprocess.zoom
+
+    def choose(images: Sequence[Image.Image], labels: Sequence[str]) -> float:
+        from .recognizer import Recognizer
+
+        chosen, rates = choose_zoom(Recognizer(init), images, labels)
+        if on_choice is not None:
+            on_choice(chosen, rates)
+        return chosen
+
+    return choose
