@@ -202,3 +202,28 @@ def test_preprocess_load_is_the_one_image_path(tmp_path):
         pre.load(path.read_bytes(), "upload.png", max_pixels=1000)
     with pytest.raises(ImageLoadError, match="upload.png: empty file"):
         pre.load(b"", "upload.png")
+
+
+def test_a_file_listed_twice_is_used_once_or_skipped_when_its_labels_differ(tmp_path):
+    from captcha_ocr.config import get_preset
+    from captcha_ocr.dataset import prepare_data
+
+    rows = [(f"img{i}.png", f"{i:02d}") for i in range(10)]
+    rows += [("img0.png", "00"), ("img1.png", "71")]  # the same label again; a different one
+    for name, _ in rows:
+        write_png(tmp_path / name)
+    (tmp_path / "labels.csv").write_text("file,label\n" + "".join(f"{f},{lab}\n" for f, lab in rows))
+    notes: list[str] = []
+    data = prepare_data(str(tmp_path), get_preset("default"), progress=False, print_fn=notes.append)
+    used = sorted(data.train.labels + data.val.labels)
+    assert used == [f"{i:02d}" for i in range(10) if i != 1]  # img0 once, img1 not at all
+    (path, why), = data.skipped
+    assert path.name == "img1.png" and "different labels ('01', '71')" in why
+
+    # a validation folder that is the training folder is named, not silently scored
+    val = tmp_path / "val"
+    for i in range(3):
+        write_png(val / f"v{i}.png")
+    (val / "labels.csv").write_text("file,label\n../img2.png,02\nv0.png,33\nv1.png,34\n")
+    prepare_data(str(tmp_path), get_preset("default"), val=str(val), progress=False, print_fn=notes.append)
+    assert any("1 of the 3 validation images are training images too" in n and "img2.png" in n for n in notes)

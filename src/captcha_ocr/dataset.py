@@ -23,7 +23,7 @@ from .config import Preset, feature_map_size, frame_width
 from .errors import DataError
 from .geometry import choose_geometry
 from .images import LoadReport, Preprocess, read_images, to_arrays
-from .samples import Sample, find_samples, split_samples
+from .samples import Sample, find_samples, once_each, split_samples
 
 
 @dataclass
@@ -115,7 +115,7 @@ class TrainingData(NamedTuple):
     val: LabelledImages
     charset: Charset
     preprocess: Preprocess
-    skipped: list[tuple[Path, str]]  # unreadable files and why
+    skipped: list[tuple[Path, str]]  # unreadable files (and files listed with two labels) and why
 
 
 def prepare_data(
@@ -140,20 +140,26 @@ def prepare_data(
     fine-tune's start model's ``(height, width)``, fixes the height and bounds the width from
     below). ``zoom`` zooms every image's rows before resizing (:class:`Preprocess`), or
     chooses that zoom from the training images and their cased labels. Labels are cased by the
-    ``case`` policy (see :class:`~captcha_ocr.charset.Charset`). Bad files are skipped and reported;
+    ``case`` policy (see :class:`~captcha_ocr.charset.Charset`). Bad files, and files a manifest lists
+    twice with different labels, are skipped and reported (a file listed twice alike is used once);
     unusable labels raise :class:`DataError` naming the files.
     """
-    samples = data if isinstance(data, list) else find_samples(data, label_pattern)
+    samples, skipped = once_each(data if isinstance(data, list) else find_samples(data, label_pattern))
     images, report = read_images(samples, progress=progress, desc="reading training images")
-    skipped = list(report.skipped)
+    skipped += report.skipped
     if not report.samples:
         raise DataError(f"{data}: none of the {len(samples)} images could be read")
     by_path = dict(zip([s.path for s in report.samples], images))
     if val is not None:
-        val_list = val if isinstance(val, list) else find_samples(val, label_pattern)
+        val_list, val_dropped = once_each(val if isinstance(val, list) else find_samples(val, label_pattern))
         val_images, val_report = read_images(val_list, progress=progress, desc="reading validation images")
-        skipped += val_report.skipped
+        skipped += val_dropped + val_report.skipped
         train_s, val_s = report.samples, val_report.samples
+        both = sorted({s.path.resolve() for s in train_s} & {s.path.resolve() for s in val_s})
+        if both:
+            print_fn(f"warning: {len(both)} of the {len(val_s)} validation images are training images too "
+                     f"(first: {both[0]}); the validation accuracy will read higher than on captchas the "
+                     f"model has not seen")
         val_by_path = dict(zip([s.path for s in val_s], val_images))
     else:
         train_s, val_s = split_samples(report.samples, preset.train.val_fraction, preset.train.seed)

@@ -146,6 +146,23 @@ def find_samples(root: str | os.PathLike, label_pattern: str | None = None) -> l
     return samples
 
 
+def once_each(samples: Sequence[Sample]) -> tuple[list[Sample], list[tuple[Path, str]]]:
+    """Each file once: a file listed twice with the same label is kept once; one listed with different
+    labels is dropped, since either label may be the wrong one. Returns ``(kept, dropped)``, the
+    dropped as ``(path, why)`` (what :class:`~captcha_ocr.images.LoadReport` lists as skipped)."""
+    labels_of: dict[Path, list[str]] = {}
+    for s in samples:
+        labels_of.setdefault(s.path, []).append(s.label)
+    kept, dropped = [], []
+    for path, labels in labels_of.items():
+        if len(set(labels)) == 1:
+            kept.append(Sample(path, labels[0]))
+        else:
+            dropped.append((path, f"the manifest lists it {len(labels)} times with different labels "
+                                  f"({', '.join(map(repr, labels))}); fix the manifest to train on it"))
+    return kept, dropped
+
+
 def split_samples(
     samples: Sequence[Sample], val_fraction: float = 0.1, seed: int = 42
 ) -> tuple[list[Sample], list[Sample]]:
