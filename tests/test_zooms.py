@@ -13,7 +13,7 @@ from captcha_ocr import Recognizer
 from captcha_ocr.cli.common import apply_widths
 from captcha_ocr.images import Preprocess
 from captcha_ocr.styles import draw_style
-from captcha_ocr.zooms import choose_zoom, zoom_ladder, zoom_rows
+from captcha_ocr.zooms import CER_TIE, choose_zoom, sign_test, zoom_ladder, zoom_rows
 from conftest import tiny_bundle
 
 
@@ -129,8 +129,9 @@ class _ReadsBestAt:
 def test_the_fine_tune_zoom_is_the_one_read_best_and_one_nearer_1_wins_a_near_tie():
     labels = ["abcd"] * 10  # the stand-in "reads" its image, here the label itself
     rec = _ReadsBestAt({1.0: 2, 1.1892: 1, 1.4142: 0})
-    zoom, rates = choose_zoom(rec, labels, labels)
+    zoom, rates, better_worse = choose_zoom(rec, labels, labels)
     assert zoom == 1.4142 and rates == {1.0: 0.5, 1.1892: 0.25, 1.4142: 0.0}
+    assert better_worse == {1.0: (0, 0), 1.1892: (10, 0), 1.4142: (10, 0)}
     assert rec.zooms == (0.5, 1.0)  # left as it was
     near = _ReadsBestAt({1.0: 0, 1.1892: 0, 1.4142: 0})
     assert choose_zoom(near, labels, labels)[0] == 1.0
@@ -143,14 +144,43 @@ def test_the_fine_tune_zoom_is_the_one_read_best_and_one_nearer_1_wins_a_near_ti
     assert counting.counts == [84] * 3 and counting.read_at == [1.0, 1.1892, 1.4142]  # every 3rd of 250
 
 
+class _ReadsPerImage:
+    """A stand-in recogniser that reads image ``i`` (a string: its label) with ``errors[zoom][i]`` of its
+    first characters wrong."""
+
+    def __init__(self, errors: dict[float, list[int]]):
+        self.zooms, self.errors = (1.0,), errors
+
+    def predict(self, images):
+        zoom, = self.zooms
+        return [Namespace(text="x" * e + label[e:]) for e, label in zip(self.errors[zoom], images)]
+
+
+def test_a_zoom_must_read_clearly_more_images_better_than_worse_not_only_fewer_characters_wrong():
+    assert sign_test(0, 0) == 1.0 and sign_test(5, 0) == 1 / 32 and sign_test(1, 1) == 0.75
+    labels = ["abcdefgh"] * 40
+    # zoomed in, 9 images read perfectly that read 3 characters wrong at 1x, but 6 others lose 2
+    # (a crop through glyphs that sit high or low): far fewer characters wrong, but 9 against 6
+    # images better is what chance gives (p 0.30), so the rows stay whole
+    at_1 = [3] * 9 + [0] * 31
+    cropped = [0] * 9 + [2] * 6 + [0] * 25
+    zoom, rates, better_worse = choose_zoom(_ReadsPerImage({1.0: at_1, 1.1892: cropped, 1.4142: [8] * 40}),
+                                            labels, labels)
+    assert rates[1.1892] < rates[1.0] - CER_TIE and better_worse[1.1892] == (9, 6)
+    assert zoom == 1.0
+    # 15 better and none worse is clear: zoomed in
+    assert choose_zoom(_ReadsPerImage({1.0: [3] * 15 + [0] * 25, 1.1892: [0] * 40, 1.4142: [8] * 40}),
+                       labels, labels).zoom == 1.1892
+
+
 def test_the_general_model_chooses_to_zoom_in_on_text_drawn_small_in_a_tall_image():
     rec = Recognizer.load("general")
     drawn = [draw_style("tiny", 3, i) for i in range(30)]
     labels = [label for label, _ in drawn]
     small = [zoom_rows(image.convert("RGB"), 0.45) for _, image in drawn]  # the text in the middle 45% of the rows
-    zoom, rates = choose_zoom(rec, small, labels)
+    zoom, rates, _ = choose_zoom(rec, small, labels)
     assert zoom > 1 and rates[zoom] < rates[1.0], rates
-    zoom, rates = choose_zoom(rec, [image for _, image in drawn], labels)  # framed as in pretraining
+    zoom, rates, _ = choose_zoom(rec, [image for _, image in drawn], labels)  # framed as in pretraining
     assert zoom == 1.0, rates
 
 

@@ -115,10 +115,10 @@ def _train_zoom(init: str | None, train_s: list) -> tuple[float, str]:
     The general model chooses from the training images ``train``'s choice reads (at most
     :data:`~captcha_ocr.zooms.CHOOSE_ON`, evenly spaced)."""
     from .bundle import load_bundle
-    from .zooms import CHOOSE_ON, start_zoom
+    from .zooms import CHOOSE_ON, ZoomChoice, describe_choice, start_zoom
 
-    rates: dict[float, float] = {}
-    rule = start_zoom(None, load_bundle(init) if init else None, lambda _, r: rates.update(r))
+    choices: list[ZoomChoice] = []
+    rule = start_zoom(None, load_bundle(init) if init else None, choices.append)
     if not callable(rule):
         return rule, "random weights: no zoom" if init is None else f"{init}'s own zoom"
     step = max(1, -(-len(train_s) // CHOOSE_ON))  # the images train's choice reads (every step-th)
@@ -132,8 +132,7 @@ def _train_zoom(init: str | None, train_s: list) -> tuple[float, str]:
     if not images:
         return 1.0, "no readable training image to choose a zoom from"
     zoom = rule(images, labels)
-    return zoom, f"chosen by {init} as train would, from its character error rates " + ", ".join(
-        f"{z:g}x {r:.3f}" for z, r in rates.items())
+    return zoom, f"chosen by {init} as train would, from its {describe_choice(choices[0])}"
 
 
 def _augmented(batch: np.ndarray, pre: Preprocess, level: str, seed: int) -> np.ndarray:

@@ -65,7 +65,7 @@ from .samples import Sample
 from .schedule import Replan, planned_epochs
 from .shipped import is_general
 from .system import CTCSystem
-from .zooms import start_zoom
+from .zooms import ZoomChoice, describe_choice, start_zoom
 
 # Under this many training images a run from scratch recommends the general model in its log: with
 # 50 and 100 labels it was far better on every set measured (bench/fewshot.py, bench/RESULTS.md)
@@ -160,12 +160,11 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
     return preset
 
 
-def _log_zoom_choice(note: Callable[[str], None]) -> Callable[[float, dict[float, float]], None]:
+def _log_zoom_choice(note: Callable[[str], None]) -> Callable[[ZoomChoice], None]:
     """``on_choice`` for :func:`~captcha_ocr.zooms.start_zoom`: the log line of the chosen zoom."""
-    return lambda zoom, rates: note(
-        f"input zoom {zoom:g}x (the rows' middle {1 / zoom:.0%}): the start model's character error rate on "
-        f"the training images at each zoom: " + ", ".join(f"{z:g}x {r:.3f}" for z, r in rates.items())
-        + " (--zoom sets it)")
+    return lambda choice: note(
+        f"input zoom {choice.zoom:g}x (the rows' middle {1 / choice.zoom:.0%}), from the start model's readings "
+        f"of the training images: {describe_choice(choice)} (--zoom sets it)")
 
 
 def start_point(req: TrainRequest, preset: Preset) -> tuple[str | None, str]:

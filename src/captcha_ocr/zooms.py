@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -69,45 +69,73 @@ def zoom_rows(image: Image.Image, zoom: float) -> Image.Image:
 FINE_TUNE_ZOOMS = zoom_ladder((0, 1, 2))
 CHOOSE_ON = 100  # labelled images at most that choose_zoom reads (evenly spaced)
 CER_TIE = 0.01  # a zoom must read this much better (CER) than one nearer 1 to be chosen
+SIGN_TEST_P = 0.05  # ... and read more images better than worse than 1x, beyond chance (a one-sided sign test)
+
+
+class ZoomChoice(NamedTuple):
+    """What :func:`choose_zoom` decided, and from what."""
+
+    zoom: float
+    rates: dict[float, float]  # each candidate's character error rate, case ignored
+    better_worse: dict[float, tuple[int, int]]  # each candidate's images read with fewer / more errors than at 1x
+
+
+def sign_test(better: int, worse: int) -> float:
+    """The one-sided sign test's p-value: the chance of at least ``better`` of ``better + worse``
+    images read better if better and worse were equally likely (1 when none differ)."""
+    n = better + worse
+    return sum(math.comb(n, k) for k in range(better, n + 1)) / 2 ** n if n else 1.0
 
 
 def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: Sequence[str],
-                candidates: Sequence[float] = FINE_TUNE_ZOOMS,
-                limit: int = CHOOSE_ON) -> tuple[float, dict[float, float]]:
+                candidates: Sequence[float] = FINE_TUNE_ZOOMS, limit: int = CHOOSE_ON) -> ZoomChoice:
     """The zoom a fine-tune of ``recognizer`` (the general model) should read a site at: of
     ``candidates``, the one at which it reads the labelled ``images`` (at most ``limit`` of them) with
-    the lowest character error rate, case ignored; one nearer 1 is kept unless another reads
-    :data:`CER_TIE` better. Small text in a tall image reads better zoomed in, and its fine-tune then
-    learns from more rows per glyph. Returns the zoom and each candidate's CER; ``recognizer.zooms``
-    is left as it was."""
-    from .metrics import character_error_rate
+    the lowest character error rate, case ignored. A zoom other than 1 must also read clearly more of
+    the images better than worse than at 1 (:func:`sign_test` under :data:`SIGN_TEST_P`), since a
+    crop that helps most images can cut the glyphs of a site that draws text at any height; and one
+    nearer 1 is kept unless another reads :data:`CER_TIE` better. Small text in a tall image reads
+    better zoomed in, and its fine-tune then learns from more rows per glyph. ``recognizer.zooms`` is
+    left as it was."""
+    from .metrics import edit_distance
 
     step = max(1, -(-len(images) // limit))
     images, truths = list(images)[::step], [t.casefold() for t in list(labels)[::step]]
+    chars = sum(map(len, truths))
     before = recognizer.zooms
-    rates: dict[float, float] = {}
+    errors: dict[float, list[int]] = {}
     try:
-        for zoom in candidates:
+        for zoom in (1.0, *(z for z in candidates if z != 1.0)):
             recognizer.zooms = (zoom,)
-            texts = [p.text.casefold() for p in recognizer.predict(images)]
-            rates[zoom] = character_error_rate(truths, texts)
+            errors[zoom] = [edit_distance(t, p.text.casefold()) for t, p in zip(truths, recognizer.predict(images))]
     finally:
         recognizer.zooms = before
-    nearest_first = sorted(rates, key=lambda z: abs(math.log(z)))
+    rates = {z: sum(e) / chars if chars else float(sum(e) > 0) for z, e in errors.items()}
+    better_worse = {z: (sum(b < a for a, b in zip(errors[1.0], e)), sum(b > a for a, b in zip(errors[1.0], e)))
+                    for z, e in errors.items()}
+    nearest_first = sorted((z for z in rates if z == 1.0 or sign_test(*better_worse[z]) < SIGN_TEST_P),
+                           key=lambda z: abs(math.log(z)))
     best = nearest_first[0]
     for zoom in nearest_first[1:]:
         if rates[zoom] < rates[best] - CER_TIE:
             best = zoom
-    return best, rates
+    return ZoomChoice(best, rates, better_worse)
 
 
-def start_zoom(zoom: float | None, init: Bundle | None,
-               on_choice: Callable[[float, dict[float, float]], None] | None = None,
+def describe_choice(choice: ZoomChoice) -> str:
+    """``choice``'s evidence in words, for a log: each zoom's CER, and the images it read better and
+    worse than 1x."""
+    return ("character error rates " + ", ".join(f"{z:g}x {r:.3f}" for z, r in choice.rates.items())
+            + "; images read better / worse than at 1x: "
+            + ", ".join(f"{z:g}x {b} / {w}" for z, (b, w) in choice.better_worse.items() if z != 1.0))
+
+
+def start_zoom(zoom: float | None, init: Bundle | None, on_choice: Callable[[ZoomChoice], None] | None = None,
                ) -> float | Callable[[Sequence[Image.Image], Sequence[str]], float]:
     """The input zoom of a run from the model ``init`` (``None``: random weights): ``zoom`` when given;
     else 1 from random weights, a trained model's own zoom, or, from the general model, a chooser that
     picks it from the labelled images and their labels (:func:`choose_zoom`) and tells ``on_choice``
-    the zoom and each candidate's CER. What ``train`` and ``preview`` both use."""
+    its :class:`ZoomChoice`. What ``train`` and ``preview`` both use."""
     from .shipped import is_general
 
     if zoom is not None:
@@ -120,9 +148,9 @@ def start_zoom(zoom: float | None, init: Bundle | None,
     def choose(images: Sequence[Image.Image], labels: Sequence[str]) -> float:
         from .recognizer import Recognizer
 
-        chosen, rates = choose_zoom(Recognizer(init), images, labels)
+        choice = choose_zoom(Recognizer(init), images, labels)
         if on_choice is not None:
-            on_choice(chosen, rates)
-        return chosen
+            on_choice(choice)
+        return choice.zoom
 
     return choose
