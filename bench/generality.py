@@ -3,8 +3,9 @@
 Each set: 800 training and 200 validation images (fewer where the set is smaller: 80% / 20%),
 drawn with a fixed shuffle (seed 0) so every run sees the same split. Sets: the reference data,
 every `dev_suite` scheme, and generated hard styles (`captcha_ocr.styles`, 1,000 images each,
-written once under bench/out/styles/). Four more named styles (`HELD_OUT_STYLES`) run only when
-named in --sets: no recipe choice was measured on them. Results are appended to bench/out/generality.jsonl as
+written once under bench/out/styles/). Four more named styles (`HELD_OUT_STYLES`) and the four
+published packages' schemes of `bench/pip_schemes.py` (`PIP_SCHEMES`) run only when named in --sets:
+no recipe choice was measured on them. Results are appended to bench/out/generality.jsonl as
 each run ends; a rerun skips the (set, seed) pairs already there, so an interrupted run resumes.
 
     python bench/generality.py --data ../shared/datasets                  # every set, seed 42
@@ -12,6 +13,7 @@ each run ends; a rerun skips the (set, seed) pairs already there, so an interrup
     python bench/generality.py --data ../shared/datasets --init none --tag scratch   # from random weights
     python bench/generality.py --sets pale --extra 3200 --minutes 15 --tag more-labels  # 4,000 labels, 15 min
     python bench/generality.py --sets dotted,boxed,jpeg_noisy,wavy --tag held-out     # styles never tuned on
+    python bench/generality.py --sets django_simple,wheezy,multicolor,gvcode --tag pip   # packages' schemes
 
 ``--extra N`` adds N more labelled training images of the same scheme (the validation images stay
 the same): a dev-suite set's images past the first 1,000 of its shuffle, or for a generated style
@@ -37,6 +39,8 @@ from captcha_ocr import Recognizer
 from captcha_ocr.samples import Sample, find_samples
 from captcha_ocr.styles import generate_style
 from captcha_ocr.training import TrainRequest, train
+from pip_schemes import SCHEMES as PIP_SCHEMES
+from pip_schemes import scheme_folder
 
 OUT = Path(__file__).parent / "out"
 STYLE_SETS = ("outline", "pale", "tiny", "long", "mixed62")
@@ -58,8 +62,11 @@ def load_set(name: str, data: Path) -> list[Sample]:
         if not (folder / "labels.csv").is_file():
             generate_style(folder, name, 1000, seed=0)
         samples = find_samples(folder)
+    elif name in PIP_SCHEMES:
+        samples = find_samples(scheme_folder(name))
     else:
-        raise SystemExit(f"unknown set {name!r}: ref, or one of {', '.join(DEV_SETS + STYLE_SETS + HELD_OUT_STYLES)}")
+        raise SystemExit(f"unknown set {name!r}: ref, or one of "
+                         f"{', '.join(DEV_SETS + STYLE_SETS + HELD_OUT_STYLES + PIP_SCHEMES)}")
     samples = sorted(samples, key=lambda s: str(s.path))
     random.Random(0).shuffle(samples)
     return samples

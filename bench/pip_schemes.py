@@ -1,0 +1,143 @@
+"""Captcha schemes from four published Python captcha packages, drawn at their defaults: sets no one here
+has tuned on, and the kind a site built on one of these packages shows.
+
+- `django_simple` (django-simple-captcha 0.7.0): about 83x29, 4 upper-case letters, rotated, arcs and
+  dots (its Vera font).
+- `wheezy` (wheezy.captcha 3.2.2): 200x75, 4 of 32 (no 0/O, 1/I), warped, a curve and noise (the
+  recipe of its docs, in Liberation Mono Bold).
+- `multicolor` (multicolorcaptcha 1.2.0): 640x360 (a 640x128 band inside a transparent frame), 4 digits,
+  coloured, lines and circles.
+- `gvcode` (gvcode 1.0.3): 200x80, 5 of 62 (mixed case), coloured letters and lines (its bundled Arial).
+
+The packages live in their own venv (`bench/.pip-schemes-venv`, made the first time; `django-simple-captcha`
+installs a top-level package named `captcha`, as the `captcha` package our tests use does). `wheezy` needs
+Liberation Mono Bold (`apt-get install fonts-liberation`). Each image ``i`` is drawn after
+``random.seed(i)``, so a set is the same on every machine with the same packages.
+
+    python bench/pip_schemes.py                 # write all four under bench/out/pip_schemes/ (1,000 each)
+    python bench/generality.py --sets django_simple,wheezy,multicolor,gvcode --tag s31-pip
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+from pathlib import Path
+
+OUT = Path(__file__).parent / "out" / "pip_schemes"
+VENV = Path(__file__).parent / ".pip-schemes-venv"
+PACKAGES = ("django-simple-captcha==0.7.0", "Django==5.2.19", "wheezy.captcha==3.2.2", "multicolorcaptcha==1.2.0",
+            "gvcode==1.0.3", "pillow")
+SCHEMES = ("django_simple", "wheezy", "multicolor", "gvcode")
+WHEEZY_FONT = Path("/usr/share/fonts/truetype/liberation/LiberationMono-Bold.ttf")
+
+# run inside the venv: python - OUT COUNT NAME (writes OUT/NNNN.png and OUT/labels.csv)
+DRAW_SCRIPT = r'''
+import csv, io, random, sys
+from pathlib import Path
+
+out, count, name, font = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+
+def django_simple():
+    import django
+    from django.conf import settings
+    settings.configure(INSTALLED_APPS=["captcha"], USE_TZ=True)
+    django.setup()
+    from types import SimpleNamespace
+    from captcha.helpers import random_char_challenge
+    from captcha.views import _captcha_image
+
+    def draw():
+        challenge, _ = random_char_challenge()  # the image shows the challenge (the answer is its lower case)
+        return _captcha_image(SimpleNamespace(challenge=challenge), 1).content, challenge
+    return draw
+
+
+def wheezy():
+    from wheezy.captcha.image import background, captcha, curve, noise, offset, rotate, smooth, text, warp
+    make = captcha(drawings=[background(), text(fonts=[font], drawings=[warp(), rotate(), offset()]),
+                             curve(), noise(), smooth()])
+    chars = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+    def draw():
+        label = "".join(random.sample(chars, 4))
+        buf = io.BytesIO()
+        make(label).save(buf, "PNG")
+        return buf.getvalue(), label
+    return draw
+
+
+def multicolor():
+    from multicolorcaptcha import CaptchaGenerator
+    gen = CaptchaGenerator(2)
+
+    def draw():
+        made = gen.gen_captcha_image(difficult_level=2)
+        buf = io.BytesIO()
+        made.image.save(buf, "PNG")
+        return buf.getvalue(), made.characters
+    return draw
+
+
+def gvcode():
+    from gvcode import VFCode
+
+    def draw():
+        code = VFCode()
+        code.generate_mix()
+        return code.get_img_bytes(), code.code
+    return draw
+
+
+draw = globals()[name]()
+out.mkdir(parents=True, exist_ok=True)
+rows = []
+for i in range(count):
+    random.seed(i)
+    data, label = draw()
+    (out / f"{i:04d}.png").write_bytes(data)
+    rows.append((f"{i:04d}.png", label))
+with open(out / "labels.csv.part", "w", newline="") as fh:
+    writer = csv.writer(fh)
+    writer.writerow(["file", "label"])
+    writer.writerows(rows)
+(out / "labels.csv.part").replace(out / "labels.csv")
+'''
+
+
+def venv_python() -> Path:
+    """The schemes venv's python, creating the venv (and installing :data:`PACKAGES`) the first time."""
+    python = VENV / "bin" / "python"
+    if not python.is_file():
+        print(f"creating {VENV} and installing {', '.join(PACKAGES)} into it ...", flush=True)
+        subprocess.run(["python3", "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES], check=True)
+    return python
+
+
+def scheme_folder(name: str, count: int = 1000) -> Path:
+    """The folder of scheme ``name``'s ``count`` images (``labels.csv`` manifest), drawn the first time."""
+    if name not in SCHEMES:
+        raise SystemExit(f"unknown scheme {name!r}: one of {', '.join(SCHEMES)}")
+    folder = OUT / name
+    if not (folder / "labels.csv").is_file():
+        if name == "wheezy" and not WHEEZY_FONT.is_file():
+            raise SystemExit(f"{WHEEZY_FONT} is missing: apt-get install fonts-liberation")
+        print(f"drawing {count} {name} captchas into {folder} ...", flush=True)
+        subprocess.run([str(venv_python()), "-c", DRAW_SCRIPT, str(folder), str(count), name, str(WHEEZY_FONT)],
+                       check=True)
+    return folder
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--schemes", default=",".join(SCHEMES))
+    p.add_argument("--count", type=int, default=1000)
+    a = p.parse_args()
+    for name in a.schemes.split(","):
+        print(scheme_folder(name, a.count))
+
+
+if __name__ == "__main__":
+    main()
