@@ -227,3 +227,16 @@ def test_a_file_listed_twice_is_used_once_or_skipped_when_its_labels_differ(tmp_
     (val / "labels.csv").write_text("file,label\n../img2.png,02\nv0.png,33\nv1.png,34\n")
     prepare_data(str(tmp_path), get_preset("default"), val=str(val), progress=False, print_fn=notes.append)
     assert any("1 of the 3 validation images are training images too" in n and "img2.png" in n for n in notes)
+
+
+def test_eval_scores_a_file_listed_twice_once_and_skips_one_whose_labels_differ(tmp_path):
+    from captcha_ocr import Recognizer
+    from captcha_ocr.evaluation import evaluate
+
+    for name in ("a", "b", "c"):
+        write_png(tmp_path / f"{name}.png")
+    (tmp_path / "labels.csv").write_text("file,label\na.png,12\nb.png,34\na.png,12\nc.png,56\nc.png,57\n")
+    result = evaluate(Recognizer.load("general"), find_samples(tmp_path), progress=False)
+    assert sorted(s.path.name for s in result.samples) == ["a.png", "b.png"]
+    (path, why), = result.skipped
+    assert path.name == "c.png" and "different labels ('56', '57')" in why

@@ -10,7 +10,7 @@ from .dataset import check_labels
 from .decode import DecodeOptions
 from .metrics import case_only_mistakes, character_error_rate, edit_distance, sequence_accuracy, suspect_labels
 from .recognizer import Prediction, Recognizer
-from .samples import Sample
+from .samples import Sample, once_each
 
 
 @dataclass
@@ -81,7 +81,8 @@ def evaluate(
     progress: bool = True,
 ) -> EvalResult:
     """Predict every readable sample (``options``: the decoder; default constrained); unreadable
-    files are skipped and listed.
+    files, and files listed twice with different labels, are skipped and listed (a file listed twice
+    alike is scored once).
 
     Labels are scored under the model's case policy (``rec.charset.case``: a model trained with
     ``--case lower`` is scored against lower-cased labels). Raises
@@ -89,11 +90,10 @@ def evaluate(
     """
     from tqdm.auto import tqdm
 
-    samples = [Sample(s.path, rec.charset.apply_case(s.label)) for s in samples]
+    samples, skipped = once_each([Sample(s.path, rec.charset.apply_case(s.label)) for s in samples])
     check_labels(samples, time_steps=10**9, charset=rec.charset)
     kept: list[Sample] = []
     preds: list[Prediction] = []
-    skipped: list[tuple[Path, str]] = []
     results = rec.predict_files([s.path for s in samples], options, batch_size=batch_size)
     for sample, r in tqdm(zip(samples, results), total=len(samples), desc="reading images", disable=not progress,
                           leave=False):

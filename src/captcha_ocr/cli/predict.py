@@ -37,8 +37,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
     apply_widths(rec, a)
     samples = find_samples(a.data, a.label_pattern)
     result = evaluate(rec, samples, options, batch_size=a.batch_size, progress=show_progress(a.no_progress))
-    for _path, why in result.skipped:
-        print(f"skipped {why}", file=sys.stderr)
+    for path, why in result.skipped:
+        print(f"skipped {why}" if str(path) in why else f"skipped {path}: {why}", file=sys.stderr)
     if not result.samples:
         raise DataError(f"{a.data}: no readable images")
     n = len(result.samples)
@@ -57,7 +57,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
             "suspect_labels": [str(s.path) for s, _ in suspects],
         }, indent=2))
         return 0
-    print(f"images:    {n}" + (f" ({len(result.skipped)} unreadable skipped)" if result.skipped else ""))
+    print(f"images:    {n}" + (f" ({len(result.skipped)} skipped)" if result.skipped else ""))
     print(f"accuracy:  {result.accuracy:.2%}  ({n - len(mistakes)}/{n} exact)")
     if result.case_only:
         print(f"case ignored: {result.accuracy_case_ignored:.2%}  ({result.case_only} read wrong in "
