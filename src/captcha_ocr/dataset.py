@@ -23,6 +23,7 @@ from .config import Preset, feature_map_size, frame_width
 from .errors import DataError
 from .geometry import choose_geometry
 from .images import LoadReport, Preprocess, read_images, to_arrays
+from .margins import FULL, choose_crop, crop_image, describe_crop
 from .samples import Sample, find_samples, once_each, split_samples
 
 
@@ -130,6 +131,7 @@ def prepare_data(
     case: str = "keep",
     start_size: tuple[int, int] | None = None,
     zoom: float | Callable[[list[Image.Image], list[str]], float] = 1.0,
+    crop: Sequence[float] | str = FULL,
 ) -> TrainingData:
     """A folder (or samples) -> train and validation images, charset and preprocessing.
 
@@ -138,8 +140,10 @@ def prepare_data(
     chosen from the training images (``height``/``width`` override either; a ``height`` alone,
     with no size fixed by the preset, gets the width chosen at that height; ``start_size``, a
     fine-tune's start model's ``(height, width)``, fixes the height and bounds the width from
-    below). ``zoom`` zooms every image's rows before resizing (:class:`Preprocess`), or
-    chooses that zoom from the training images and their cased labels. Labels are cased by the
+    below). ``crop`` cuts every image to a box first (:class:`Preprocess`), or with ``"auto"``
+    cuts off the margins empty in every training image (:func:`~captcha_ocr.margins.choose_crop`).
+    ``zoom`` zooms every image's rows before resizing, or chooses that zoom from the (cut) training
+    images and their cased labels. Labels are cased by the
     ``case`` policy (see :class:`~captcha_ocr.charset.Charset`). Bad files, and files a manifest lists
     twice with different labels, are skipped and reported (a file listed twice alike is used once);
     unusable labels raise :class:`DataError` naming the files.
@@ -172,10 +176,17 @@ def prepare_data(
     charset = Charset.from_labels([s.label for s in train_s + val_s if s.label], case)
     train_s = [Sample(s.path, charset.apply_case(s.label)) for s in train_s]
     val_s = [Sample(s.path, charset.apply_case(s.label)) for s in val_s]
+    if crop == "auto":
+        crop = choose_crop([by_path[s.path] for s in train_s])
+        if crop != FULL:
+            print_fn(f"input crop: {describe_crop(crop)} of each image, "
+                     f"the box that holds every training image's content (the rest is empty margin; "
+                     f"--crop none keeps whole images)")
+    cut = {path: crop_image(image, crop) for path, image in by_path.items()} if crop != FULL else by_path
     if height or width or preset.image_size is None:
         # a given height (--height, or an init model's) fixes it: the width is then chosen at that height
         fixed = dict(min_height=height, max_height=height) if height else {}
-        geometry = choose_geometry([by_path[s.path].size for s in train_s], [s.label for s in train_s],
+        geometry = choose_geometry([cut[s.path].size for s in train_s], [s.label for s in train_s],
                                    frame_width(preset.model.stages), start_size=start_size, **fixed)
         for note in geometry.notes:
             print_fn(f"input size: {note}")
@@ -184,8 +195,8 @@ def prepare_data(
     else:
         height, width = preset.image_size
     if callable(zoom):
-        zoom = zoom([by_path[s.path] for s in train_s], [s.label for s in train_s])
-    preprocess = Preprocess.for_preset(preset, height, width, zoom)
+        zoom = zoom([cut[s.path] for s in train_s], [s.label for s in train_s])
+    preprocess = Preprocess.for_preset(preset, height, width, zoom, crop)
     check_labels(train_s + val_s, feature_map_size(height, width, preset.model.stages)[1])
     missing = sorted(set("".join(s.label for s in val_s)) - set("".join(s.label for s in train_s)))
     if missing:

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from .errors import ImageLoadError, ImageTooLargeError
+from .margins import FULL, crop_image
 from .samples import Sample
 from .zooms import zoom_rows
 
@@ -112,6 +113,9 @@ class Preprocess:
     resample: str = "bilinear"
     # vertical zoom applied before resizing (captcha_ocr.zooms.zoom_rows): > 1 gives small text more rows
     zoom: float = 1.0
+    # the box of each image kept before the zoom, (left, top, right, bottom) as fractions of its size
+    # (captcha_ocr.margins.choose_crop): a site's empty margins cut off
+    crop: tuple[float, float, float, float] = FULL
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
@@ -119,6 +123,10 @@ class Preprocess:
         self.zoom = float(self.zoom)
         if self.zoom <= 0:
             raise ValueError(f"zoom must be positive, got {self.zoom}")
+        self.crop = tuple(float(v) for v in self.crop)
+        left, top, right, bottom = self.crop
+        if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+            raise ValueError(f"crop must be a box (left, top, right, bottom) inside (0, 0, 1, 1), got {self.crop}")
         self.mean = tuple(float(m) for m in self.mean)
         self.std = tuple(float(s) for s in self.std)
         if len(self.mean) != self.channels or len(self.std) != self.channels:
@@ -142,9 +150,17 @@ class Preprocess:
             image = Image.fromarray(np.clip(arr * (255.0 if arr.max() <= 1 else 1), 0, 255).astype(np.uint8))
         return image if image.mode == target else image.convert(target)
 
+    def frame(self, image: Image.Image) -> Image.Image:
+        """PIL image -> the part the model reads (mode ``L`` or ``RGB``): cut to :attr:`crop`, then
+        rows zoomed by :attr:`zoom`."""
+        return zoom_rows(crop_image(self.to_mode(image), self.crop), self.zoom)
+
     def resize(self, image: Image.Image) -> np.ndarray:
-        """PIL image -> uint8 ``[C, H, W]`` at the model's size (after :attr:`zoom`)."""
-        image = zoom_rows(self.to_mode(image), self.zoom)
+        """PIL image -> uint8 ``[C, H, W]`` at the model's size (after :attr:`crop` and :attr:`zoom`)."""
+        return self._fit(self.frame(image))
+
+    def _fit(self, image: Image.Image) -> np.ndarray:
+        """A framed PIL image -> uint8 ``[C, H, W]`` at the model's size."""
         resample = getattr(Image.Resampling, self.resample.upper())
         image = image.resize((self.width, self.height), resample)
         arr = np.asarray(image, dtype=np.uint8)
@@ -177,8 +193,8 @@ class Preprocess:
         image decoded once."""
         image = load_image(source, name, max_pixels)
         try:
-            image = self.to_mode(image)
-            return [(self if w == self.width else replace(self, width=w)).resize(zoomed)
+            image = self.frame(image)
+            return [(self if w == self.width else replace(self, width=w))._fit(zoomed)
                     for zoomed in (zoom_rows(image, z) for z in zooms) for w in widths]
         except Exception as exc:  # truncated or odd files fail only when their pixels are converted
             raise ImageLoadError(f"{_source_name(source, name)}: not a readable image "
@@ -189,10 +205,11 @@ class Preprocess:
         return self.normalize(self.load(source))
 
     @classmethod
-    def for_preset(cls, preset, height: int, width: int, zoom: float = 1.0) -> Preprocess:
+    def for_preset(cls, preset, height: int, width: int, zoom: float = 1.0,
+                   crop: Sequence[float] = FULL) -> Preprocess:
         """The preprocessing a :class:`~captcha_ocr.config.Preset` trains with, at ``height`` x ``width``
-        (the rows zoomed by ``zoom`` first)."""
-        return cls(height, width, preset.channels, preset.mean, preset.std, preset.alpha, zoom=zoom)
+        (each image cut to ``crop`` and its rows zoomed by ``zoom`` first)."""
+        return cls(height, width, preset.channels, preset.mean, preset.std, preset.alpha, zoom=zoom, crop=tuple(crop))
 
     def to_dict(self) -> dict:
         return asdict(self)

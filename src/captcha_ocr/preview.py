@@ -21,6 +21,7 @@ from .config import frame_width, get_preset
 from .errors import DataError, ImageLoadError, MissingExtraError
 from .geometry import choose_geometry
 from .images import Preprocess, load_image
+from .margins import FULL, crop_image, describe_crop
 from .plots import BLACK, image_grid, save_png, to_uint8
 from .samples import find_samples, split_samples
 from .shipped import SHIPPED_INPUT_SIZE
@@ -35,6 +36,7 @@ class PreviewResult:
     augment: str
     zoom: float = 1.0  # the vertical zoom the images were drawn at (Preprocess.zoom)
     zoom_note: str = ""  # how that zoom was decided, in words
+    crop: tuple[float, ...] = FULL  # the box of each image drawn (Preprocess.crop)
 
 
 def _header_size(path: Path) -> tuple[int, int] | None:
@@ -55,14 +57,16 @@ def preview(
     cols: int = 4,
     label_pattern: str | None = None,
     zoom: float | None = None,
+    crop: tuple[float, float, float, float] | None = None,
 ) -> PreviewResult:
     """Draw ``count`` random samples of ``data`` as the model gets them into the PNG ``out``.
 
-    ``zoom`` (as ``train --zoom``) zooms the rows before resizing; ``None`` takes the zoom ``train``
-    would: chosen from the training split when the preset starts from the general model, the start
-    model's own otherwise, 1 from random weights. With ``augment`` other than ``none``, each cell
-    shows the preprocessed image and below it one augmented draw. Raises :class:`DataError` when no
-    image can be read.
+    ``crop`` (as ``train --crop``) cuts each image to a box first; ``None`` takes the box ``train``
+    would (:func:`~captcha_ocr.margins.start_crop`). ``zoom`` (as ``train --zoom``) zooms the rows
+    before resizing; ``None`` takes the zoom ``train`` would: chosen from the training split when the
+    preset starts from the general model, the start model's own otherwise, 1 from random weights.
+    With ``augment`` other than ``none``, each cell shows the preprocessed image and below it one
+    augmented draw. Raises :class:`DataError` when no image can be read.
     """
     check_level(augment)
     if count < 1:
@@ -75,14 +79,17 @@ def preview(
     train_s, _ = split_samples([s for s in samples if sizes[s.path]], p.train.val_fraction, p.train.seed)
     if not train_s:
         raise DataError(f"{data}: no readable images")
+    crop = _train_crop(p.init, train_s) if crop is None else crop
+    cut = {path: (max(1, round(size[0] * (crop[2] - crop[0]))), max(1, round(size[1] * (crop[3] - crop[1]))))
+           for path, size in sizes.items() if size}
     if p.image_size is None:  # as `train` does: median size of the training split
-        g = choose_geometry([sizes[s.path] for s in train_s], [s.label for s in train_s], frame_width(p.model.stages),
+        g = choose_geometry([cut[s.path] for s in train_s], [s.label for s in train_s], frame_width(p.model.stages),
                             start_size=SHIPPED_INPUT_SIZE.get(p.init))
         height, width = g.height, g.width
     else:
         height, width = p.image_size
-    zoom, zoom_note = (zoom, "--zoom") if zoom is not None else _train_zoom(p.init, train_s)
-    pre = Preprocess.for_preset(p, height, width, zoom)
+    zoom, zoom_note = (zoom, "--zoom") if zoom is not None else _train_zoom(p.init, train_s, crop)
+    pre = Preprocess.for_preset(p, height, width, zoom, crop)
 
     arrays, labels = [], []
     for i in np.random.RandomState(seed).permutation(len(samples)):
@@ -100,19 +107,43 @@ def preview(
     if augment != "none":
         cells = [[a, b] for a, b in zip(batch, _augmented(batch, pre, augment, seed))]
     captions = [[(repr(label), BLACK)] for label in labels]
-    title = f"{Path(data).name}: {len(cells)} image(s) at {height}x{width}x{pre.channels}" + (
-        f", rows zoomed {zoom:g}x" if zoom != 1 else "") + f", preset {p.name}" + (
-        f", top: as preprocessed, bottom: --augment {augment}" if augment != "none" else ""
-    )
+    title = (f"{Path(data).name}: {len(cells)} image(s) at {height}x{width}x{pre.channels}"
+             + (f", cut to {describe_crop(crop)}" if crop != FULL else "")
+             + (f", rows zoomed {zoom:g}x" if zoom != 1 else "") + f", preset {p.name}"
+             + (f", top: as preprocessed, bottom: --augment {augment}" if augment != "none" else ""))
     sheet = image_grid(cells, captions, cols=cols, title=title)
     path = save_png(sheet, out)
-    return PreviewResult(path, sheet.size, len(cells), (height, width), augment, zoom, zoom_note)
+    return PreviewResult(path, sheet.size, len(cells), (height, width), augment, zoom, zoom_note, tuple(crop))
 
 
-def _train_zoom(init: str | None, train_s: list) -> tuple[float, str]:
-    """The zoom ``train`` (no ``--zoom``) would read ``train_s`` at from the preset's start model
-    ``init`` (:func:`~captcha_ocr.zooms.start_zoom`, the rule ``train`` uses), and how it was decided.
-    The general model chooses from the training images ``train``'s choice reads (at most
+def _training_images(train_s: list, limit: int) -> tuple[list[Image.Image], list[str]]:
+    """At most ``limit`` of the readable images of ``train_s`` (every step-th, as ``train``'s choices
+    read them) and their labels."""
+    step = max(1, -(-len(train_s) // limit))
+    images, labels = [], []
+    for s in train_s[::step]:
+        try:
+            images.append(load_image(s.path))
+        except ImageLoadError:
+            continue
+        labels.append(s.label)
+    return images, labels
+
+
+def _train_crop(init: str | None, train_s: list) -> tuple[float, ...]:
+    """The box ``train`` (no ``--crop``) would cut ``train_s``'s images to from the preset's start model
+    ``init`` (:func:`~captcha_ocr.margins.start_crop`)."""
+    from .bundle import load_bundle
+    from .margins import CHOOSE_ON, choose_crop, start_crop
+
+    rule = start_crop(None, load_bundle(init) if init else None)
+    return choose_crop(_training_images(train_s, CHOOSE_ON)[0]) if rule == "auto" else rule
+
+
+def _train_zoom(init: str | None, train_s: list, crop: tuple[float, ...]) -> tuple[float, str]:
+    """The zoom ``train`` (no ``--zoom``) would read ``train_s`` (cut to ``crop``) at from the preset's
+    start model ``init`` (:func:`~captcha_ocr.zooms.start_zoom`, the rule ``train`` uses), and how it
+    was decided. The general model chooses from the training images ``train``'s choice reads (at most
     :data:`~captcha_ocr.zooms.CHOOSE_ON`, evenly spaced)."""
     from .bundle import load_bundle
     from .zooms import CHOOSE_ON, ZoomChoice, describe_choice, start_zoom
@@ -121,14 +152,8 @@ def _train_zoom(init: str | None, train_s: list) -> tuple[float, str]:
     rule = start_zoom(None, load_bundle(init) if init else None, choices.append)
     if not callable(rule):
         return rule, "random weights: no zoom" if init is None else f"{init}'s own zoom"
-    step = max(1, -(-len(train_s) // CHOOSE_ON))  # the images train's choice reads (every step-th)
-    images, labels = [], []
-    for s in train_s[::step]:
-        try:
-            images.append(load_image(s.path))
-        except ImageLoadError:
-            continue
-        labels.append(s.label)
+    images, labels = _training_images(train_s, CHOOSE_ON)
+    images = [crop_image(image, crop) for image in images]
     if not images:
         return 1.0, "no readable training image to choose a zoom from"
     zoom = rule(images, labels)

@@ -56,6 +56,7 @@ from .decode import length_range
 from .devices import pick_accelerator, strategy
 from .errors import DataError
 from .finetune import init_weights
+from .margins import start_crop
 from .metrics import SUSPECT_CONFIDENCE
 from .mixing import StripMixer
 from .model import count_parameters
@@ -96,6 +97,10 @@ class TrainRequest:
     # chosen from the labelled images when starting from the general model (zooms.choose_zoom), the start
     # model's own from any other, 1 from random weights
     zoom: float | None = None
+    # the box of each image kept, (left, top, right, bottom) as fractions (Preprocess.crop; margins.FULL keeps
+    # whole images). None: the start model's own when fine-tuning a trained model, else the box holding every
+    # training image's content when that cuts off a fifth of the width or height (margins.choose_crop)
+    crop: tuple[float, float, float, float] | None = None
     max_minutes: float | None = None
     patience: int | None = None
     accelerator: str = "auto"
@@ -258,7 +263,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     train_data, val_data, charset, preprocess, skipped = prepare_data(
         req.data, preset, val, height, req.width, req.label_pattern, req.progress, notes.append, req.case,
         start_size=(init.preprocess.height, init.preprocess.width) if init is not None else None,
-        zoom=start_zoom(req.zoom, init, _log_zoom_choice(notes.append)))
+        zoom=start_zoom(req.zoom, init, _log_zoom_choice(notes.append)), crop=start_crop(req.crop, init))
     notes += [f"skipped {why}" if str(path) in why else f"skipped {path}: {why}" for path, why in skipped]
     tc = tc.sized_for(len(train_data))  # the batch size, where the preset leaves it to the data
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)

@@ -77,12 +77,14 @@ def cmd_inspect(a: argparse.Namespace) -> int:
 
 
 def cmd_preview(a: argparse.Namespace) -> int:
+    from ..margins import FULL, describe_crop, parse_crop
     from ..preview import preview
 
     r = preview(a.data, a.out, augment=a.augment, count=a.count, preset=a.preset, seed=a.seed, cols=a.cols,
-                label_pattern=a.label_pattern, zoom=a.zoom)
+                label_pattern=a.label_pattern, zoom=a.zoom, crop=parse_crop(a.crop))
     print(f"wrote {r.path} ({r.size[0]}x{r.size[1]} px): {r.images} image(s) at model input "
-          f"{r.model_input[0]}x{r.model_input[1]}, rows zoomed {r.zoom:g}x ({r.zoom_note})"
+          f"{r.model_input[0]}x{r.model_input[1]}" + (f", cut to {describe_crop(r.crop)}" if r.crop != FULL else "")
+          + f", rows zoomed {r.zoom:g}x ({r.zoom_note})"
           + (f", augment {r.augment}" if r.augment != "none" else ""))
     return 0
 
@@ -130,5 +132,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zoom", type=float, default=None,
                    help="vertical zoom of every image before resizing, as train --zoom (default: the one train "
                         "would choose)")
+    p.add_argument("--crop", default="auto",
+                   help="the box of each image drawn, as train --crop: auto (default: the one train would "
+                        "choose), none, or LEFT,TOP,RIGHT,BOTTOM fractions")
     add_label_pattern_arg(p)
     p.set_defaults(func=cmd_preview)

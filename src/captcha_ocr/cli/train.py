@@ -12,6 +12,7 @@ from .common import add_label_pattern_arg, add_preset_arg, show_progress
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    from ..margins import parse_crop
     from ..plateau import advise
     from ..training import TrainRequest, train
 
@@ -33,6 +34,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             height=a.height,
             width=a.width,
             zoom=a.zoom,
+            crop=parse_crop(a.crop),
             max_minutes=a.max_minutes,
             patience=a.patience,
             accelerator=a.device,
@@ -198,6 +200,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="vertical zoom of every image before resizing: 1.41 keeps the middle 71%% of the rows, "
                         "giving small text more of the input height (default: from the general model's reading "
                         "of the training images when starting from it, else 1)")
+    t.add_argument("--crop", default="auto",
+                   help="the box of each image the model reads: 'auto' (default) cuts off margins that are empty "
+                        "in every training image when that removes a fifth of the width or height (a fine-tune "
+                        "of a trained model keeps its box), 'none' keeps whole images, or LEFT,TOP,RIGHT,BOTTOM "
+                        "as fractions of the size")
     t.add_argument("--max-minutes", type=float, help="stop training after this many minutes")
     t.add_argument("--patience", type=int, help="stop when val accuracy has not improved for N epochs")
     t.add_argument("--device", default="auto", help="auto (cuda if present), cpu, gpu, ...")
