@@ -116,3 +116,22 @@ def test_training_cuts_off_a_frame_and_a_fine_tune_keeps_its_box(tmp_path: Path)
     again = train(TrainRequest(data=str(data), out=str(tmp_path / "again"), init=str(whole.model_path), epochs=1,
                                progress=False, report=False), print_fn=lines.append)
     assert Recognizer.load(again.model_path).preprocess.crop == FULL
+
+
+def test_inspect_and_preview_show_the_box_train_would_cut_to(tmp_path: Path):
+    from captcha_ocr.inspect_data import format_report, inspect_dataset
+    from captcha_ocr.preview import preview
+
+    rows = []
+    for i in range(20):
+        label, image = draw_style("tiny", 8, i)
+        framed(image, 50, 50).save(tmp_path / f"{i}.png")  # a 25-row captcha in 125 rows
+        rows.append(f"{i}.png,{label}\n")
+    (tmp_path / "labels.csv").write_text("file,label\n" + "".join(rows))
+    report = inspect_dataset(tmp_path)
+    assert report.crop[0] == 0.0 and 0.3 < report.crop[1] < 0.4 and report.to_dict()["crop"] == report.crop
+    assert "empty margins: train cuts each image to x 0.00-1.00, y 0.3" in format_report(report)
+    shown = preview(tmp_path, tmp_path / "p.png", count=2, preset="default", zoom=1.0)
+    assert shown.crop == report.crop
+    whole = preview(tmp_path, tmp_path / "w.png", count=2, preset="default", zoom=1.0, crop=FULL)
+    assert whole.crop == FULL

@@ -263,6 +263,21 @@ def read_images(
     return images, report
 
 
+def spaced_images(samples: Sequence[Sample], limit: int) -> tuple[list[Image.Image], list[str]]:
+    """The readable images of every step-th sample, at most ``limit`` of them evenly spaced (how a
+    run's choices from its training images read them), and their labels; unreadable files are left
+    out."""
+    step = max(1, -(-len(samples) // limit))
+    images, labels = [], []
+    for s in samples[::step]:
+        try:
+            images.append(load_image(s.path))
+        except ImageLoadError:
+            continue
+        labels.append(s.label)
+    return images, labels
+
+
 def to_arrays(
     images: Sequence[Image.Image], preprocess: Preprocess, workers: int | None = None
 ) -> np.ndarray:

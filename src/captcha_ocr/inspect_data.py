@@ -22,7 +22,9 @@ from .charset import min_ctc_frames
 from .config import feature_map_size, frame_width, get_preset
 from .errors import ImageLoadError
 from .geometry import choose_geometry
-from .images import default_workers, load_image
+from .images import default_workers, load_image, spaced_images
+from .margins import CHOOSE_ON as CROP_CHOOSE_ON
+from .margins import FULL, choose_crop, crop_size, describe_crop
 from .samples import Sample, find_samples, split_samples
 from .shipped import SHIPPED_INPUT_SIZE
 
@@ -62,6 +64,7 @@ class InspectReport:
     train_images: int = 0
     val_images: int = 0
     val_only_chars: list[str] = field(default_factory=list)
+    crop: tuple[float, ...] = FULL  # the box of each image `train` would read (margins.choose_crop)
     model_input: tuple[int, int] | None = None  # (height, width) the default preset would use
     time_steps: int | None = None  # T of the default model at that size
     too_narrow: list[dict] = field(default_factory=list)  # {file, label, needs, frames, why}
@@ -154,12 +157,14 @@ def default_time_steps(height: int, width: int) -> int:
     return feature_map_size(height, width, get_preset("default").model.stages)[1]
 
 
-def narrow_images(infos: Sequence[ImageInfo], model_input: tuple[int, int]) -> tuple[int, list[dict]]:
+def narrow_images(infos: Sequence[ImageInfo], model_input: tuple[int, int],
+                  crop: Sequence[float] = FULL) -> tuple[int, list[dict]]:
     """Images whose label CTC cannot fit: ``(T, [{file, label, needs, frames, why}])``.
 
     Two checks: the label needs more frames than the default model has at ``model_input``
-    (training refuses it), or the image at its own aspect ratio, scaled to the model height,
-    is narrower than one frame per needed character (the text is squeezed when stretched).
+    (training refuses it), or the image at its own aspect ratio (cut to ``crop``), scaled to the
+    model height, is narrower than one frame per needed character (the text is squeezed when
+    stretched).
     """
     height, width = model_input
     t = default_time_steps(height, width)
@@ -169,14 +174,20 @@ def narrow_images(infos: Sequence[ImageInfo], model_input: tuple[int, int]) -> t
         if info.size is None or not info.label:
             continue
         needs = min_ctc_frames(info.label)
-        own = int(info.size[0] * height / max(1, info.size[1]) / per_frame)
+        w, h = crop_size(info.size, crop)
+        own = int(w * height / h / per_frame)
         if needs > t:
             out.append(dict(file=info.path, label=info.label, needs=needs, frames=t,
                             why=f"needs {needs} frames, the model has {t} at {height}x{width}"))
         elif needs > own:
             out.append(dict(file=info.path, label=info.label, needs=needs, frames=own,
-                            why=f"{info.size[0]}x{info.size[1]} gives {own} frames at its own aspect ratio"))
+                            why=f"{w}x{h} gives {own} frames at its own aspect ratio"))
     return t, out
+
+
+def _train_crop(train_s: Sequence[Sample]) -> tuple[float, ...]:
+    """The box ``train`` would cut the images of ``train_s`` to (:func:`~captcha_ocr.margins.choose_crop`)."""
+    return choose_crop(spaced_images(train_s, CROP_CHOOSE_ON)[0])
 
 
 def inspect_dataset(
@@ -221,10 +232,12 @@ def inspect_dataset(
     report.val_only_chars = sorted(set("".join(s.label for s in val_s)) - train_chars)
     if train_s:
         preset = get_preset("default")
-        g = choose_geometry([by_path[str(s.path)].size for s in train_s], [s.label for s in train_s],
-                            frame_width(preset.model.stages), start_size=SHIPPED_INPUT_SIZE.get(preset.init))
+        report.crop = _train_crop(train_s)
+        g = choose_geometry([crop_size(by_path[str(s.path)].size, report.crop) for s in train_s],
+                            [s.label for s in train_s], frame_width(preset.model.stages),
+                            start_size=SHIPPED_INPUT_SIZE.get(preset.init))
         report.model_input = (g.height, g.width)
-        report.time_steps, report.too_narrow = narrow_images(good, report.model_input)
+        report.time_steps, report.too_narrow = narrow_images(good, report.model_input, report.crop)
     report.warnings = _warnings(report, good, groups)
     return report
 
@@ -276,6 +289,9 @@ def format_report(r: InspectReport) -> str:
     lines.append("sizes (WxH):  " + ", ".join(f"{s} ({n})" for s, n in list(r.sizes.items())[:8])
                  + (f", ... ({len(r.sizes)} sizes)" if len(r.sizes) > 8 else ""))
     lines.append("modes:        " + ", ".join(f"{m} ({n})" for m, n in r.modes.items()))
+    if r.crop != FULL:
+        lines.append(f"empty margins: train cuts each image to {describe_crop(r.crop)}, the box that holds every "
+                     f"training image's content (--crop none keeps whole images)")
     if r.model_input:
         lines.append(f"default model: input {r.model_input[0]}x{r.model_input[1]} (HxW), T = {r.time_steps} frames")
     lines.append(f"split: {r.train_images} train / {r.val_images} validation (10%, seed 42)")

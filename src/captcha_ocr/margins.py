@@ -108,6 +108,11 @@ def parse_crop(text: str) -> tuple[float, float, float, float] | None:
     return box
 
 
+def crop_size(size: tuple[int, int], box: Sequence[float]) -> tuple[int, int]:
+    """The ``(width, height)`` of an image of ``size`` cut to ``box`` (about what :func:`crop_image` keeps)."""
+    return max(1, round(size[0] * (box[2] - box[0]))), max(1, round(size[1] * (box[3] - box[1])))
+
+
 def describe_crop(box: Sequence[float]) -> str:
     """``box`` in words for a log: ``x 0.00-1.00, y 0.24-0.76``."""
     return f"x {box[0]:.2f}-{box[2]:.2f}, y {box[1]:.2f}-{box[3]:.2f}"

@@ -20,8 +20,8 @@ from .augment import ALBU_LEVELS, albumentations_pipeline, augment_batch, check_
 from .config import frame_width, get_preset
 from .errors import DataError, ImageLoadError, MissingExtraError
 from .geometry import choose_geometry
-from .images import Preprocess, load_image
-from .margins import FULL, crop_image, describe_crop
+from .images import Preprocess, spaced_images
+from .margins import FULL, crop_image, crop_size, describe_crop
 from .plots import BLACK, image_grid, save_png, to_uint8
 from .samples import find_samples, split_samples
 from .shipped import SHIPPED_INPUT_SIZE
@@ -80,8 +80,7 @@ def preview(
     if not train_s:
         raise DataError(f"{data}: no readable images")
     crop = _train_crop(p.init, train_s) if crop is None else crop
-    cut = {path: (max(1, round(size[0] * (crop[2] - crop[0]))), max(1, round(size[1] * (crop[3] - crop[1]))))
-           for path, size in sizes.items() if size}
+    cut = {path: crop_size(size, crop) for path, size in sizes.items() if size}
     if p.image_size is None:  # as `train` does: median size of the training split
         g = choose_geometry([cut[s.path] for s in train_s], [s.label for s in train_s], frame_width(p.model.stages),
                             start_size=SHIPPED_INPUT_SIZE.get(p.init))
@@ -116,20 +115,6 @@ def preview(
     return PreviewResult(path, sheet.size, len(cells), (height, width), augment, zoom, zoom_note, tuple(crop))
 
 
-def _training_images(train_s: list, limit: int) -> tuple[list[Image.Image], list[str]]:
-    """At most ``limit`` of the readable images of ``train_s`` (every step-th, as ``train``'s choices
-    read them) and their labels."""
-    step = max(1, -(-len(train_s) // limit))
-    images, labels = [], []
-    for s in train_s[::step]:
-        try:
-            images.append(load_image(s.path))
-        except ImageLoadError:
-            continue
-        labels.append(s.label)
-    return images, labels
-
-
 def _train_crop(init: str | None, train_s: list) -> tuple[float, ...]:
     """The box ``train`` (no ``--crop``) would cut ``train_s``'s images to from the preset's start model
     ``init`` (:func:`~captcha_ocr.margins.start_crop`)."""
@@ -137,7 +122,7 @@ def _train_crop(init: str | None, train_s: list) -> tuple[float, ...]:
     from .margins import CHOOSE_ON, choose_crop, start_crop
 
     rule = start_crop(None, load_bundle(init) if init else None)
-    return choose_crop(_training_images(train_s, CHOOSE_ON)[0]) if rule == "auto" else rule
+    return choose_crop(spaced_images(train_s, CHOOSE_ON)[0]) if rule == "auto" else rule
 
 
 def _train_zoom(init: str | None, train_s: list, crop: tuple[float, ...]) -> tuple[float, str]:
@@ -152,7 +137,7 @@ def _train_zoom(init: str | None, train_s: list, crop: tuple[float, ...]) -> tup
     rule = start_zoom(None, load_bundle(init) if init else None, choices.append)
     if not callable(rule):
         return rule, "random weights: no zoom" if init is None else f"{init}'s own zoom"
-    images, labels = _training_images(train_s, CHOOSE_ON)
+    images, labels = spaced_images(train_s, CHOOSE_ON)
     images = [crop_image(image, crop) for image in images]
     if not images:
         return 1.0, "no readable training image to choose a zoom from"
