@@ -14,6 +14,7 @@ each run ends; a rerun skips the (set, seed) pairs already there, so an interrup
     python bench/generality.py --sets pale --extra 3200 --minutes 15 --tag more-labels  # 4,000 labels, 15 min
     python bench/generality.py --sets dotted,boxed,jpeg_noisy,wavy --tag held-out     # styles never tuned on
     python bench/generality.py --sets django_simple,wheezy,multicolor,gvcode --tag pip   # packages' schemes
+    python bench/generality.py --sets swust_cas --frame 3 --tag frame3    # each captcha in a 3x taller frame
 
 ``--extra N`` adds N more labelled training images of the same scheme (the validation images stay
 the same): a dev-suite set's images past the first 1,000 of its shuffle, or for a generated style
@@ -36,6 +37,7 @@ import time
 from pathlib import Path
 
 from captcha_ocr import Recognizer
+from captcha_ocr.margins import parse_crop
 from captcha_ocr.samples import Sample, find_samples
 from captcha_ocr.styles import generate_style
 from captcha_ocr.training import TrainRequest, train
@@ -132,6 +134,11 @@ def main() -> None:
                    help="training batch size instead of the preset's (train --batch-size; give a --tag)")
     p.add_argument("--lr", type=float, default=None,
                    help="peak learning rate instead of the preset's (train --lr; give a --tag)")
+    p.add_argument("--crop", default=None,
+                   help="auto, none or LEFT,TOP,RIGHT,BOTTOM instead of the default auto (train --crop; give a --tag)")
+    p.add_argument("--frame", type=float, default=None,
+                   help="show each image in a transparent frame this many times its height, centred (a captcha "
+                        "in a band of a bigger image; copies under bench/out/framed/; give a --tag)")
     a = p.parse_args()
     a.results.parent.mkdir(parents=True, exist_ok=True)
     if a.rescore:
@@ -147,11 +154,16 @@ def main() -> None:
                                    ("precision", a.precision), ("width", a.width), ("batch_size", a.batch_size),
                                    ("lr", a.lr), ("zoom", a.zoom))
                  if v is not None}
+    if a.crop is not None:
+        overrides["crop"] = parse_crop(a.crop)
     for name in a.sets.split(","):
         for seed in (int(s) for s in a.seeds.split(",")):
             if (a.tag, name, seed) in done:
                 continue
-            train_s, val_s = split(load_set(name, a.data))
+            samples = load_set(name, a.data)
+            if a.frame:
+                samples = in_frames(samples, a.frame, OUT / "framed" / f"{name}-{a.frame:g}")
+            train_s, val_s = split(samples)
             more = load_extra(name, a.data, a.extra + a.unlabeled)
             train_s += more[: a.extra]
             unlabelled = [s.path for s in more[a.extra :]] or None
@@ -175,12 +187,35 @@ def main() -> None:
                        **({"unlabeled": a.unlabeled} if a.unlabeled else {}),
                        **({"minutes": a.minutes} if a.minutes is not None else {}),
                        **({"case": a.case} if a.case != "keep" else {}),
+                       **({"frame": a.frame} if a.frame else {}), input_crop=list(saved.preprocess.crop),
                        machine=platform.node(),
                        date=time.strftime("%Y-%m-%d %H:%M"))
             print(json.dumps(row), flush=True)
             with a.results.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
     print_table(a.results)
+
+
+def in_frames(samples: list[Sample], factor: float, folder: Path) -> list[Sample]:
+    """``samples`` shown each in a transparent frame ``factor`` times its height, the image centred in it
+    (written once to ``folder`` as ``NNNNN.png``, in the order given)."""
+    from PIL import Image
+
+    from captcha_ocr.images import load_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, s in enumerate(samples):
+        path = folder / f"{i:05d}.png"
+        if not path.is_file():
+            image = load_image(s.path).convert("RGBA")
+            w, h = image.size
+            canvas = Image.new("RGBA", (w, round(h * factor)), (0, 0, 0, 0))
+            canvas.paste(image, (0, (canvas.height - h) // 2))
+            canvas.save(path.with_suffix(".part.png"))
+            path.with_suffix(".part.png").replace(path)
+        out.append(Sample(path, s.label))
+    return out
 
 
 def last_epoch_accuracy(metrics: Path) -> float | None:
