@@ -23,8 +23,9 @@ from .config import Preset, feature_map_size, frame_width
 from .errors import DataError
 from .geometry import choose_geometry
 from .images import LoadReport, Preprocess, read_images, to_arrays
-from .margins import FULL, choose_crop, crop_image, describe_crop
-from .samples import Sample, find_samples, once_each, split_samples
+from .margins import FULL, choose_crop, crop_image, crop_size, describe_crop
+from .samples import Sample, evenly_spaced, find_samples, once_each, split_samples
+from .zooms import CHOOSE_ON as ZOOM_CHOOSE_ON
 
 
 @dataclass
@@ -182,11 +183,10 @@ def prepare_data(
             print_fn(f"input crop: {describe_crop(crop)} of each image, "
                      f"the box that holds every training image's content (the rest is empty margin; "
                      f"--crop none keeps whole images)")
-    cut = {path: crop_image(image, crop) for path, image in by_path.items()} if crop != FULL else by_path
     if height or width or preset.image_size is None:
         # a given height (--height, or an init model's) fixes it: the width is then chosen at that height
         fixed = dict(min_height=height, max_height=height) if height else {}
-        geometry = choose_geometry([cut[s.path].size for s in train_s], [s.label for s in train_s],
+        geometry = choose_geometry([crop_size(by_path[s.path].size, crop) for s in train_s], [s.label for s in train_s],
                                    frame_width(preset.model.stages), start_size=start_size, **fixed)
         for note in geometry.notes:
             print_fn(f"input size: {note}")
@@ -195,7 +195,8 @@ def prepare_data(
     else:
         height, width = preset.image_size
     if callable(zoom):
-        zoom = zoom([cut[s.path] for s in train_s], [s.label for s in train_s])
+        chosen = evenly_spaced(train_s, ZOOM_CHOOSE_ON)  # the images the chooser reads, cut only those
+        zoom = zoom([crop_image(by_path[s.path], crop) for s in chosen], [s.label for s in chosen])
     preprocess = Preprocess.for_preset(preset, height, width, zoom, crop)
     check_labels(train_s + val_s, feature_map_size(height, width, preset.model.stages)[1])
     missing = sorted(set("".join(s.label for s in val_s)) - set("".join(s.label for s in train_s)))

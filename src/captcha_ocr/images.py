@@ -21,7 +21,7 @@ from PIL import Image, ImageFile
 
 from .errors import ImageLoadError, ImageTooLargeError
 from .margins import FULL, crop_image
-from .samples import Sample
+from .samples import Sample, evenly_spaced
 from .zooms import zoom_rows
 
 # Captchas scraped from the web are often cut short; load what is there (as the seed did).
@@ -267,9 +267,8 @@ def spaced_images(samples: Sequence[Sample], limit: int) -> tuple[list[Image.Ima
     """The readable images of every step-th sample, at most ``limit`` of them evenly spaced (how a
     run's choices from its training images read them), and their labels; unreadable files are left
     out."""
-    step = max(1, -(-len(samples) // limit))
     images, labels = [], []
-    for s in samples[::step]:
+    for s in evenly_spaced(samples, limit):
         try:
             images.append(load_image(s.path))
         except ImageLoadError:

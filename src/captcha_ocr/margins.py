@@ -56,8 +56,9 @@ def choose_crop(images: Sequence[Image.Image], limit: int = CHOOSE_ON) -> tuple[
     """The crop a run's images get: the smallest box holding every image's :func:`content_box` (of at
     most ``limit`` of ``images``, evenly spaced), :data:`PAD` wider on each side; :data:`FULL` unless
     that removes at least :data:`MIN_CUT` of the width or the height."""
-    step = max(1, -(-len(images) // limit))
-    boxes = [b for b in (content_box(image) for image in list(images)[::step]) if b is not None]
+    from .samples import evenly_spaced
+
+    boxes = [b for b in map(content_box, evenly_spaced(images, limit)) if b is not None]
     if not boxes:
         return FULL
     left, top = (max(0.0, min(b[i] for b in boxes) - PAD) for i in (0, 1))

@@ -15,11 +15,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from .errors import DataError
 
+T = TypeVar("T")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
 MANIFEST_NAMES = ("labels.csv", "labels.tsv")
 
@@ -144,6 +146,12 @@ def find_samples(root: str | os.PathLike, label_pattern: str | None = None) -> l
             f"or a {' / '.join(MANIFEST_NAMES)} manifest)"
         )
     return samples
+
+
+def evenly_spaced(items: Sequence[T], limit: int) -> list[T]:
+    """Every step-th of ``items``, at most ``limit`` of them: what a run's choices from its training
+    images (zoom, crop) look at."""
+    return list(items)[:: max(1, -(-len(items) // limit))]
 
 
 def once_each(samples: Sequence[Sample]) -> tuple[list[Sample], list[tuple[Path, str]]]:

@@ -98,9 +98,9 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     better zoomed in, and its fine-tune then learns from more rows per glyph. ``recognizer.zooms`` is
     left as it was."""
     from .metrics import edit_distance
+    from .samples import evenly_spaced
 
-    step = max(1, -(-len(images) // limit))
-    images, truths = list(images)[::step], [t.casefold() for t in list(labels)[::step]]
+    images, truths = evenly_spaced(images, limit), [t.casefold() for t in evenly_spaced(labels, limit)]
     chars = sum(map(len, truths))
     before = recognizer.zooms
     errors: dict[float, list[int]] = {}
