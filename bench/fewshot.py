@@ -65,9 +65,10 @@ from captcha_ocr import Recognizer
 from captcha_ocr.adapt import AdaptRequest, adapt
 from captcha_ocr.cli.common import apply_widths, parse_zooms
 from captcha_ocr.decode import DecodeOptions
+from captcha_ocr.margins import parse_crop
 from captcha_ocr.samples import Sample
 from captcha_ocr.training import TrainRequest, train
-from generality import DEV_SETS, last_epoch_accuracy, load_set, near_widths_accuracy
+from generality import DEV_SETS, in_frames, last_epoch_accuracy, load_set, near_widths_accuracy
 
 OUT = Path(__file__).parent / "out"
 DDDDOCR_VENV = Path(__file__).parent / ".ddddocr-venv"
@@ -189,7 +190,8 @@ def run_training(mode: str, model: str, labelled: list[Sample], val: list[Sample
            "final_accuracy": last_epoch_accuracy(result.metrics_path), "best_epoch": result.best_epoch,
            "accuracy_near_widths": near_widths_accuracy(saved, val),
            "epochs": result.epochs_run, "train_seconds": round(result.run_seconds, 1),
-           "warned": bool(result.warnings), "input_zoom": saved.preprocess.zoom}
+           "warned": bool(result.warnings), "input_zoom": saved.preprocess.zoom,
+           "input_crop": list(saved.preprocess.crop)}
     if mode == "init+unlabeled":
         row["unlabeled"] = len(unlabelled)
         row["pseudo_labels"] = result.pseudo_labels
@@ -269,6 +271,12 @@ def main() -> None:
     p.add_argument("--over", default=None,
                    help="with --plot: tags (comma-separated) of later runs of the same default, which replace "
                         "--tag's runs of the same set, mode and number of labels")
+    p.add_argument("--crop", default=None,
+                   help="training modes: auto, none or LEFT,TOP,RIGHT,BOTTOM instead of the default auto (train "
+                        "--crop; give a --tag)")
+    p.add_argument("--frame", type=float, default=None,
+                   help="show each image in a transparent frame this many times its height, centred (as "
+                        "generality.py --frame; give a --tag)")
     a = p.parse_args()
     if a.plot:
         print(plot_curves(a.results, a.tag, a.plot, a.over))
@@ -289,10 +297,14 @@ def main() -> None:
                                          ("cnn_lr", a.cnn_lr), ("batch_size", a.batch_size),
                                          ("zoom", a.zoom))
                        if v is not None}
+    if a.crop is not None:
+        train_overrides["crop"] = parse_crop(a.crop)
     general = Recognizer.load(a.model).provenance
     general_info = {"model": a.model, "steps": general.get("steps"), "created": general.get("created")}
     for name in a.sets.split(","):
         samples = load_set(name, a.data)
+        if a.frame:
+            samples = in_frames(samples, a.frame, OUT / "framed" / f"{name}-{a.frame:g}")
         for mode in modes:
             jobs = [(0, 0)] if mode in ZERO_SHOT else [(0, int(s)) for s in a.seeds.split(",")] if mode in ADAPT \
                 else [(int(n), int(s)) for n in a.labels.split(",") for s in a.seeds.split(",")]
@@ -326,7 +338,8 @@ def main() -> None:
                                                 ("widths", a.widths if mode.startswith("zero-shot") else None),
                                                 ("zooms", a.zooms if mode.startswith("zero-shot") or mode in ADAPT
                                                  else None),
-                                                ("rounds", a.rounds if mode == "init+unlabeled" else None))
+                                                ("rounds", a.rounds if mode == "init+unlabeled" else None),
+                                                ("frame", a.frame))
                              if v is not None}
                 row = dict(tag=a.tag, set=name, labels=n, mode=mode, seed=seed, val=len(val), **row, **overrides,
                            general=general_info if mode not in ("scratch", "ddddocr", "ddddocr-informed") else None,
