@@ -95,8 +95,9 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     the images better than worse than at 1 (:func:`sign_test` under :data:`SIGN_TEST_P`), since a
     crop that helps most images can cut the glyphs of a site that draws text at any height; and one
     nearer 1 is kept unless another reads :data:`CER_TIE` better. Small text in a tall image reads
-    better zoomed in, and its fine-tune then learns from more rows per glyph. ``recognizer.zooms`` is
-    left as it was."""
+    better zoomed in, and its fine-tune then learns from more rows per glyph. 1 is always read, and may
+    be chosen, whether or not it is a candidate: the others are compared with it. ``recognizer.zooms`` is left as
+    it was."""
     from .metrics import edit_distance
     from .samples import evenly_spaced
 
