@@ -34,6 +34,9 @@ def test_the_content_box_is_what_differs_from_the_border_colour():
     arr[5, 5] = 0  # one speck is not a row of content
     assert content_box(Image.fromarray(arr)) == (0.2, 0.3, 0.75, 0.6)
     assert content_box(Image.new("RGB", (50, 20), "white")) is None
+    deep = np.full((100, 200), 60000, np.uint16)  # 16-bit grey is scaled as the model reads it, not clipped
+    deep[30:60, 40:150] = 1000
+    assert content_box(Image.fromarray(deep)) == (0.2, 0.3, 0.75, 0.6)
     band = Image.new("RGB", (60, 20), (200, 40, 40))
     assert content_box(framed(band, 20, 20)) == (0.0, 20 / 60, 1.0, 40 / 60)  # transparent frame: white
 

@@ -45,6 +45,26 @@ def _source_name(source: ImageInput, name: str | None) -> str:
     return "array" if isinstance(source, np.ndarray) else "image"
 
 
+def to_mode(image: Image.Image, channels: int = 3, alpha: str = "white") -> Image.Image:
+    """Any PIL mode (RGBA, P, LA, CMYK, I;16, ...) -> "L" (``channels`` 1) or "RGB" (3): transparent
+    pixels on white (``alpha`` "white"; "drop" discards alpha), 16-bit and float images scaled to 0-255."""
+    target = "L" if channels == 1 else "RGB"
+    if alpha == "white" and (
+        image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    ):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    elif image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(image, dtype=np.float64)
+        peak = arr.max() if arr.size and arr.max() > 0 else 1.0
+        image = Image.fromarray((arr * (255.0 / peak)).astype(np.uint8))
+    elif image.mode == "F":
+        arr = np.asarray(image, dtype=np.float64)
+        image = Image.fromarray(np.clip(arr * (255.0 if arr.max() <= 1 else 1), 0, 255).astype(np.uint8))
+    return image if image.mode == target else image.convert(target)
+
+
 def load_image(source: ImageInput, name: str | None = None, max_pixels: int | None = None) -> Image.Image:
     """Open a path, raw bytes, PIL image or numpy array (HxW or HxWxC uint8) as a PIL image.
 
@@ -133,22 +153,8 @@ class Preprocess:
             raise ValueError("mean and std need one value per channel")
 
     def to_mode(self, image: Image.Image) -> Image.Image:
-        """Any PIL mode (RGBA, P, LA, CMYK, I;16, ...) -> "L" or "RGB"."""
-        target = "L" if self.channels == 1 else "RGB"
-        if self.alpha == "white" and (
-            image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-        ):
-            rgba = image.convert("RGBA")
-            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, rgba)
-        elif image.mode in ("I;16", "I;16B", "I;16L", "I"):
-            arr = np.asarray(image, dtype=np.float64)
-            peak = arr.max() if arr.size and arr.max() > 0 else 1.0
-            image = Image.fromarray((arr * (255.0 / peak)).astype(np.uint8))
-        elif image.mode == "F":
-            arr = np.asarray(image, dtype=np.float64)
-            image = Image.fromarray(np.clip(arr * (255.0 if arr.max() <= 1 else 1), 0, 255).astype(np.uint8))
-        return image if image.mode == target else image.convert(target)
+        """Any PIL mode (RGBA, P, LA, CMYK, I;16, ...) -> "L" or "RGB" (:func:`to_mode`)."""
+        return to_mode(image, self.channels, self.alpha)
 
     def frame(self, image: Image.Image) -> Image.Image:
         """PIL image -> the part the model reads (mode ``L`` or ``RGB``): cut to :attr:`crop`, then

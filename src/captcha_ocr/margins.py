@@ -36,10 +36,9 @@ def content_box(image: Image.Image) -> tuple[float, float, float, float] | None:
     """The box ``(left, top, right, bottom)``, as fractions of the size, of the rows and columns of
     ``image`` (any mode; transparent pixels count as white) that differ from its border colour;
     ``None`` when none does."""
-    if image.mode not in ("L", "RGB"):
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
-    arr = np.asarray(image, dtype=np.int16)
+    from .images import to_mode  # (images imports this module)
+
+    arr = np.asarray(image if image.mode in ("L", "RGB") else to_mode(image), dtype=np.int16)
     if arr.ndim == 2:
         arr = arr[..., None]
     h, w = arr.shape[:2]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -25,6 +26,9 @@ from .margins import FULL, crop_image, crop_size, describe_crop
 from .plots import BLACK, image_grid, save_png, to_uint8
 from .samples import find_samples, split_samples
 from .shipped import SHIPPED_INPUT_SIZE
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
 
 
 @dataclass
@@ -79,15 +83,19 @@ def preview(
     train_s, _ = split_samples([s for s in samples if sizes[s.path]], p.train.val_fraction, p.train.seed)
     if not train_s:
         raise DataError(f"{data}: no readable images")
-    crop = _train_crop(p.init, train_s) if crop is None else crop
-    cut = {path: crop_size(size, crop) for path, size in sizes.items() if size}
+    from .bundle import load_bundle
+
+    # the model `train` would start from, read only when the box or the zoom is left to it
+    start = load_bundle(p.init) if p.init and (crop is None or zoom is None) else None
+    crop = _train_crop(start, train_s) if crop is None else crop
     if p.image_size is None:  # as `train` does: median size of the training split
-        g = choose_geometry([cut[s.path] for s in train_s], [s.label for s in train_s], frame_width(p.model.stages),
+        g = choose_geometry([crop_size(sizes[s.path], crop) for s in train_s], [s.label for s in train_s],
+                            frame_width(p.model.stages),
                             start_size=SHIPPED_INPUT_SIZE.get(p.init))
         height, width = g.height, g.width
     else:
         height, width = p.image_size
-    zoom, zoom_note = (zoom, "--zoom") if zoom is not None else _train_zoom(p.init, train_s, crop)
+    zoom, zoom_note = (zoom, "--zoom") if zoom is not None else _train_zoom(p.init, start, train_s, crop)
     pre = Preprocess.for_preset(p, height, width, zoom, crop)
 
     arrays, labels = [], []
@@ -115,26 +123,24 @@ def preview(
     return PreviewResult(path, sheet.size, len(cells), (height, width), augment, zoom, zoom_note, tuple(crop))
 
 
-def _train_crop(init: str | None, train_s: list) -> tuple[float, ...]:
-    """The box ``train`` (no ``--crop``) would cut ``train_s``'s images to from the preset's start model
-    ``init`` (:func:`~captcha_ocr.margins.start_crop`)."""
-    from .bundle import load_bundle
+def _train_crop(start: Bundle | None, train_s: list) -> tuple[float, ...]:
+    """The box ``train`` (no ``--crop``) would cut ``train_s``'s images to from the start model ``start``
+    (``None``: random weights; :func:`~captcha_ocr.margins.start_crop`)."""
     from .margins import CHOOSE_ON, choose_crop, start_crop
 
-    rule = start_crop(None, load_bundle(init) if init else None)
+    rule = start_crop(None, start)
     return choose_crop(spaced_images(train_s, CHOOSE_ON)[0]) if rule == "auto" else rule
 
 
-def _train_zoom(init: str | None, train_s: list, crop: tuple[float, ...]) -> tuple[float, str]:
+def _train_zoom(init: str | None, start: Bundle | None, train_s: list, crop: tuple[float, ...]) -> tuple[float, str]:
     """The zoom ``train`` (no ``--zoom``) would read ``train_s`` (cut to ``crop``) at from the preset's
-    start model ``init`` (:func:`~captcha_ocr.zooms.start_zoom`, the rule ``train`` uses), and how it
-    was decided. The general model chooses from the training images ``train``'s choice reads (at most
-    :data:`~captcha_ocr.zooms.CHOOSE_ON`, evenly spaced)."""
-    from .bundle import load_bundle
+    start model ``init``, loaded as ``start`` (:func:`~captcha_ocr.zooms.start_zoom`, the rule ``train``
+    uses), and how it was decided. The general model chooses from the training images ``train``'s
+    choice reads (at most :data:`~captcha_ocr.zooms.CHOOSE_ON`, evenly spaced)."""
     from .zooms import CHOOSE_ON, ZoomChoice, describe_choice, start_zoom
 
     choices: list[ZoomChoice] = []
-    rule = start_zoom(None, load_bundle(init) if init else None, choices.append)
+    rule = start_zoom(None, start, choices.append)
     if not callable(rule):
         return rule, "random weights: no zoom" if init is None else f"{init}'s own zoom"
     images, labels = spaced_images(train_s, CHOOSE_ON)
