@@ -275,12 +275,17 @@ def rescore(path: Path, data: Path) -> None:
 
 def print_table(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    print("\n| tag | set | seed | train/val | exact match | case ignored | CER | training s | epochs | restarted |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    # "exact match" is the best epoch's, chosen on the validation images it is read on (as a run with
+    # --val-dir chooses); "last epoch" is the reading nothing chose
+    print("\n| tag | set | seed | train/val | exact match | last epoch | case ignored | CER | training s | epochs "
+          "| restarted |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         folded = f"{r['accuracy_case_folded']:.1%}" if "accuracy_case_folded" in r else "-"
-        print(f"| {r['tag']} | {r['set']} | {r['seed']} | {r['train']}/{r['val']} | {r['accuracy']:.1%} | {folded} | "
-              f"{r['cer']:.4f} | {r['train_seconds']:.0f} | {r['epochs']} | {'yes' if r.get('restarted') else 'no'} |")
+        last = f"{r['final_accuracy']:.1%}" if r.get("final_accuracy") is not None else "-"
+        print(f"| {r['tag']} | {r['set']} | {r['seed']} | {r['train']}/{r['val']} | {r['accuracy']:.1%} | {last} | "
+              f"{folded} | {r['cer']:.4f} | {r['train_seconds']:.0f} | {r['epochs']} | "
+              f"{'yes' if r.get('restarted') else 'no'} |")
 
 
 if __name__ == "__main__":

@@ -100,8 +100,8 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, synth_data):
 
 
 def test_a_wrong_plan_is_replanned_and_the_replanned_run_resumes(tmp_path, synth_data, monkeypatch):
-    # the plan made before training says 40 epochs; the 15 s budget holds another number of them, so
-    # after three epochs the run re-plans, then crashes, and the resumed run keeps the new plan
+    # the plan made before training says 40 epochs; the 24 s budget holds another number of them, so
+    # after three epochs the run re-plans and crashes, and the resumed run keeps the new plan
     import json
 
     from captcha_ocr import schedule
@@ -117,22 +117,52 @@ def test_a_wrong_plan_is_replanned_and_the_replanned_run_resumes(tmp_path, synth
     monkeypatch.setattr(schedule, "BUDGET_SHARE", 0.8)
     samples = find_samples(synth_data)[:200]
     out = tmp_path / "run"
-    req = TrainRequest(data=samples, out=str(out), max_minutes=0.25, init="none", progress=False, report=False)
+    req = TrainRequest(data=samples, out=str(out), max_minutes=0.4, init="none", progress=False, report=False)
     printed: list[str] = []
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(replace(req, callbacks=[CrashAfter(4)]), print_fn=lambda *a: printed.append(" ".join(map(str, a))))
+        train(replace(req, callbacks=[CrashAfter(3)]), print_fn=lambda *a: printed.append(" ".join(map(str, a))))
     replanned = [line for line in printed if line.startswith("schedule re-planned after 3 epochs")]
     assert replanned, printed
     epochs = int(replanned[0].split(": ")[1].split()[0])
     assert epochs >= 4 and epochs != 40 and json.loads((out / "schedule.json").read_text())["epochs"] == epochs
-    if epochs == 4:  # the crash came at the last epoch: nothing left to resume
-        return
     printed.clear()
     result = train(replace(req, resume=True), print_fn=lambda *a: printed.append(" ".join(map(str, a))))
     assert result.epochs_run == epochs  # the re-planned count, not the first plan's 40
     # its schedule note is the re-planned one (from schedule.json), and it does not re-plan again
     assert [line for line in printed if line.startswith("schedule")] == replanned[:1]
     assert Recognizer.load(result.model_path).bundle.provenance["train_config"]["epochs"] == epochs
+
+
+def test_epochs_slower_than_planned_are_cut_off_at_the_budget_and_the_log_says_so(tmp_path, synth_data, monkeypatch):
+    # a plan of 40 epochs that the machine then runs far slower than measured (each epoch sleeps 1 s;
+    # the re-plans are off): the run stops at its 6 s budget, not later, and says it was cut short
+    import json
+    import time
+
+    from lightning.pytorch.callbacks import Callback
+
+    def plan_40(path, resume, *args, **kwargs):
+        plan = {"epochs": 40, "describe": "schedule: 40 epochs (a plan the machine then misses)"}
+        path.write_text(json.dumps(plan))
+        return plan
+
+    class SlowEpochs(Callback):
+        def on_train_epoch_end(self, trainer, system):
+            time.sleep(1.0)
+
+    monkeypatch.setattr("captcha_ocr.training.planned_epochs", plan_40)
+    monkeypatch.setattr("captcha_ocr.training.Replan", lambda *a, **k: Callback())
+    samples = find_samples(synth_data)[:60]
+    printed: list[str] = []
+    t0 = time.perf_counter()
+    result = train(TrainRequest(data=samples, out=str(tmp_path / "run"), max_minutes=0.1, init="none", progress=False,
+                                report=False, callbacks=[SlowEpochs()]),
+                   print_fn=lambda *a: printed.append(" ".join(map(str, a))))
+    assert time.perf_counter() - t0 < 40  # not the 40 planned epochs of over a second each
+    assert 1 <= result.epochs_run < 40
+    cut = [line for line in printed if line.startswith("time budget: it ran out after")]
+    assert cut and "of the 40 planned epochs" in cut[0], printed
+    assert result.model_path.is_file()  # the best epoch so far is kept
 
 
 def test_resume_refuses_other_data_and_missing_checkpoint(tmp_path, synth_data):

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer, TQDMProgressBar
 
 from . import __version__
 from .augment import albumentations_pipeline, check_level
@@ -379,8 +379,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     if req.patience and val_loader is not None:
         callbacks.append(EarlyStopping("val_accuracy", mode="max", patience=req.patience))
     accelerator = pick_accelerator(req.accelerator)
-    # a planned schedule gets 15% more than its budget before it is cut short
-    max_time = {"seconds": budget * 1.15} if budget else ({"minutes": req.max_minutes} if req.max_minutes else None)
+    # the schedule is planned to end before the budget; epochs slower than measured are cut off at it
+    max_time = {"seconds": budget} if budget else ({"minutes": req.max_minutes} if req.max_minutes else None)
     precision = req.precision or ("bf16-mixed" if accelerator == "gpu" else "32-true")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -416,6 +416,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         if mixer is not None:
             print_fn(f"mixing: {len(mixer.bounds)} of {len(train_data)} training images were read right and cut "
                      f"into characters at the last epoch")
+        if budget and not trainer.interrupted and (cut := _cut_short(trainer)):
+            print_fn(cut)
         if not trainer.interrupted:
             resume_from.unlink(missing_ok=True)
             (out / "schedule.json").unlink(missing_ok=True)
@@ -461,6 +463,18 @@ def check_resumable(checkpoint: Path, groups: int) -> None:
                   "it was started with another --cnn-lr: resume with the one it was started with")
         raise DataError(f"{checkpoint}: its optimiser has {saved} parameter group(s) and this run has {groups}; "
                         f"{advice}, or start the run again without --resume")
+
+
+def _cut_short(trainer: L.Trainer) -> str | None:
+    """The log line for a budgeted run that the time budget stopped before its planned epochs ended
+    (its epochs took longer than the timed steps and the re-plans foresaw), else None."""
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    planned = trainer.fit_loop.max_epochs
+    if timer is None or (timer.time_remaining() or 0.0) > 0 or trainer.current_epoch >= planned:
+        return None
+    return (f"time budget: it ran out after {trainer.current_epoch} of the {planned} planned epochs (epochs took "
+            f"longer than measured: a slower or busier machine), so the learning rate's cool-down was cut short; "
+            f"the model file holds the best epoch so far")
 
 
 def _silent(*args, **kwargs) -> None:
