@@ -79,6 +79,28 @@ def test_user_errors_exit_2_with_a_message(tmp_path, trained_model, args, needle
     assert needle in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_an_output_path_that_cannot_be_written_is_a_user_error(tmp_path, tiny_folder, capsys):
+    """A file where a run folder goes, or a folder where a file goes: exit 2 naming the path, no traceback."""
+    from captcha_ocr.bundle import save_bundle
+    from captcha_ocr.cli import main
+    from conftest import tiny_bundle
+
+    a_file, a_dir = tmp_path / "a_file", tmp_path / "a_dir"
+    a_file.write_text("not a folder")
+    a_dir.mkdir()
+    model = save_bundle(tiny_bundle(), tmp_path / "model.pt")
+    for args, named in [
+        (["generate", a_file, "--count", "2"], a_file),
+        (["train", tiny_folder, "--out", a_file / "run", "--epochs", "1", "--init", "none"], a_file / "run"),
+        (["export", model, a_dir, "--no-verify"], a_dir),
+    ]:
+        assert main([str(a) for a in args]) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith(f"captcha-ocr: error: {named}: "), err
+    assert sorted(p.name for p in a_dir.iterdir()) == []  # no temporary file left beside it
+    assert a_file.read_text() == "not a folder"
+
+
 def test_eval_and_inspect_with_a_label_pattern(tmp_path, trained_model, synth_data):
     """Files named LABEL_N.png (the same label may repeat) read with --label-pattern."""
     folder = tmp_path / "named"

@@ -7,8 +7,9 @@ has what they share. They import nothing heavy until a command runs, and never t
 
 One error policy, here: the library raises, and :func:`main` prints
 ``captcha-ocr: error: <message>`` and exits 2 for what the user can fix (:data:`USER_ERRORS`:
-missing files, bad data or options, unknown characters, a missing optional extra), 1 for an
-ONNX export that fails its parity check. A predict run where some files failed exits 1.
+missing files, bad data or options, unknown characters, a missing optional extra, a path that cannot
+be written), 1 for an ONNX export that fails its parity check. A predict run where some files failed
+exits 1.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except USER_ERRORS as exc:
         print_error(str(exc))
+        return EXIT_USER_ERROR
+    except OSError as exc:  # a path the command cannot use: a file where a folder goes, no permission, a full disk
+        print_error(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
         return EXIT_USER_ERROR
     except FAILURES as exc:
         print_error(str(exc))
