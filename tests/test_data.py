@@ -127,6 +127,19 @@ def test_numpy_and_bytes_inputs():
     assert pre(np.zeros((20, 60), np.float32)).shape == (1, 24, 64)
 
 
+def test_arrays_in_other_dtypes_are_scaled_and_empty_images_refused():
+    """A 16-bit or boolean array reads as its 8-bit image (it used to be clipped to white, or to black),
+    and an image with no pixels is an error rather than a reading of nothing."""
+    pre = Preprocess(24, 64)
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, (20, 60), dtype=np.uint8)
+    np.testing.assert_allclose(pre.load(arr.astype(np.uint16) * 257), pre.load(arr), atol=1)  # not all 255
+    np.testing.assert_array_equal(pre.load(arr >= 128), pre.load(np.where(arr >= 128, 255, 0).astype(np.uint8)))
+    for empty in (np.zeros((0, 60), np.uint8), np.zeros((20, 0, 3), np.uint8), Image.new("RGB", (0, 0))):
+        with pytest.raises(ImageLoadError, match="no pixels"):
+            pre.load(empty, name="blank")
+
+
 def test_normalize_numpy_and_torch_agree():
     import torch
 

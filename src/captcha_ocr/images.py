@@ -74,17 +74,23 @@ def load_image(source: ImageInput, name: str | None = None, max_pixels: int | No
     """
     label = _source_name(source, name)
     if isinstance(source, Image.Image):
+        if 0 in source.size:
+            raise ImageLoadError(f"{label}: image has no pixels")
         return source
     if isinstance(source, np.ndarray):
         arr = source
         if arr.dtype != np.uint8:
-            if np.issubdtype(arr.dtype, np.floating) and arr.size and arr.max() <= 1.0:
+            if (np.issubdtype(arr.dtype, np.floating) or arr.dtype == bool) and arr.size and arr.max() <= 1.0:
                 arr = arr * 255.0
+            elif np.issubdtype(arr.dtype, np.integer) and arr.size and arr.max() > 255:
+                arr = arr * (255.0 / arr.max())  # 16-bit: scaled to its peak, as a 16-bit file is (to_mode)
             arr = np.clip(arr, 0, 255).astype(np.uint8)
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[:, :, 0]
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
             raise ImageLoadError(f"{label}: expected HxW or HxWx3/4, got shape {arr.shape}")
+        if 0 in arr.shape[:2]:
+            raise ImageLoadError(f"{label}: image has no pixels")
         return Image.fromarray(arr)
     try:
         if isinstance(source, bytes):
