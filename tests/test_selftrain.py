@@ -139,6 +139,19 @@ def test_three_rounds_each_read_by_the_round_before(tmp_path: Path, synth_data: 
                            progress=False, report=False, self_training_rounds=1))
 
 
+def test_a_file_the_manifest_lists_twice_is_split_once_as_a_run_without_unlabelled_images_splits(tmp_path: Path):
+    """The labelled split of a self-training run: each file in one part only (the rows of a file listed
+    twice used to be split apart, training on a validation image), as :func:`prepare_data` splits."""
+    from captcha_ocr.selftrain import _split
+
+    rows = [Sample(tmp_path / f"{i}.png", f"{i:03d}") for i in range(20)]
+    twice = [*rows, *rows, Sample(tmp_path / "7.png", "xyz")]  # every file again; 7.png with another label
+    train_s, val_s = _split(TrainRequest(data=twice, out=str(tmp_path / "run")))
+    assert not {s.path for s in train_s} & {s.path for s in val_s}
+    assert len({s.path for s in train_s + val_s}) == 20 and len(val_s) == 2  # 10% of the 20 files
+    assert sorted(s.label for s in train_s if s.path.name == "7.png") == ["007", "007", "xyz"]  # skipped by the run
+
+
 def test_rounds_without_unlabelled_images_are_an_error(tmp_path: Path):
     with pytest.raises(ValueError, match=r"self-training rounds \(--rounds\): only with unlabelled images"):
         train(TrainRequest(data=str(tmp_path), out=str(tmp_path / "run"), epochs=1, self_training_rounds=3))

@@ -37,7 +37,7 @@ from .devices import strategy
 from .errors import DataError
 from .files import write_atomic
 from .recognizer import FileResult, Recognizer
-from .samples import Sample, expand_inputs, find_samples, split_samples
+from .samples import Sample, expand_inputs, find_samples, once_each, split_samples
 from .training import TrainRequest, TrainResult, _budget_seconds, train
 
 # A reading at least this confident becomes a label. Measured with bench/fewshot.py (its "pseudo"
@@ -137,7 +137,11 @@ def _split(req: TrainRequest) -> tuple[list[Sample], list[Sample]]:
         return labelled, find_samples(req.val_dir, req.label_pattern)
     tc = get_preset(req.preset).train
     fraction = tc.val_fraction if req.val_fraction is None else req.val_fraction
-    return split_samples(labelled, fraction, tc.seed if req.seed is None else req.seed)
+    # each file once, as such a run splits: a file listed twice is never in both parts
+    kept, dropped = once_each(labelled)
+    train_s, val_s = split_samples(kept, fraction, tc.seed if req.seed is None else req.seed)
+    conflicting = {path for path, _ in dropped}  # left to the training rows, where the run skips and names them
+    return train_s + [s for s in labelled if s.path in conflicting], val_s
 
 
 def _read_and_select(rec: Recognizer, files: list[Path], threshold: float, lengths: set[int],
