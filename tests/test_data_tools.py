@@ -173,7 +173,10 @@ def test_inspect_names_files_cut_short_and_files_the_manifest_lists_twice(tmp_pa
     assert not r.duplicates  # a file listed twice is not two identical images
     text = "\n".join(r.warnings)
     assert "3 file(s) cut short" in text and "3.png" in text
-    assert "1 file(s) listed more than once in the manifest (training uses every row): 0.png ('ab0', 'xy0')" in text
+    assert ("1 file(s) listed more than once in the manifest (training uses each once, or skips it when its "
+            "labels differ): 0.png ('ab0', 'xy0')") in text
+    # split as train splits: 0.png, listed with two labels, is in neither part
+    assert (r.train_images, r.val_images) == (4, 1)
     assert main(["inspect", str(tmp_path), "--json", "--no-progress"]) == 0
     js = json.loads(capsys.readouterr().out)
     assert len(js["truncated"]) == 3 and js["listed_twice"][0]["labels"] == ["ab0", "xy0"]

@@ -25,7 +25,7 @@ from .geometry import choose_geometry
 from .images import default_workers, load_image, spaced_images
 from .margins import CHOOSE_ON as CROP_CHOOSE_ON
 from .margins import FULL, choose_crop, crop_size, describe_crop
-from .samples import Sample, find_samples, split_samples
+from .samples import Sample, find_samples, once_each, split_samples
 from .shipped import SHIPPED_INPUT_SIZE
 
 RARE_BELOW = 10  # a character seen fewer times than this is hard to learn
@@ -224,9 +224,9 @@ def inspect_dataset(
             groups[i.digest or ""].append(i)
     report.duplicates = [[i.path for i in g] for g in groups.values() if len(g) > 1]
 
-    # the same split `train` makes (over the readable samples, in find_samples order)
+    # the same split `train` makes (over the readable samples, in find_samples order, each file once)
     by_path = {i.path: i for i in good}
-    train_s, val_s = split_samples([s for s in samples if str(s.path) in by_path], val_fraction, seed)
+    train_s, val_s = split_samples([s for s in once_each(samples)[0] if str(s.path) in by_path], val_fraction, seed)
     report.train_images, report.val_images = len(train_s), len(val_s)
     train_chars = set("".join(s.label for s in train_s))
     report.val_only_chars = sorted(set("".join(s.label for s in val_s)) - train_chars)
@@ -249,7 +249,8 @@ def _warnings(report: InspectReport, good: list[ImageInfo], groups: dict[str, li
                  f"{_examples([Path(f).name for f, _ in report.unreadable])}")
     if report.listed_twice:
         items = [f"{Path(d['file']).name} ({', '.join(map(repr, d['labels']))})" for d in report.listed_twice]
-        w.append(f"{len(items)} file(s) listed more than once in the manifest (training uses every row): "
+        w.append(f"{len(items)} file(s) listed more than once in the manifest (training uses each once, or "
+                 f"skips it when its labels differ): "
                  f"{_examples(items)}")
     if report.truncated:
         names = [Path(f).name for f in report.truncated]
