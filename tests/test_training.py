@@ -177,6 +177,26 @@ def test_resume_refuses_other_data_and_missing_checkpoint(tmp_path, synth_data):
         train(replace(req, data=samples[:250], resume=True), print_fn=lambda *a: None)
 
 
+def test_resume_refuses_another_charset_or_batch_size_before_it_trains(tmp_path, synth_data):
+    """A resume on data with another charset used to fail inside Lightning's weight loading (a size
+    mismatch traceback), and one with another batch size trained on the old schedule until the
+    learning-rate scheduler ran out of steps."""
+    samples = find_samples(synth_data)[:60]
+    out = tmp_path / "run"
+    req = TrainRequest(data=samples, out=str(out), epochs=3, init="none", progress=False, report=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(replace(req, callbacks=[CrashAfter(1)]), print_fn=lambda *a: None)
+    no_nines = [s for s in samples if "9" not in s.label]
+    assert len(no_nines) < len(samples)
+    printed: list[str] = []
+    for other in (replace(req, data=no_nines), replace(req, batch_size=2), replace(req, lr=0.01)):
+        with pytest.raises(DataError, match="other data or settings"):
+            train(replace(other, resume=True), print_fn=lambda *a: printed.append(" ".join(map(str, a))))
+    assert not [line for line in printed if line.startswith("epoch ")]  # refused before training
+    assert [int(r["epoch"]) for r in csv.DictReader(open(out / "metrics.csv"))] == [1]
+    assert train(replace(req, resume=True), print_fn=lambda *a: None).epochs_run == 3
+
+
 def _random_model_file(path, chars: str, height: int, width: int, **arch):
     """A model file with random weights, its own architecture and input size."""
     from captcha_ocr.bundle import Bundle, clean_state_dict, save_bundle

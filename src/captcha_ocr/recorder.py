@@ -63,13 +63,18 @@ class RunRecorder(Callback):
                 "best_metrics": self.best_metrics, "elapsed": time.perf_counter() - self.start,
                 "fingerprint": self.fingerprint}
 
-    def load_state_dict(self, state: dict) -> None:
+    def check_fingerprint(self, state: dict) -> None:
+        """Raise a :class:`DataError` when ``state`` (a checkpoint's :meth:`state_dict`) is of a run on other
+        data or settings than this one."""
         if state.get("fingerprint") != self.fingerprint:
             raise DataError(
                 f"{self.checkpoint_path}: the interrupted run trained on other data or settings "
                 f"({state.get('fingerprint')}) than this one ({self.fingerprint}); resume with the same "
                 f"arguments, or start a new run without --resume"
             )
+
+    def load_state_dict(self, state: dict) -> None:
+        self.check_fingerprint(state)
         self.rows = list(state["rows"])
         self.best_key = tuple(state["best_key"]) if state["best_key"] is not None else None
         self.best_epoch, self.best_metrics = state["best_epoch"], dict(state["best_metrics"])

@@ -356,12 +356,13 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
 
     def fingerprint(epochs: int) -> str:
         return (f"preset {preset.name}, {len(train_data)} train / {len(val_data)} val images, charset "
-                f"{''.join(charset.chars)!r}, input {preprocess.height}x{preprocess.width}, {epochs} epochs")
+                f"{''.join(charset.chars)!r}, input {preprocess.height}x{preprocess.width}, {epochs} epochs, "
+                f"batch {tc.batch_size}, lr {tc.lr:g}")
 
     recorder = RunRecorder(out, make_bundle, has_val=val_loader is not None, print_fn=print_fn, curves=req.report,
                            fingerprint=fingerprint(tc.epochs))
     if req.resume:
-        check_resumable(resume_from, len(system.parameter_groups()))
+        check_resumable(resume_from, len(system.parameter_groups()), recorder)
         notes.append(f"resuming from {resume_from}")
     callbacks: list[Callback] = [recorder, watch, *req.callbacks, *([averager] if averager else []),
                                  *([mixer] if mixer else [])]
@@ -447,16 +448,20 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     )
 
 
-def check_resumable(checkpoint: Path, groups: int) -> None:
-    """Raise a :class:`DataError` naming ``checkpoint`` when its optimiser state has another number of
-    parameter groups than the run resuming it (``groups``): a run started with another ``--cnn-lr``, or a
-    fine-tune interrupted under a captcha-ocr from before the convolutional layers had their own rate."""
+def check_resumable(checkpoint: Path, groups: int, recorder: RunRecorder) -> None:
+    """Raise a :class:`DataError` naming ``checkpoint`` when the run resuming it trains on other data or
+    settings (``recorder``'s fingerprint; checked here, before Lightning loads weights of another shape), or
+    when its optimiser state has another number of parameter groups than that run (``groups``): a run
+    started with another ``--cnn-lr``, or a fine-tune interrupted under a captcha-ocr from before the
+    convolutional layers had their own rate."""
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         saved = len(state["optimizer_states"][0]["param_groups"])
+        recorded = state["callbacks"][recorder.state_key]
     except Exception as exc:  # unreadable or foreign: say so rather than fail inside Lightning
         raise DataError(f"{checkpoint}: cannot resume from it ({type(exc).__name__}: {exc}); start the run again "
                         f"without --resume") from None
+    recorder.check_fingerprint(recorded)
     if saved != groups:
         advice = ("it was likely written by an older captcha-ocr, whose fine-tunes trained every layer at one "
                   "rate: resume with --cnn-lr 1" if saved == 1 else
