@@ -117,6 +117,19 @@ def test_not_an_image_is_named(tmp_path):
         load_image(tmp_path / "gone.png")
 
 
+def test_a_link_to_nothing_is_listed_and_named_as_unreadable(tmp_path):
+    # a dataset copied with its links broken: the file is not silently left out, it is skipped by name
+    from captcha_ocr.images import read_images
+
+    write_png(tmp_path / "ab12.png")
+    (tmp_path / "cd34.png").symlink_to(tmp_path / "moved" / "cd34.png")
+    samples = find_samples(tmp_path)
+    assert sorted(s.label for s in samples) == ["ab12", "cd34"]
+    images, report = read_images(samples, progress=False)
+    assert len(images) == 1 and [p.name for p, _ in report.skipped] == ["cd34.png"]
+    assert "cd34.png" in report.skipped[0][1]
+
+
 def test_numpy_and_bytes_inputs():
     arr = np.full((20, 60, 3), 128, np.uint8)
     pre = Preprocess(24, 64)

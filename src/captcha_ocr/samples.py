@@ -35,7 +35,9 @@ class Sample:
 
 
 def is_image_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+    """An image file by its name; a link to nothing counts, so that reading it names it as unreadable."""
+    listed = path.is_file() or (path.is_symlink() and not path.exists())
+    return listed and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
 def find_manifest(root: Path) -> Path | None:
