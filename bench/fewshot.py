@@ -68,7 +68,7 @@ from captcha_ocr.decode import DecodeOptions
 from captcha_ocr.margins import parse_crop
 from captcha_ocr.samples import Sample
 from captcha_ocr.training import TrainRequest, train
-from generality import DEV_SETS, in_frames, last_epoch_accuracy, load_set, near_widths_accuracy
+from generality import DEV_SETS, in_frames, last_epoch_accuracy, load_set, near_widths_accuracy, selection_gap
 
 OUT = Path(__file__).parent / "out"
 DDDDOCR_VENV = Path(__file__).parent / ".ddddocr-venv"
@@ -372,6 +372,8 @@ def print_table(path: Path) -> None:
     for (tag, name, n), by_mode in sorted(cells.items()):
         values = [cell(by_mode[m]) if m in by_mode else "" for m in MODES]
         print(f"| {tag} | {name} | {n or '-'} | " + " | ".join(values) + " |")
+    if gap := selection_gap(rows):
+        print(f"\n{gap}")
 
 
 def plot_curves(path: Path, tag: str, out: Path, over: str | None = None) -> Path:
