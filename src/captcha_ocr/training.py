@@ -448,26 +448,27 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     )
 
 
-def check_resumable(checkpoint: Path, groups: int, recorder: RunRecorder) -> None:
-    """Raise a :class:`DataError` naming ``checkpoint`` when the run resuming it trains on other data or
-    settings (``recorder``'s fingerprint; checked here, before Lightning loads weights of another shape), or
-    when its optimiser state has another number of parameter groups than that run (``groups``): a run
-    started with another ``--cnn-lr``, or a fine-tune interrupted under a captcha-ocr from before the
-    convolutional layers had their own rate."""
+def check_resumable(checkpoint: Path, groups: int, recorder: RunRecorder | None = None) -> None:
+    """Raise a :class:`DataError` naming ``checkpoint`` when its optimiser state has another number of
+    parameter groups than the run resuming it (``groups``): a run started with another ``--cnn-lr``, or a
+    fine-tune interrupted under a captcha-ocr from before the convolutional layers had their own rate; or
+    when that run trains on other data or settings (``recorder``'s fingerprint, when given: checked here,
+    before Lightning loads weights of another shape)."""
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         saved = len(state["optimizer_states"][0]["param_groups"])
-        recorded = state["callbacks"][recorder.state_key]
+        recorded = state["callbacks"][recorder.state_key] if recorder is not None else None
     except Exception as exc:  # unreadable or foreign: say so rather than fail inside Lightning
         raise DataError(f"{checkpoint}: cannot resume from it ({type(exc).__name__}: {exc}); start the run again "
                         f"without --resume") from None
-    recorder.check_fingerprint(recorded)
     if saved != groups:
         advice = ("it was likely written by an older captcha-ocr, whose fine-tunes trained every layer at one "
                   "rate: resume with --cnn-lr 1" if saved == 1 else
                   "it was started with another --cnn-lr: resume with the one it was started with")
         raise DataError(f"{checkpoint}: its optimiser has {saved} parameter group(s) and this run has {groups}; "
                         f"{advice}, or start the run again without --resume")
+    if recorder is not None:
+        recorder.check_fingerprint(recorded)
 
 
 def _cut_short(trainer: L.Trainer) -> str | None:
