@@ -475,8 +475,9 @@ def _cut_short(trainer: L.Trainer) -> str | None:
     """The log line for a budgeted run that the time budget stopped before its planned epochs ended
     (its epochs took longer than the timed steps and the re-plans foresaw), else None."""
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    remaining = timer.time_remaining() if timer is not None else None  # None: no time limit
     planned = trainer.fit_loop.max_epochs
-    if timer is None or (timer.time_remaining() or 0.0) > 0 or trainer.current_epoch >= planned:
+    if remaining is None or remaining > 0 or trainer.current_epoch >= planned:
         return None
     return (f"time budget: it ran out after {trainer.current_epoch} of the {planned} planned epochs (epochs took "
             f"longer than measured: a slower or busier machine), so the learning rate's cool-down was cut short; "
