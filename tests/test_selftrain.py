@@ -14,6 +14,7 @@ from captcha_ocr.recognizer import FileResult, Prediction
 from captcha_ocr.samples import Sample, find_samples
 from captcha_ocr.selftrain import PSEUDO_LABEL_THRESHOLD, select_pseudo_labels, unlabeled_files
 from captcha_ocr.training import TrainRequest, train
+from conftest import write_png
 
 
 def _read(name: str, text: str, confidence: float) -> FileResult:
@@ -144,12 +145,32 @@ def test_a_file_the_manifest_lists_twice_is_split_once_as_a_run_without_unlabell
     twice used to be split apart, training on a validation image), as :func:`prepare_data` splits."""
     from captcha_ocr.selftrain import _split
 
-    rows = [Sample(tmp_path / f"{i}.png", f"{i:03d}") for i in range(20)]
+    rows = [Sample(write_png(tmp_path / f"{i}.png"), f"{i:03d}") for i in range(20)]
     twice = [*rows, *rows, Sample(tmp_path / "7.png", "xyz")]  # every file again; 7.png with another label
-    train_s, val_s = _split(TrainRequest(data=twice, out=str(tmp_path / "run")))
+    train_s, val_s = _split(TrainRequest(data=twice, out=str(tmp_path / "run"), progress=False))
     assert not {s.path for s in train_s} & {s.path for s in val_s}
-    assert len({s.path for s in train_s + val_s}) == 20 and len(val_s) == 2  # 10% of the 20 files
+    assert len({s.path for s in train_s + val_s}) == 20 and len(val_s) == 2  # 10% of the 19 files kept
     assert sorted(s.label for s in train_s if s.path.name == "7.png") == ["007", "007", "xyz"]  # skipped by the run
+
+
+def test_unreadable_labelled_files_change_neither_part_of_the_split(tmp_path: Path):
+    """A self-training run holds out the validation images a run without unlabelled images holds out:
+    both split the readable files only (an unreadable file used to shift the whole split)."""
+    from captcha_ocr.config import get_preset
+    from captcha_ocr.dataset import prepare_data
+    from captcha_ocr.selftrain import _split
+
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    for i in range(30):
+        write_png(folder / f"{i:03d}.png")
+    for name in ("005x.png", "017x.png", "024x.png"):  # among the readable files in name order
+        (folder / name).write_bytes(b"not a png")
+    plain = prepare_data(str(folder), get_preset("default"), progress=False, print_fn=lambda _: None)
+    train_s, val_s = _split(TrainRequest(data=str(folder), out=str(tmp_path / "run"), progress=False))
+    assert sorted(s.path for s in val_s) == sorted(Path(p) for p in plain.val.paths)
+    assert {s.path.name for s in train_s} >= {"005x.png", "017x.png", "024x.png"}  # left for the run to name
+    assert len(train_s) == 30 - len(val_s) + 3
 
 
 def test_rounds_without_unlabelled_images_are_an_error(tmp_path: Path):

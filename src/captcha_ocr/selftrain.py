@@ -36,6 +36,7 @@ from .decode import DecodeOptions
 from .devices import strategy
 from .errors import DataError
 from .files import write_atomic
+from .images import read_images
 from .recognizer import FileResult, Recognizer
 from .samples import Sample, expand_inputs, find_samples, once_each, split_samples
 from .training import TrainRequest, TrainResult, _budget_seconds, train
@@ -137,11 +138,14 @@ def _split(req: TrainRequest) -> tuple[list[Sample], list[Sample]]:
         return labelled, find_samples(req.val_dir, req.label_pattern)
     tc = get_preset(req.preset).train
     fraction = tc.val_fraction if req.val_fraction is None else req.val_fraction
-    # each file once, as such a run splits: a file listed twice is never in both parts
+    # as such a run splits (prepare_data): each file once (a file listed twice is never in both parts),
+    # and the readable files only, so that an unreadable one changes neither part
     kept, dropped = once_each(labelled)
-    train_s, val_s = split_samples(kept, fraction, tc.seed if req.seed is None else req.seed)
-    conflicting = {path for path, _ in dropped}  # left to the training rows, where the run skips and names them
-    return train_s + [s for s in labelled if s.path in conflicting], val_s
+    _images, report = read_images(kept, progress=req.progress, desc="checking the labelled images")
+    train_s, val_s = split_samples(report.samples, fraction, tc.seed if req.seed is None else req.seed)
+    # left to the training rows, where the run skips and names them
+    left = {path for path, _ in dropped} | {path for path, _ in report.skipped}
+    return train_s + [s for s in labelled if s.path in left], val_s
 
 
 def _read_and_select(rec: Recognizer, files: list[Path], threshold: float, lengths: set[int],
