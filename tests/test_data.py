@@ -266,3 +266,27 @@ def test_eval_scores_a_file_listed_twice_once_and_skips_one_whose_labels_differ(
     assert sorted(s.path.name for s in result.samples) == ["a.png", "b.png"]
     (path, why), = result.skipped
     assert path.name == "c.png" and "different labels ('56', '57')" in why
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_file_is_read_the_way_up_its_exif_orientation_says_as_a_browser_shows_it(tmp_path, fmt):
+    """Orientation 6 (a phone held upright): the stored 60x20 pixels are shown turned 90 degrees
+    clockwise, 20x60, their dark left end at the top. Training, reading and `preview` all see that."""
+    from captcha_ocr.images import header_size
+
+    stored = np.full((20, 60), 255, np.uint8)
+    stored[:, :15] = 0  # the dark left quarter
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / f"phone.{fmt.lower()}"
+    Image.fromarray(stored).save(path, fmt, exif=exif.tobytes())
+
+    for source in (path, path.read_bytes()):
+        shown = np.asarray(load_image(source).convert("L"))
+        assert shown.shape == (60, 20)
+        assert shown[:15].mean() < 40 and shown[20:].mean() > 215  # the dark end is at the top
+    assert header_size(path) == (20, 60)
+    assert Preprocess(height=60, width=20).load(path).shape == (1, 60, 20)
+    assert np.asarray(Preprocess(height=60, width=20).load(path))[0, :15].mean() < 40
+    plain = write_png(tmp_path / "plain.png", size=(60, 20))  # no EXIF: as stored
+    assert load_image(plain).size == (60, 20) and header_size(plain) == (60, 20)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 from .errors import ImageLoadError, ImageTooLargeError
 from .margins import FULL, crop_image
@@ -28,6 +28,35 @@ from .zooms import zoom_rows
 ImageFile.LOAD_TRUNCATED_IMAGES = True
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
+
+EXIF_ORIENTATION = 0x0112  # the EXIF tag that says how a viewer turns the stored pixels
+TURNED_ON_THE_SIDE = (5, 6, 7, 8)  # orientations that swap width and height
+
+
+def orientation(image: Image.Image) -> int:
+    """A file's EXIF orientation (1, as stored, when it has none or it cannot be read)."""
+    try:
+        value = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # a broken EXIF block: the pixels as stored
+        return 1
+    return value if value in range(1, 9) else 1
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """A file's pixels as an image viewer (and the labelling page's browser) shows them: turned and
+    mirrored by its EXIF orientation tag, where it has one (phone photos of a screen do)."""
+    return ImageOps.exif_transpose(image) if orientation(image) != 1 else image
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(width, height)`` of an image file as it is shown (EXIF orientation applied), from its header
+    alone; ``None`` when it is not a readable image."""
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            return (height, width) if orientation(im) in TURNED_ON_THE_SIDE else (width, height)
+    except (OSError, SyntaxError, ValueError):
+        return None
 
 
 def default_workers(workers: int | None = None) -> int:
@@ -66,7 +95,8 @@ def to_mode(image: Image.Image, channels: int = 3, alpha: str = "white") -> Imag
 
 
 def load_image(source: ImageInput, name: str | None = None, max_pixels: int | None = None) -> Image.Image:
-    """Open a path, raw bytes, PIL image or numpy array (HxW or HxWxC uint8) as a PIL image.
+    """Open a path, raw bytes, PIL image or numpy array (HxW or HxWxC uint8) as a PIL image; a file
+    (path or bytes) is turned upright by its EXIF orientation, as a viewer shows it (:func:`upright`).
 
     Raises :class:`ImageLoadError` naming the source (``name``, else the path) when it is not a
     readable image, and :class:`ImageTooLargeError` when its header says it has more than
@@ -111,6 +141,7 @@ def load_image(source: ImageInput, name: str | None = None, max_pixels: int | No
         if width == 0 or height == 0:
             raise ImageLoadError(f"{label}: image has no pixels")
         image.load()
+        image = upright(image)
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as exc:

@@ -15,16 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
 from .augment import ALBU_LEVELS, albumentations_pipeline, augment_batch, check_level
 from .config import frame_width, get_preset
 from .errors import DataError, ImageLoadError, MissingExtraError
 from .geometry import choose_geometry
-from .images import Preprocess, spaced_images
+from .images import Preprocess, header_size, spaced_images
 from .margins import FULL, crop_image, crop_size, describe_crop
 from .plots import BLACK, image_grid, save_png, to_uint8
-from .samples import find_samples, split_samples
+from .samples import find_samples, once_each, split_samples
 from .shipped import SHIPPED_INPUT_SIZE
 
 if TYPE_CHECKING:
@@ -41,14 +40,6 @@ class PreviewResult:
     zoom: float = 1.0  # the vertical zoom the images were drawn at (Preprocess.zoom)
     zoom_note: str = ""  # how that zoom was decided, in words
     crop: tuple[float, ...] = FULL  # the box of each image drawn (Preprocess.crop)
-
-
-def _header_size(path: Path) -> tuple[int, int] | None:
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except (OSError, SyntaxError, ValueError):
-        return None
 
 
 def preview(
@@ -78,8 +69,8 @@ def preview(
     if zoom is not None and zoom <= 0:
         raise ValueError(f"zoom must be positive, got {zoom}")
     p = get_preset(preset)
-    samples = find_samples(data, label_pattern)
-    sizes = {s.path: _header_size(s.path) for s in samples}
+    samples, _twice = once_each(find_samples(data, label_pattern))  # each file once, as `train` splits
+    sizes = {s.path: header_size(s.path) for s in samples}
     train_s, _ = split_samples([s for s in samples if sizes[s.path]], p.train.val_fraction, p.train.seed)
     if not train_s:
         raise DataError(f"{data}: no readable images")
