@@ -212,6 +212,18 @@ def test_label_pattern_names_the_files_that_do_not_match(tmp_path):
         find_samples(tmp_path, r"(.+)_\d+")
 
 
+def test_a_label_pattern_whose_label_group_takes_no_part_says_so(tmp_path):
+    """``(.+)_\\d+|notes``: notes.png matches, by the branch without the group; that is a pattern to
+    fix, not a file name that does not match."""
+    write_png(tmp_path / "226md_0001.png")
+    write_png(tmp_path / "notes.png")
+    with pytest.raises(DataError, match=r"1 of 2 image file names match .*first group, which holds the label, "
+                                        r"takes no part in the match: notes\.png"):
+        find_samples(tmp_path, r"(.+)_\d+|notes")
+    with pytest.raises(DataError, match=r"'label' group.*takes no part.*notes\.png"):
+        find_samples(tmp_path, r"(?P<label>.+)_\d+|notes")
+
+
 def test_preprocess_load_is_the_one_image_path(tmp_path):
     """Paths, bytes, PIL images and arrays give the same uint8 [C, H, W]; errors name the source."""
     from captcha_ocr.errors import ImageTooLargeError

@@ -91,13 +91,18 @@ def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
 
 def label_from_stem(stem: str, pattern: re.Pattern[str]) -> str | None:
     """The label a ``--label-pattern`` finds in a file stem: its ``label`` group, else its first
-    group, else the whole match; ``None`` when the stem does not match (the whole stem must)."""
+    group, else the whole match; ``None`` when the stem does not match (the whole stem must) or that
+    group takes no part in the match."""
     m = pattern.fullmatch(stem)
     if m is None:
         return None
     if "label" in pattern.groupindex:
         return m.group("label")
     return m.group(1) if pattern.groups else m.group(0)
+
+
+def _names(names: Sequence[str], limit: int = 5) -> str:
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
 
 
 def compile_label_pattern(label_pattern: str) -> re.Pattern[str]:
@@ -137,9 +142,18 @@ def find_samples(root: str | os.PathLike, label_pattern: str | None = None) -> l
         labels = [label_from_stem(p.stem, pattern) for p in files]
         misses = [p.name for p, label in zip(files, labels) if label is None]
         if misses:
+            # a stem can match while the group that holds the label takes no part, as in (a)|b
+            unlabelled = [name for name in misses if pattern.fullmatch(Path(name).stem)]
+            if unlabelled:
+                group = "'label' group" if "label" in pattern.groupindex else "first group"
+                raise DataError(
+                    f"{root}: {len(unlabelled)} of {len(files)} image file names match --label-pattern "
+                    f"{label_pattern!r}, but its {group}, which holds the label, takes no part in the match: "
+                    f"{_names(unlabelled)}; write the pattern so that the group matches in every file name"
+                )
             raise DataError(
                 f"{root}: {len(misses)} of {len(files)} image file names do not match --label-pattern "
-                f"{label_pattern!r}: {', '.join(misses[:5])}{', ...' if len(misses) > 5 else ''}"
+                f"{label_pattern!r}: {_names(misses)}"
             )
         samples = [Sample(p, label) for p, label in zip(files, labels)]
     if not samples:
