@@ -302,3 +302,18 @@ def test_a_file_is_read_the_way_up_its_exif_orientation_says_as_a_browser_shows_
     assert np.asarray(Preprocess(height=60, width=20).load(path))[0, :15].mean() < 40
     plain = write_png(tmp_path / "plain.png", size=(60, 20))  # no EXIF: as stored
     assert load_image(plain).size == (60, 20) and header_size(plain) == (60, 20)
+
+
+def test_characters_only_validation_labels_hold_are_warned_of_by_what_the_start_model_knows(tmp_path):
+    from captcha_ocr.dataset import val_only_warnings
+    from captcha_ocr.samples import Sample
+
+    train = [Sample(tmp_path / "a.png", "abc")]
+    val = [Sample(tmp_path / "b.png", "abz"), Sample(tmp_path / "c.png", "aé")]
+    assert val_only_warnings(train, train) == []
+    scratch = val_only_warnings(train, val)
+    assert scratch == ["warning: characters ['z', 'é'] appear only in the validation data; the model cannot learn them"]
+    general = val_only_warnings(train, val, start_chars="abcxyz")  # the start model reads z, not é
+    assert len(general) == 2
+    assert "['é']" in general[0] and "cannot learn them" in general[0]
+    assert "['z']" in general[1] and "as far as the model it starts from did" in general[1]

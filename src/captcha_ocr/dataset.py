@@ -9,7 +9,7 @@ augmentation happen per batch, on the training device.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -110,6 +110,24 @@ def check_labels(samples: Sequence[Sample], time_steps: int, charset: Charset | 
         raise DataError(f"{len(problems)} unusable label(s):\n  " + "\n  ".join(problems[:10]) + more)
 
 
+def val_only_warnings(train: Sequence[Sample], val: Sequence[Sample], start_chars: Collection[str] = ()) -> list[str]:
+    """Warnings for characters that only validation labels hold. No training image shows them, so a
+    model from random weights cannot learn them; one started from a model that reads them (whose
+    characters are ``start_chars``) keeps what that model knew of them, no more."""
+    seen = set("".join(s.label for s in train))
+    missing = sorted(set("".join(s.label for s in val)) - seen)
+    new = [c for c in missing if c not in start_chars]
+    known = [c for c in missing if c in start_chars]
+    lines = []
+    if new:
+        lines.append(f"warning: characters {new} appear only in the validation data; the model cannot learn them")
+    if known:
+        lines.append(f"warning: characters {known} appear only in the validation data; the model reads them only "
+                     f"as far as the model it starts from did, and training on images without them wears that "
+                     f"away: label training images that show them")
+    return lines
+
+
 class TrainingData(NamedTuple):
     """What :func:`prepare_data` returns."""
 
@@ -133,6 +151,7 @@ def prepare_data(
     start_size: tuple[int, int] | None = None,
     zoom: float | Callable[[list[Image.Image], list[str]], float] = 1.0,
     crop: Sequence[float] | str = FULL,
+    start_chars: Collection[str] = (),
 ) -> TrainingData:
     """A folder (or samples) -> train and validation images, charset and preprocessing.
 
@@ -141,7 +160,8 @@ def prepare_data(
     chosen from the training images (``height``/``width`` override either; a ``height`` alone,
     with no size fixed by the preset, gets the width chosen at that height; ``start_size``, a
     fine-tune's start model's ``(height, width)``, fixes the height and bounds the width from
-    below). ``crop`` cuts every image to a box first (:class:`Preprocess`), or with ``"auto"``
+    below; ``start_chars``, the characters it reads, temper the warning of characters only validation
+    labels hold). ``crop`` cuts every image to a box first (:class:`Preprocess`), or with ``"auto"``
     cuts off the margins empty in every training image (:func:`~captcha_ocr.margins.choose_crop`).
     ``zoom`` zooms every image's rows before resizing, or chooses that zoom from the (cut) training
     images and their cased labels. Labels are cased by the
@@ -199,9 +219,8 @@ def prepare_data(
         zoom = zoom([crop_image(by_path[s.path], crop) for s in chosen], [s.label for s in chosen])
     preprocess = Preprocess.for_preset(preset, height, width, zoom, crop)
     check_labels(train_s + val_s, feature_map_size(height, width, preset.model.stages)[1])
-    missing = sorted(set("".join(s.label for s in val_s)) - set("".join(s.label for s in train_s)))
-    if missing:
-        print_fn(f"warning: characters {missing} appear only in the validation data; the model cannot learn them")
+    for line in val_only_warnings(train_s, val_s, start_chars):
+        print_fn(line)
     train = LabelledImages.from_samples(train_s, preprocess, [by_path[s.path] for s in train_s])[0]
     val_data = LabelledImages.from_samples(val_s, preprocess, [val_by_path[s.path] for s in val_s])[0]
     return TrainingData(train, val_data, charset, preprocess, skipped)

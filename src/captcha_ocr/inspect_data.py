@@ -272,7 +272,8 @@ def _warnings(report: InspectReport, good: list[ImageInfo], groups: dict[str, li
         w.append(f"{len(rare)} character(s) seen under {RARE_BELOW} times: {_examples(rare)}")
     if report.val_only_chars:
         w.append(f"character(s) {report.val_only_chars} appear only in the validation split "
-                 f"({report.val_images} images, seed 42): the model cannot learn them")
+                 f"({report.val_images} images, seed 42): no training image shows them, so a model from random "
+                 f"weights cannot learn them, and a fine-tune only keeps what its start model knew of them")
     w.extend(case_warnings([(i.path, i.label) for i in good]))
     if report.too_narrow:
         items = [f"{Path(d['file']).name} ({d['label']!r}: {d['why']})" for d in report.too_narrow]

@@ -263,7 +263,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     train_data, val_data, charset, preprocess, skipped = prepare_data(
         req.data, preset, val, height, req.width, req.label_pattern, req.progress, notes.append, req.case,
         start_size=(init.preprocess.height, init.preprocess.width) if init is not None else None,
-        zoom=start_zoom(req.zoom, init, _log_zoom_choice(notes.append)), crop=start_crop(req.crop, init))
+        zoom=start_zoom(req.zoom, init, _log_zoom_choice(notes.append)), crop=start_crop(req.crop, init),
+        start_chars=init.charset.chars if init is not None else ())
     notes += [f"skipped {why}" if str(path) in why else f"skipped {path}: {why}" for path, why in skipped]
     tc = tc.sized_for(len(train_data))  # the batch size, where the preset leaves it to the data
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)
