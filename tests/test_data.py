@@ -224,6 +224,14 @@ def test_a_label_pattern_whose_label_group_takes_no_part_says_so(tmp_path):
         find_samples(tmp_path, r"(?P<label>.+)_\d+|notes")
 
 
+def test_a_label_pattern_that_misses_many_names_names_the_first_few_and_counts_them(tmp_path):
+    for i in range(7):
+        write_png(tmp_path / f"shot{i}.png")
+    with pytest.raises(DataError, match=r"7 of 7 image file names do not match .*: shot0\.png, shot1\.png, "
+                                        r"shot2\.png, shot3\.png, shot4\.png, \.\.\. \(7 in all\)$"):
+        find_samples(tmp_path, r"(.+)_\d+")
+
+
 def test_preprocess_load_is_the_one_image_path(tmp_path):
     """Paths, bytes, PIL images and arrays give the same uint8 [C, H, W]; errors name the source."""
     from captcha_ocr.errors import ImageTooLargeError

@@ -25,7 +25,7 @@ from .geometry import choose_geometry
 from .images import default_workers, load_image, spaced_images
 from .margins import CHOOSE_ON as CROP_CHOOSE_ON
 from .margins import FULL, choose_crop, crop_size, describe_crop
-from .samples import Sample, find_samples, once_each, split_samples
+from .samples import Sample, find_samples, first_few, once_each, split_samples
 from .shipped import SHIPPED_INPUT_SIZE
 
 RARE_BELOW = 10  # a character seen fewer times than this is hard to learn
@@ -122,8 +122,7 @@ def read_infos(samples: Sequence[Sample], progress: bool = False, workers: int |
 
 
 def _examples(items: Sequence[str]) -> str:
-    more = f", ... ({len(items)} in all)" if len(items) > LIST_LIMIT else ""
-    return ", ".join(items[:LIST_LIMIT]) + more
+    return first_few(items, LIST_LIMIT)
 
 
 def case_warnings(labels: Sequence[tuple[str, str]]) -> list[str]:

@@ -101,8 +101,10 @@ def label_from_stem(stem: str, pattern: re.Pattern[str]) -> str | None:
     return m.group(1) if pattern.groups else m.group(0)
 
 
-def _names(names: Sequence[str], limit: int = 5) -> str:
-    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+def first_few(items: Sequence[str], limit: int = 5) -> str:
+    """``items`` for a message: the first ``limit`` joined by commas, then how many there are in all."""
+    more = f", ... ({len(items)} in all)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 def compile_label_pattern(label_pattern: str) -> re.Pattern[str]:
@@ -149,11 +151,11 @@ def find_samples(root: str | os.PathLike, label_pattern: str | None = None) -> l
                 raise DataError(
                     f"{root}: {len(unlabelled)} of {len(files)} image file names match --label-pattern "
                     f"{label_pattern!r}, but its {group}, which holds the label, takes no part in the match: "
-                    f"{_names(unlabelled)}; write the pattern so that the group matches in every file name"
+                    f"{first_few(unlabelled)}; write the pattern so that the group matches in every file name"
                 )
             raise DataError(
                 f"{root}: {len(misses)} of {len(files)} image file names do not match --label-pattern "
-                f"{label_pattern!r}: {_names(misses)}"
+                f"{label_pattern!r}: {first_few(misses)}"
             )
         samples = [Sample(p, label) for p, label in zip(files, labels)]
     if not samples:
