@@ -24,7 +24,7 @@ from .errors import DataError
 from .geometry import choose_geometry
 from .images import LoadReport, Preprocess, read_images, to_arrays
 from .margins import FULL, choose_crop, crop_image, crop_size, describe_crop
-from .samples import Sample, evenly_spaced, find_samples, once_each, split_samples
+from .samples import Sample, evenly_spaced, find_samples, once_each, split_samples, val_only_chars
 from .zooms import CHOOSE_ON as ZOOM_CHOOSE_ON
 
 
@@ -114,8 +114,7 @@ def val_only_warnings(train: Sequence[Sample], val: Sequence[Sample], start_char
     """Warnings for characters that only validation labels hold. No training image shows them, so a
     model from random weights cannot learn them; one started from a model that reads them (whose
     characters are ``start_chars``) keeps what that model knew of them, no more."""
-    seen = set("".join(s.label for s in train))
-    missing = sorted(set("".join(s.label for s in val)) - seen)
+    missing = val_only_chars(train, val)
     new = [c for c in missing if c not in start_chars]
     known = [c for c in missing if c in start_chars]
     lines = []

@@ -25,7 +25,7 @@ from .geometry import choose_geometry
 from .images import default_workers, load_image, spaced_images
 from .margins import CHOOSE_ON as CROP_CHOOSE_ON
 from .margins import FULL, choose_crop, crop_size, describe_crop
-from .samples import Sample, find_samples, first_few, once_each, split_samples
+from .samples import Sample, find_samples, first_few, once_each, split_samples, val_only_chars
 from .shipped import SHIPPED_INPUT_SIZE
 
 RARE_BELOW = 10  # a character seen fewer times than this is hard to learn
@@ -227,8 +227,7 @@ def inspect_dataset(
     by_path = {i.path: i for i in good}
     train_s, val_s = split_samples([s for s in once_each(samples)[0] if str(s.path) in by_path], val_fraction, seed)
     report.train_images, report.val_images = len(train_s), len(val_s)
-    train_chars = set("".join(s.label for s in train_s))
-    report.val_only_chars = sorted(set("".join(s.label for s in val_s)) - train_chars)
+    report.val_only_chars = val_only_chars(train_s, val_s)
     if train_s:
         preset = get_preset("default")
         report.crop = _train_crop(train_s)

@@ -101,6 +101,11 @@ def label_from_stem(stem: str, pattern: re.Pattern[str]) -> str | None:
     return m.group(1) if pattern.groups else m.group(0)
 
 
+def val_only_chars(train: Sequence[Sample], val: Sequence[Sample]) -> list[str]:
+    """The characters of ``val``'s labels that no label of ``train`` holds, sorted."""
+    return sorted(set("".join(s.label for s in val)) - set("".join(s.label for s in train)))
+
+
 def first_few(items: Sequence[str], limit: int = 5) -> str:
     """``items`` for a message: the first ``limit`` joined by commas, then how many there are in all."""
     more = f", ... ({len(items)} in all)" if len(items) > limit else ""
