@@ -54,3 +54,13 @@ def test_a_fine_tune_is_never_narrower_than_its_start_model_nor_32_frames():
     assert choose_geometry([(60, 24)], ["ab"], 8, start_size=(48, 300)).width == 304
     # from scratch (no start model) the 32 frames do not apply
     assert choose_geometry([(60, 24)], ["ab"], 8).width < 256
+
+
+def test_one_label_far_longer_than_the_rest_does_not_stretch_every_image():
+    """A 60-character label among 5-character ones (a file name that is not its text) is left out of the
+    width, and the note says so; a long label that is merely the longest still gets its frames."""
+    g = choose_geometry([(160, 60)] * 100, ["abcde"] * 99 + ["x" * 60], 8)
+    assert g.width == 160 and frames(g) < 60
+    assert any("1 label(s) far longer than the rest" in n and "xxxx..." in n for n in g.notes)
+    usual = choose_geometry([(160, 60)] * 100, ["abcde"] * 95 + ["abcdefghij"] * 5, 8)
+    assert frames(usual) >= 2 * 10 + 2 and not any("far longer" in n for n in usual.notes)

@@ -306,3 +306,17 @@ def test_where_a_run_starts(request_args, preset, expected):
 
     source, why = start_point(TrainRequest(data="d", out="o", preset=preset, **request_args), get_preset(preset))
     assert source == expected[0] and why.startswith(expected[1])
+
+
+def test_one_label_far_longer_than_the_rest_is_refused_with_its_file(tmp_path):
+    """A 60-character label among 5-character ones does not stretch every image to fit it (the run never
+    learned at that width): the width is chosen for the others, and the label is refused, its file named."""
+    rows = ["file,label"]
+    for i in range(30):
+        write_png(tmp_path / f"{i}.png", size=(160, 60))
+        rows.append(f"{i}.png,{'abcde'[i % 5:] + 'abcde'[:i % 5]}")
+    rows[-1] = f"29.png,{'abcdefghij' * 6}"
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"(?s)1 unusable label.*29\.png: label 'abcdefghij.*needs 60 time steps"):
+        train(TrainRequest(data=str(tmp_path), out=str(tmp_path / "run"), epochs=1, init="none", progress=False),
+              print_fn=lambda *a: None)

@@ -100,7 +100,7 @@ def check_labels(samples: Sequence[Sample], time_steps: int, charset: Charset | 
             problems.append(
                 f"{s.path}: label {s.label!r} needs {min_ctc_frames(s.label)} time steps "
                 f"(its length plus one per repeated letter) but the model has {time_steps}; "
-                "use wider images (--width) or shorter labels"
+                "is the label right? (else use wider images: --width)"
             )
         elif charset is not None and charset.unknown(s.label):
             unknown = charset.unknown(s.label)

@@ -6,12 +6,13 @@ resizing; and the cost of a step grows with the number of input pixels. :func:`c
 weighs the three: height from the images (tiny images are upsampled, tall ones scaled down),
 width from the aspect ratio, then the whole image scaled down to a pixel budget (wide images
 cost no more than a typical captcha) and the width stretched where the longest label would
-otherwise get too few frames.
+otherwise get too few frames (a rare label far longer than the rest, most likely a mistake, does
+not count: :func:`usual_need`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,11 +67,19 @@ def choose_geometry(
     sizes = list(sizes)
     if not sizes:
         raise ValueError("no image sizes given")
-    need = max((min_ctc_frames(label) for label in labels), default=1)
+    labels = list(labels)
+    need, outliers = usual_need(labels)
     min_frames = max(MIN_FRAMES, 2 * need + 2)
     w0 = float(np.median([w for w, _ in sizes]))
     h0 = float(np.median([h for _, h in sizes]))
     notes: list[str] = []
+    if outliers:
+        longest = max(outliers, key=min_ctc_frames)
+        shown = longest if len(longest) <= 24 else longest[:24] + "..."
+        notes.append(f"{len(outliers)} label(s) far longer than the rest (longest {shown!r}, "
+                     f"{min_ctc_frames(longest)} frames) left out of the choice: "
+                     f"the width is for labels of up to {need} frames (a label that does not fit is refused "
+                     f"below, with its file)")
     scale = min(max(h0, min_height), max_height) / h0
     if scale > 1:
         notes.append(f"upsampled {scale:.2f}x (images are {h0:.0f} px high)")
@@ -91,3 +100,20 @@ def choose_geometry(
         notes.append(f"widened to {width} px for a fine-tune (at least the start model's {start_size[1]} px "
                      f"and {FINETUNE_MIN_FRAMES} frames)")
     return Geometry(height, width, min_frames, tuple(notes))
+
+
+# a label needing more than this multiple of the frames of the usual long label (the 90th percentile)
+# is an outlier: most likely a mistake (a file name that is not its text), and it must not stretch every
+# image (one 60-character label among 5-character ones made a 976 px wide input that never learned)
+OUTLIER_FACTOR = 2.0
+
+
+def usual_need(labels: Sequence[str]) -> tuple[int, list[str]]:
+    """The frames the longest label needs (:func:`~captcha_ocr.charset.min_ctc_frames`), leaving out
+    labels that need over ``OUTLIER_FACTOR`` times the 90th percentile's; and those left out."""
+    frames = [min_ctc_frames(label) for label in labels]
+    if not frames:
+        return 1, []
+    bound = OUTLIER_FACTOR * float(np.percentile(frames, 90, method="higher"))
+    outliers = [label for label, f in zip(labels, frames) if f > bound]
+    return max(f for f in frames if f <= bound), outliers
