@@ -85,7 +85,7 @@ def test_an_output_path_that_cannot_be_written_is_a_user_error(tmp_path, tiny_fo
     from captcha_ocr.cli import main
     from conftest import tiny_bundle
 
-    a_file, a_dir = tmp_path / "a_file", tmp_path / "a_dir"
+    a_file, a_dir = tmp_path / "a_file", tmp_path / "a_dir.onnx"
     a_file.write_text("not a folder")
     a_dir.mkdir()
     model = save_bundle(tiny_bundle(), tmp_path / "model.pt")

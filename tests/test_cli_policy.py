@@ -68,3 +68,67 @@ def test_train_passes_devices_and_num_nodes(monkeypatch, tmp_path):
     with pytest.raises(Stop):
         main(["train", str(tmp_path), "--devices", "2", "--num-nodes", "3", "--no-progress"])
     assert seen[0].devices == 2 and seen[0].num_nodes == 3
+
+
+@pytest.mark.parametrize(
+    "options,needle",
+    [
+        (["--epochs", "0"], "--epochs: must be at least 1, got 0"),
+        (["--epochs", "-1"], "--epochs: must be at least 1, got -1"),
+        (["--max-minutes", "0"], "--max-minutes: must be more than 0, got 0.0"),
+        (["--max-minutes", "-1"], "--max-minutes: must be more than 0"),
+        (["--lr", "-1"], "--lr: must be more than 0"),
+        (["--lr", "nan"], "--lr: must be more than 0, got nan"),
+        (["--batch-size", "0"], "--batch-size: must be at least 1"),
+        (["--patience", "0"], "--patience: must be at least 1"),
+        (["--val-split", "1"], "--val-split: a fraction between 0 and 1"),
+        (["--out", "{data}"], "the run folder would be the data folder"),
+    ],
+)
+def test_train_refuses_options_no_run_can_use_before_writing_anything(tmp_path, tiny_folder, capsys, options,
+                                                                      needle):
+    """An ``--epochs 0`` run used to print 'model: run/model.pt' (never written) and exit 0; ``--epochs -1``
+    ended in an OverflowError traceback; ``--max-minutes 0`` silently took the default budget."""
+    out = tmp_path / "run"
+    args = ["train", str(tiny_folder), "--out", str(out), "--no-progress",
+            *[o.format(data=tiny_folder) for o in options]]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("captcha-ocr: error: ") and needle in err, err
+    assert not out.exists() and sorted(p.suffix for p in tiny_folder.iterdir()) == [".png"] * 6
+
+
+@pytest.mark.parametrize("command", ["predict", "eval"])
+@pytest.mark.parametrize("options,needle", [(["--length", "0"], "a text has at least 1 character"),
+                                            (["--length", "5,0"], "a text has at least 1 character"),
+                                            (["--length", "40"], "more characters than this model's"),
+                                            (["--batch-size", "0"], "--batch-size: must be at least 1"),
+                                            (["--batch-size", "-1"], "--batch-size: must be at least 1")])
+def test_predict_and_eval_refuse_lengths_and_batch_sizes_that_read_nothing(tmp_path, capsys, command, options,
+                                                                           needle):
+    """``--length 0`` ended in an IndexError traceback, ``--length 40`` (more than the frames) answered
+    empty texts, ``--batch-size -1`` read nothing and exited 0."""
+    from captcha_ocr.bundle import save_bundle
+    from conftest import tiny_bundle, write_png
+
+    model = save_bundle(tiny_bundle(), tmp_path / "model.pt")
+    data = tmp_path / "data"
+    for label in ("123", "4567"):
+        write_png(data / f"{label}.png", size=(96, 32))
+    assert main([command, str(model), str(data), "--widths", "model", *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("captcha-ocr: error: ") and needle in err, err
+
+
+def test_export_refuses_a_name_that_is_not_onnx_and_leaves_the_model_alone(tmp_path, capsys):
+    """``export self.pt self.pt`` used to overwrite the model with its ONNX graph."""
+    pytest.importorskip("onnx")
+    from captcha_ocr.bundle import save_bundle
+    from conftest import tiny_bundle
+
+    model = save_bundle(tiny_bundle(), tmp_path / "model.pt")
+    before = model.read_bytes()
+    for out in (model, tmp_path / "model.bin"):
+        assert main(["export", str(model), str(out), "--no-verify"]) == 2
+        assert "name the ONNX file *.onnx" in capsys.readouterr().err
+    assert model.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]

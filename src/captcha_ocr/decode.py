@@ -79,8 +79,10 @@ def parse_lengths(text: str) -> list[int]:
             lo_i, hi_i = int(lo), int(hi or lo)
         except ValueError:
             raise ValueError(f"bad length {part!r}: expected N, N-M or a comma list") from None
-        if lo_i < 0 or hi_i < lo_i:
+        if hi_i < lo_i:
             raise ValueError(f"bad length {part!r}: expected N, N-M or a comma list")
+        if lo_i < 1:
+            raise ValueError(f"bad length {part!r}: a text has at least 1 character")
         out.update(range(lo_i, hi_i + 1))
     return sorted(out)
 
@@ -189,8 +191,8 @@ def within_lengths(readings: list[Decoded], logits, charset: Charset, lengths: I
     """``readings``, the greedy decoding of logits ``[B, T, K]``, with each whose length is not in
     ``lengths`` replaced by the most probable path of an allowed length (:func:`_viterbi_within`)."""
     allowed = sorted({int(n) for n in lengths})
-    if not allowed or allowed[0] < 0:
-        raise ValueError("constrained decoding needs at least one non-negative length")
+    if not allowed or allowed[0] < 1:
+        raise ValueError(f"constrained decoding needs lengths of at least 1 character, got {allowed}")
     redo = [i for i, d in enumerate(readings) if len(d.char_confidences) not in allowed]
     out = list(readings)
     if redo:
@@ -201,7 +203,7 @@ def within_lengths(readings: list[Decoded], logits, charset: Charset, lengths: I
 
 def _viterbi_within(logits, charset: Charset, allowed: list[int], allow: str | None) -> list[Decoded]:
     """Exact Viterbi over the CTC lattice for the best path whose text has a length in ``allowed``
-    (sorted, non-negative), vectorised over the batch: the state after each frame is (characters
+    (sorted, each at least 1), vectorised over the batch: the state after each frame is (characters
     emitted so far, last class), so the search never leaves the allowed set. logits ``[B, T, K]``."""
     logp = as_logp(logits, charset, allow)
     b, t_steps, k = logp.shape

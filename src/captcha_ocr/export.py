@@ -143,7 +143,7 @@ def export_onnx(
     ``any_width``, on one image at each width of :func:`~captcha_ocr.widths.width_ladder`), and
     :class:`ExportError` is raised (and nothing written) when a logit differs from PyTorch's
     by more than ``tolerance``. Raises :class:`~captcha_ocr.errors.ModelFileError` for a bad
-    model file, ``ValueError`` for an unsupported ``opset`` and
+    model file, ``ValueError`` for an unsupported ``opset`` or an ``out_path`` not named ``*.onnx``, and
     :class:`~captcha_ocr.errors.MissingExtraError` without the ``onnx`` extra.
     """
     import torch
@@ -160,8 +160,13 @@ def export_onnx(
 
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(f"opset {opset} is not supported: use {MIN_OPSET}..{MAX_OPSET} (default {DEFAULT_OPSET})")
-    bundle = model_path if isinstance(model_path, Bundle) else load_bundle(model_path)
     source = None if isinstance(model_path, Bundle) else str(model_path)
+    if Path(out_path).suffix.lower() != ".onnx":
+        raise ValueError(f"{out_path}: name the ONNX file *.onnx (a model is loaded by its suffix: any other is "
+                         f"read as a PyTorch model file)")
+    if source is not None and Path(out_path).resolve() == Path(source).resolve():
+        raise ValueError(f"{out_path}: the ONNX file would replace the model it is exported from")
+    bundle = model_path if isinstance(model_path, Bundle) else load_bundle(model_path)
     model = bundle.build_model()
     pre = bundle.preprocess
     shape = (pre.channels, pre.height, pre.width)

@@ -247,6 +247,7 @@ class Recognizer:
         if isinstance(images, (str, os.PathLike, bytes, np.ndarray)) or hasattr(images, "getpixel"):
             images = [images]
         images = list(images)
+        check_batch_size(batch_size)
         out: list[Prediction] = []
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
@@ -279,6 +280,11 @@ class Recognizer:
         at each of :attr:`widths`) -> one :class:`Prediction` per image, voted over the views
         (:func:`~captcha_ocr.widths.vote`; with one view, that view's), and each one's alignment at
         the view that read it (``None`` each unless ``alignments``)."""
+        if options is not None and options.lengths and logits:
+            frames = max(x.shape[1] for x in logits)
+            if min(options.lengths) > frames:
+                raise ValueError(f"length {min(options.lengths)}: more characters than this model's {frames} output "
+                                 f"frames can hold (it reads at most {frames})")
         readings = [self.decode_logits(x, options, sources) for x in logits]
         if len(readings) == 1:
             kept, chosen = readings[0], [0] * len(readings[0])
@@ -304,6 +310,7 @@ class Recognizer:
         (``-`` = blank).
         """
         paths = [Path(p) for p in paths]
+        check_batch_size(batch_size)
         with ThreadPoolExecutor(default_workers(workers)) as pool:
             for chunk in _read_ahead(pool, self._read_file, paths, batch_size):
                 good = [(path, arr) for path, arr, error in chunk if error is None]
@@ -326,6 +333,12 @@ class Recognizer:
             return path, self.preprocess.load_widths(path, self.widths, zooms=self.zooms), None
         except ImageLoadError as exc:
             return path, None, str(exc)
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Raise ``ValueError`` for a batch size below 1 (which would read nothing, or fail in ``range``)."""
+    if batch_size < 1:
+        raise ValueError(f"--batch-size: must be at least 1, got {batch_size}")
 
 
 def _read_ahead(pool: ThreadPoolExecutor, fn: Callable, items: list, size: int, ahead: int = 2) -> Iterator[list]:

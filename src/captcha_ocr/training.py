@@ -194,6 +194,32 @@ def _budget_seconds(req: TrainRequest, preset: Preset) -> float | None:
     return minutes * 60 if minutes else None
 
 
+# (TrainRequest field, option, least value, whether the least value itself is allowed)
+_LEAST_VALUES = (("epochs", "--epochs", 1, True), ("batch_size", "--batch-size", 1, True), ("lr", "--lr", 0, False),
+                 ("max_minutes", "--max-minutes", 0, False), ("patience", "--patience", 1, True),
+                 ("height", "--height", 1, True), ("width", "--width", 1, True), ("zoom", "--zoom", 0, False))
+
+
+def check_request(req: TrainRequest) -> None:
+    """Refuse option values no run can use, before anything is read or written; raises ``ValueError``
+    naming the option (an ``--epochs 0`` run would otherwise "finish" without writing a model)."""
+    for name, option, least, inclusive in _LEAST_VALUES:
+        value = getattr(req, name)
+        if value is None:
+            continue
+        if value != value or (value < least if inclusive else value <= least):  # (NaN fails too)
+            bound = f"at least {least}" if inclusive else f"more than {least}"
+            raise ValueError(f"{option}: must be {bound}, got {value}")
+    if req.val_fraction is not None and not 0.0 < req.val_fraction < 1.0:
+        raise ValueError(f"--val-split: a fraction between 0 and 1, got {req.val_fraction}")
+    if isinstance(req.data, (str, Path)):
+        out = Path(req.out).resolve()
+        for option, folder in (("the data folder", req.data), ("--val-dir", req.val_dir)):
+            if folder is not None and Path(folder).resolve() == out:
+                raise ValueError(f"--out {req.out}: the run folder would be {option} (its plots would be read "
+                                 f"as captchas); give another folder")
+
+
 def train(req: TrainRequest, print_fn=print) -> TrainResult:
     """Fit a model as ``req`` says; returns where the model and metrics were written.
 
@@ -201,6 +227,7 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
     is restarted once with another seed for the rest of the time budget; a run that ends without
     learning to read prints a warning with likely causes (``TrainResult.warnings``).
     """
+    check_request(req)
     if req.unlabeled is None and (req.self_training_rounds is not None or req.pseudo_threshold is not None):
         what = "self-training rounds (--rounds)" if req.self_training_rounds is not None else "a pseudo-label threshold"
         raise ValueError(f"{what}: only with unlabelled images to read (--unlabeled)")
