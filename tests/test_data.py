@@ -95,6 +95,23 @@ def test_transparent_background_becomes_white():
     assert dropped[:, 0, 0].tolist() == [0, 0, 0]
 
 
+@pytest.mark.parametrize("kind", ["16-bit grey PNG, one value transparent", "float TIFF in 0-65535",
+                                  "float TIFF in 0-1"])
+def test_deep_images_keep_their_strokes(tmp_path, kind):
+    """Dark text on a light ground stays dark: a 16-bit grey PNG with a tRNS value and a float TIFF of
+    16-bit values used to load as all white (clipped at 255 before scaling)."""
+    arr = np.full((20, 40), 60000, np.uint16)
+    arr[5:15, 10:30] = 1000  # the "text"
+    path = tmp_path / ("deep.png" if "PNG" in kind else "deep.tiff")
+    if "PNG" in kind:
+        Image.fromarray(arr).save(path, transparency=60000)  # the background marked transparent
+    else:
+        Image.fromarray(arr.astype(np.float32) / (65535 if "0-1" in kind else 1)).save(path)
+    for channels in (1, 3):
+        pixels = Preprocess(20, 40, channels, (0.5,) * channels, (0.5,) * channels).resize(load_image(path))
+        assert pixels[0, 10, 20] < 10 and pixels[0, 0, 0] > 220, (kind, channels)
+
+
 def test_truncated_image_loads(tmp_path):
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (50, 200), dtype=np.uint8)).save(buf, "PNG")
@@ -102,6 +119,21 @@ def test_truncated_image_loads(tmp_path):
     path = tmp_path / "cut.png"
     path.write_bytes(data[: len(data) * 2 // 3])
     assert Preprocess(50, 200)(path).shape == (1, 50, 200)
+    from PIL import ImageFile
+
+    assert not ImageFile.LOAD_TRUNCATED_IMAGES  # Pillow's global switch is left as the user's program set it
+
+
+def test_a_file_cut_short_before_its_first_pixels_is_unreadable(tmp_path):
+    """A PNG holding only its header used to read as an all-black captcha."""
+    buf = io.BytesIO()
+    Image.fromarray(np.full((50, 200), 128, np.uint8)).save(buf, "PNG")
+    path = tmp_path / "header_only.png"
+    path.write_bytes(buf.getvalue()[:60])
+    with pytest.raises(ImageLoadError, match="header_only.png: the file is cut short before its first pixels"):
+        load_image(path)
+    with pytest.raises(ImageLoadError, match=r"^<bytes>: not a readable image \(no image format Pillow knows\)$"):
+        load_image(b"hello, I am text")
 
 
 def test_not_an_image_is_named(tmp_path):

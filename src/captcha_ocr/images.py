@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,8 +25,9 @@ from .margins import FULL, crop_image
 from .samples import Sample, evenly_spaced
 from .zooms import zoom_rows
 
-# Captchas scraped from the web are often cut short; load what is there (as the seed did).
-ImageFile.LOAD_TRUNCATED_IMAGES = True
+# Captchas scraped from the web are often cut short: such a file is decoded again as far as it goes
+# (as the seed did), with Pillow's global switch turned on only for that decoding (_load_truncated)
+_TRUNCATED_SWITCH = threading.Lock()
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
@@ -78,20 +80,35 @@ def to_mode(image: Image.Image, channels: int = 3, alpha: str = "white") -> Imag
     """Any PIL mode (RGBA, P, LA, CMYK, I;16, ...) -> "L" (``channels`` 1) or "RGB" (3): transparent
     pixels on white (``alpha`` "white"; "drop" discards alpha), 16-bit and float images scaled to 0-255."""
     target = "L" if channels == 1 else "RGB"
+    image = eight_bit(image)
     if alpha == "white" and (
         image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     ):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    elif image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(image, dtype=np.float64)
-        peak = arr.max() if arr.size and arr.max() > 0 else 1.0
-        image = Image.fromarray((arr * (255.0 / peak)).astype(np.uint8))
-    elif image.mode == "F":
-        arr = np.asarray(image, dtype=np.float64)
-        image = Image.fromarray(np.clip(arr * (255.0 if arr.max() <= 1 else 1), 0, 255).astype(np.uint8))
     return image if image.mode == target else image.convert(target)
+
+
+def eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit or 32-bit integer ("I;16", "I") or float ("F") image -> "L", scaled to its peak (a float
+    image whose values stay within 0-1 or 0-255 is taken as that range); a grey value the file marks
+    transparent becomes transparent ("LA"). Other modes are returned as they are."""
+    if image.mode not in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return image
+    arr = np.asarray(image, dtype=np.float64)
+    peak = float(arr.max()) if arr.size else 0.0
+    if image.mode == "F" and peak <= 1.0:
+        scale = 255.0
+    elif image.mode == "F" and peak <= 255.0:
+        scale = 1.0
+    else:
+        scale = 255.0 / peak if peak > 0 else 1.0
+    grey = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8))
+    transparent = image.info.get("transparency")
+    if isinstance(transparent, int) and image.mode != "F":  # PNG tRNS of a 16-bit grey image: one grey value
+        grey.putalpha(Image.fromarray(np.where(arr == transparent, 0, 255).astype(np.uint8)))
+    return grey
 
 
 def load_image(source: ImageInput, name: str | None = None, max_pixels: int | None = None) -> Image.Image:
@@ -126,28 +143,56 @@ def load_image(source: ImageInput, name: str | None = None, max_pixels: int | No
         if isinstance(source, bytes):
             if not source:
                 raise ImageLoadError(f"{label}: empty file")
-            image = Image.open(io.BytesIO(source))  # reads the header only
+
+            def open_image() -> Image.Image:
+                return Image.open(io.BytesIO(source))  # reads the header only
         else:
             path = Path(source)
             if not path.exists():
                 raise ImageLoadError(f"{path}: no such file")
             if path.is_file() and path.stat().st_size == 0:
                 raise ImageLoadError(f"{path}: empty file")
-            image = Image.open(path)
+
+            def open_image() -> Image.Image:
+                return Image.open(path)
+        image = open_image()
         width, height = image.size
         if max_pixels is not None and width * height > max_pixels:
             raise ImageTooLargeError(
                 f"{label}: {width}x{height} = {width * height} pixels is over the limit of {max_pixels}")
         if width == 0 or height == 0:
             raise ImageLoadError(f"{label}: image has no pixels")
-        image.load()
+        try:
+            image.load()
+        except OSError as exc:
+            if "truncated" not in str(exc):
+                raise
+            image = _load_truncated(open_image, label)
         image = upright(image)
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"{label}: {exc}") from None
+    except Image.UnidentifiedImageError:
+        raise ImageLoadError(f"{label}: not a readable image (no image format Pillow knows)") from None
     except Exception as exc:  # untrusted files: PIL raises many types for junk, never let one escape
         raise ImageLoadError(f"{label}: not a readable image ({type(exc).__name__}: {exc})") from None
+    return image
+
+
+def _load_truncated(open_image: Callable[[], Image.Image], label: str) -> Image.Image:
+    """A file cut short, decoded as far as it goes (the decoder fills the rest: black for PNG and GIF,
+    grey for JPEG); raises :class:`ImageLoadError` when it ends before any pixel."""
+    with _TRUNCATED_SWITCH:
+        before = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        try:
+            image = open_image()
+            image.load()
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = before
+    if not np.asarray(image).any():
+        raise ImageLoadError(f"{label}: the file is cut short before its first pixels")
     return image
 
 
