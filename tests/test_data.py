@@ -50,6 +50,9 @@ def test_manifest_from_a_spreadsheet_byte_order_mark_crlf_and_other_header_names
     assert [(s.path.name, s.label) for s in find_samples(tmp_path)] == [("a.png", "x1"), ("b.png", "y2")]
     (tmp_path / "labels.csv").write_text("Filename,Text\na.png,x1\n", encoding="utf-8")
     assert [s.label for s in find_samples(tmp_path)] == ["x1"]  # a header by another common name
+    (tmp_path / "labels.csv").write_text("image_name,captcha_text\na.png,x1\n", encoding="utf-8")
+    assert [s.label for s in find_samples(tmp_path)] == ["x1"]  # names no file: a header by any name
+    (tmp_path / "file").write_bytes((tmp_path / "a.png").read_bytes())
     (tmp_path / "labels.csv").write_text("file,name\na.png,x1\n", encoding="utf-8")
     assert sorted(s.label for s in find_samples(tmp_path)) == ["name", "x1"]  # not a header: a file, its label
     (tmp_path / "labels.csv").write_bytes("file,label\na.png,caf\xe9\n".encode("latin-1"))  # not UTF-8
@@ -357,3 +360,34 @@ def test_characters_only_validation_labels_hold_are_warned_of_by_what_the_start_
     assert len(general) == 2
     assert "['é']" in general[0] and "cannot learn them" in general[0]
     assert "['z']" in general[1] and "as far as the model it starts from did" in general[1]
+
+
+def test_labels_lose_the_white_space_around_them_and_are_one_unicode_form(tmp_path):
+    """'file, label' rows used to keep the space (a ' ' class learned at the start of every text), and a
+    macOS file name's 'é' (e + combining accent) was two characters."""
+    write_png(tmp_path / "a.png")
+    (tmp_path / "labels.csv").write_text("file,label\n a.png , x 1 \n", encoding="utf-8")
+    assert [(s.path.name, s.label) for s in find_samples(tmp_path)] == [("a.png", "x 1")]
+    names = tmp_path / "names"
+    write_png(names / "cafe\u0301.png")
+    assert [s.label for s in find_samples(names)] == ["caf\u00e9"]
+
+
+def test_a_folder_warns_of_files_its_manifest_leaves_out_and_of_numbered_names(tmp_path):
+    from captcha_ocr.samples import folder_warnings
+
+    for name in ("a.png", "b.png", "c.png"):
+        write_png(tmp_path / "listed" / name)
+    (tmp_path / "listed" / "labels.csv").write_text("a.png,x1\nb.png,y2\n")
+    listed = find_samples(tmp_path / "listed")
+    assert folder_warnings(tmp_path / "listed", listed) == [
+        f"1 image file(s) in {tmp_path / 'listed'} are not listed in labels.csv, so they are not used: c.png"]
+    for name in ("abcd_1.png", "abcd_2.png", "xyz9 (3).png", "k2m4p.png"):
+        write_png(tmp_path / "numbered" / name)
+    numbered = find_samples(tmp_path / "numbered")
+    [warning] = folder_warnings(tmp_path / "numbered", numbered)
+    assert warning.startswith("3 of 4 file names look like LABEL_N") and "--label-pattern '(.+)_\\d+'" in warning
+    assert folder_warnings(tmp_path / "numbered", numbered, label_pattern=r"(.+)_\d+") == []
+    for name in ("226md.png", "x_y1.png", "bb8_c.png"):
+        write_png(tmp_path / "plain" / name)
+    assert folder_warnings(tmp_path / "plain", find_samples(tmp_path / "plain")) == []

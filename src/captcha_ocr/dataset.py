@@ -24,7 +24,15 @@ from .errors import DataError
 from .geometry import choose_geometry
 from .images import LoadReport, Preprocess, read_images, to_arrays
 from .margins import FULL, choose_crop, crop_image, crop_size, describe_crop
-from .samples import Sample, evenly_spaced, find_samples, once_each, split_samples, val_only_chars
+from .samples import (
+    Sample,
+    evenly_spaced,
+    find_samples,
+    folder_warnings,
+    once_each,
+    split_samples,
+    val_only_chars,
+)
 from .zooms import CHOOSE_ON as ZOOM_CHOOSE_ON
 
 
@@ -169,6 +177,9 @@ def prepare_data(
     unusable labels raise :class:`DataError` naming the files.
     """
     samples, skipped = once_each(data if isinstance(data, list) else find_samples(data, label_pattern))
+    if not isinstance(data, list):
+        for line in folder_warnings(data, samples, label_pattern):
+            print_fn(f"warning: {line}")
     images, report = read_images(samples, progress=progress, desc="reading training images")
     skipped += report.skipped
     if not report.samples:
@@ -176,6 +187,9 @@ def prepare_data(
     by_path = dict(zip([s.path for s in report.samples], images))
     if val is not None:
         val_list, val_dropped = once_each(val if isinstance(val, list) else find_samples(val, label_pattern))
+        if not isinstance(val, list):
+            for line in folder_warnings(val, val_list, label_pattern):
+                print_fn(f"warning: {line}")
         val_images, val_report = read_images(val_list, progress=progress, desc="reading validation images")
         skipped += val_dropped + val_report.skipped
         train_s, val_s = report.samples, val_report.samples

@@ -25,7 +25,7 @@ from .geometry import choose_geometry
 from .images import default_workers, load_image, spaced_images
 from .margins import CHOOSE_ON as CROP_CHOOSE_ON
 from .margins import FULL, choose_crop, crop_size, describe_crop
-from .samples import Sample, find_samples, first_few, once_each, split_samples, val_only_chars
+from .samples import Sample, find_samples, first_few, folder_warnings, once_each, split_samples, val_only_chars
 from .shipped import SHIPPED_INPUT_SIZE
 
 RARE_BELOW = 10  # a character seen fewer times than this is hard to learn
@@ -236,7 +236,7 @@ def inspect_dataset(
                             start_size=SHIPPED_INPUT_SIZE.get(preset.init))
         report.model_input = (g.height, g.width)
         report.time_steps, report.too_narrow = narrow_images(good, report.model_input, report.crop)
-    report.warnings = _warnings(report, good, groups)
+    report.warnings = folder_warnings(root, samples, label_pattern) + _warnings(report, good, groups)
     return report
 
 

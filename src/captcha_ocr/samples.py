@@ -12,6 +12,7 @@ import io
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +52,16 @@ FILE_HEADERS = ("file", "filename", "file_name", "image", "img", "path", "name")
 LABEL_HEADERS = ("label", "labels", "text", "answer", "code", "captcha")
 
 
-def _is_header(row: list[str]) -> bool:
-    """Whether a manifest's first row names its columns (``file,label``, ``filename,text``, ...)."""
+def _is_header(row: list[str], folder: Path) -> bool:
+    """Whether a manifest's first row names its columns: ``file,label``, names like ``filename,text``
+    (:data:`FILE_HEADERS`, :data:`LABEL_HEADERS`), or any first cell that is neither an image file name
+    nor a file in ``folder`` (``image_name,captcha_text``)."""
     cells = [c.strip().lower() for c in row[:2]]
-    return len(cells) == 2 and cells[0] in FILE_HEADERS and cells[1] in LABEL_HEADERS
+    if len(cells) != 2:
+        return False
+    if cells[0] in FILE_HEADERS and cells[1] in LABEL_HEADERS:
+        return True
+    return Path(cells[0]).suffix not in IMAGE_EXTENSIONS and not (folder / row[0]).exists()
 
 
 def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
@@ -62,7 +69,9 @@ def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
     header row (``file,label``, or names like ``filename,text``: :data:`FILE_HEADERS` and
     :data:`LABEL_HEADERS`) is optional. Text that is not UTF-8 raises :class:`DataError` naming the line.
 
-    Labels are taken verbatim (no stripping), so any character a CSV can quote is allowed. A
+    Labels lose the white space around them (``file, label`` is common; a space inside a label is
+    kept) and are Unicode-normalised (NFC); any other character a CSV can quote is allowed. A file
+    name with white space around it is used as written where that file exists, else stripped. A
     manifest with no rows raises :class:`DataError` unless ``allow_empty``.
     """
     delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
@@ -79,14 +88,23 @@ def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
     for lineno, row in enumerate(rows, start=1):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
-        if lineno == 1 and _is_header(row):
+        if lineno == 1 and _is_header(row, manifest.parent):
             continue
         if len(row) < 2:
             raise DataError(f"{manifest}:{lineno}: expected 'file{delimiter}label', got {row!r}")
-        samples.append(Sample(manifest.parent / row[0], row[1]))
+        path = manifest.parent / row[0]
+        if row[0] != row[0].strip() and not path.exists():
+            path = manifest.parent / row[0].strip()
+        samples.append(Sample(path, clean_label(row[1])))
     if not samples and not allow_empty:
         raise DataError(f"{manifest}: the manifest lists no samples")
     return samples
+
+
+def clean_label(text: str) -> str:
+    """A label as written in a manifest or file name -> as learned: white space around it removed, and
+    Unicode-normalised (NFC: an accented letter from a macOS file name is one character, not two)."""
+    return unicodedata.normalize("NFC", text.strip())
 
 
 def label_from_stem(stem: str, pattern: re.Pattern[str]) -> str | None:
@@ -143,7 +161,7 @@ def find_samples(root: str | os.PathLike, label_pattern: str | None = None) -> l
         return sorted(read_manifest(manifest), key=lambda s: str(s.path))
     files = [p for p in sorted(root.iterdir()) if is_image_file(p)]
     if label_pattern is None:
-        samples = [Sample(p, p.stem) for p in files]
+        samples = [Sample(p, clean_label(p.stem)) for p in files]
     else:
         pattern = compile_label_pattern(label_pattern)
         labels = [label_from_stem(p.stem, pattern) for p in files]
@@ -162,13 +180,42 @@ def find_samples(root: str | os.PathLike, label_pattern: str | None = None) -> l
                 f"{root}: {len(misses)} of {len(files)} image file names do not match --label-pattern "
                 f"{label_pattern!r}: {first_few(misses)}"
             )
-        samples = [Sample(p, label) for p, label in zip(files, labels)]
+        samples = [Sample(p, clean_label(label)) for p, label in zip(files, labels)]
     if not samples:
         raise DataError(
             f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)} "
             f"or a {' / '.join(MANIFEST_NAMES)} manifest)"
         )
     return samples
+
+
+# file stems that look like LABEL_N, LABEL-N or "LABEL (N)": numbered copies, whose label is the first part
+NUMBERED_STEM = re.compile(r"(.+?)(?:[_-]\d+| \(\d+\))")
+
+
+def folder_warnings(root: str | os.PathLike, samples: Sequence[Sample], label_pattern: str | None = None
+                    ) -> list[str]:
+    """What a user may not expect of how a folder's files became ``samples`` (:func:`find_samples`):
+    image files its manifest leaves out (they are not used), and, labelled by file names, names where most
+    look like ``LABEL_N`` (read whole, ``_N`` and all, unless ``--label-pattern`` says otherwise)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    manifest = find_manifest(root)
+    if manifest is not None:
+        listed = {s.path.resolve() for s in samples}
+        unlisted = [p.name for p in sorted(root.iterdir()) if is_image_file(p) and p.resolve() not in listed]
+        if unlisted:
+            return [f"{len(unlisted)} image file(s) in {root} are not listed in {manifest.name}, so they "
+                    f"are not used: {first_few(unlisted)}"]
+        return []
+    if label_pattern is None and samples:
+        numbered = [s.path.name for s in samples if NUMBERED_STEM.fullmatch(s.path.stem)]
+        if len(numbered) * 2 >= len(samples):
+            return [f"{len(numbered)} of {len(samples)} file names look like LABEL_N (e.g. "
+                    f"{first_few(numbered, 2)}), and each whole name is its label; if the label is only the "
+                    f"first part, say so: --label-pattern '(.+)_\\d+' (or '(.+)-\\d+', '(.+) \\(\\d+\\)')"]
+    return []
 
 
 def evenly_spaced(items: Sequence[T], limit: int) -> list[T]:
