@@ -60,6 +60,23 @@ def test_missing_and_foreign_files(tmp_path):
         load_bundle(tmp_path / "other.pt")
 
 
+def test_a_model_path_that_is_an_image_a_run_folder_or_a_pickle_says_what_it_is(tmp_path):
+    """An image given as the model used to end in torch's advice to load it unsafely; a run folder in
+    'no such model file'."""
+    from PIL import Image
+
+    Image.new("L", (20, 10)).save(tmp_path / "captcha.png")
+    with pytest.raises(ModelFileError, match=r"captcha.png: not a captcha-ocr model file \(an image\)$"):
+        load_bundle(tmp_path / "captcha.png")
+    save_bundle(make_bundle(), tmp_path / "run" / "model.pt")
+    with pytest.raises(ModelFileError, match=r"run: a folder, not a model file \(the model of this run folder is "):
+        load_bundle(tmp_path / "run")
+    torch.save({"weights": np.zeros(2)}, tmp_path / "pickled.pt")  # a numpy array: refused by a safe load
+    with pytest.raises(ModelFileError, match="pickled.pt: not a captcha-ocr model file") as err:
+        load_bundle(tmp_path / "pickled.pt")
+    assert "weights_only" not in str(err.value)
+
+
 def test_prediction_contract():
     bundle = make_bundle()
     rec = Recognizer(bundle)

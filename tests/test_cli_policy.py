@@ -83,6 +83,7 @@ def test_train_passes_devices_and_num_nodes(monkeypatch, tmp_path):
         (["--patience", "0"], "--patience: must be at least 1"),
         (["--val-split", "1"], "--val-split: a fraction between 0 and 1"),
         (["--out", "{data}"], "the run folder would be the data folder"),
+        (["--out", "{data}/ab1.png"], "ab1.png: a file, not a folder"),
     ],
 )
 def test_train_refuses_options_no_run_can_use_before_writing_anything(tmp_path, tiny_folder, capsys, options,

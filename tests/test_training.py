@@ -320,3 +320,18 @@ def test_one_label_far_longer_than_the_rest_is_refused_with_its_file(tmp_path):
     with pytest.raises(DataError, match=r"(?s)1 unusable label.*29\.png: label 'abcdefghij.*needs 60 time steps"):
         train(TrainRequest(data=str(tmp_path), out=str(tmp_path / "run"), epochs=1, init="none", progress=False),
               print_fn=lambda *a: None)
+
+
+def test_a_new_run_removes_the_earlier_runs_plots_from_its_folder(tmp_path, tiny_folder):
+    """Re-training into a run folder with report=False used to leave the last run's curves and errors beside
+    the new model."""
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("curves.png", "errors.png", "confusions.csv", "suspect_labels.csv", "notes.txt"):
+        (out / name).write_text("earlier run")
+    printed: list[str] = []
+    train(TrainRequest(data=str(tiny_folder), out=str(out), epochs=1, init="none", report=False, progress=False),
+          print_fn=lambda *a: printed.append(" ".join(map(str, a))))
+    assert sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".csv", ".txt")) == ["metrics.csv",
+                                                                                            "notes.txt"]
+    assert any("removed the earlier run's curves.png, errors.png" in line for line in printed), printed

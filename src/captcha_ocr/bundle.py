@@ -8,6 +8,8 @@ in the same folder, flushed, then renamed over the target, so a crash never leav
 from __future__ import annotations
 
 import os
+import pickle
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from .charset import Charset
 from .config import ModelConfig
 from .errors import ModelFileError
 from .files import write_atomic
-from .images import Preprocess
+from .images import Preprocess, header_size
 from .model import CRNN
 from .shipped import resolve_model_path
 
@@ -77,12 +79,23 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     """Read a model file written by :func:`save_bundle`, or a model shipped in the package by its
     name (``"general"``, see :mod:`captcha_ocr.shipped`); raises :class:`ModelFileError`."""
     path = resolve_model_path(path)
+    if path.is_dir():
+        run_model = path / "model.pt"
+        raise ModelFileError(f"{path}: a folder, not a model file"
+                             + (f" (the model of this run folder is {run_model})" if run_model.is_file() else ""))
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        what = "an image" if header_size(path) else "not a file torch.save wrote"
+        raise ModelFileError(f"{path}: not a captcha-ocr model file ({what})")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # (torch's message advises an unsafe load: not repeated here)
+        raise ModelFileError(f"{path}: not a captcha-ocr model file (it holds objects a safe load refuses: a "
+                             f"training checkpoint, or another program's file?)") from None
     except Exception as exc:  # torch raises many types for a corrupt or foreign file
-        raise ModelFileError(f"{path}: not a captcha-ocr model file ({type(exc).__name__}: {exc})") from None
+        raise ModelFileError(f"{path}: not a captcha-ocr model file ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a captcha-ocr model file")
     if data.get("format_version", 0) > FORMAT_VERSION:

@@ -22,6 +22,10 @@ from .dataset import LabelledImages
 from .errors import DataError
 from .system import CTCSystem
 
+# what a run draws and writes beside its model: an earlier run's are removed when a new run starts in the folder
+# (a run with --no-report would otherwise leave the last run's plots beside its own model)
+REPORT_FILES = ("curves.png", "errors.png", "confusions.csv", "suspect_labels.csv")
+
 
 class RunRecorder(Callback):
     """Writes ``metrics.csv`` (and ``curves.png``) each epoch, prints a summary line, keeps and

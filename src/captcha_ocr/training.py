@@ -61,7 +61,7 @@ from .metrics import SUSPECT_CONFIDENCE
 from .mixing import StripMixer
 from .model import count_parameters
 from .plateau import PlateauWatch, case_advice, diagnose
-from .recorder import RunRecorder, write_run_report
+from .recorder import REPORT_FILES, RunRecorder, write_run_report
 from .samples import Sample
 from .schedule import Replan, planned_epochs
 from .shipped import is_general
@@ -212,6 +212,8 @@ def check_request(req: TrainRequest) -> None:
             raise ValueError(f"{option}: must be {bound}, got {value}")
     if req.val_fraction is not None and not 0.0 < req.val_fraction < 1.0:
         raise ValueError(f"--val-split: a fraction between 0 and 1, got {req.val_fraction}")
+    if Path(req.out).is_file():
+        raise ValueError(f"--out {req.out}: a file, not a folder; give the folder the run writes into")
     if isinstance(req.data, (str, Path)):
         out = Path(req.out).resolve()
         for option, folder in (("the data folder", req.data), ("--val-dir", req.val_dir)):
@@ -284,6 +286,12 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         notes.append(f"note: {out} holds an interrupted run (last.ckpt); this new run replaces it "
                      f"(--resume would have continued it)")
     out.mkdir(parents=True, exist_ok=True)
+    if not req.resume:
+        stale = [path for path in (out / name for name in REPORT_FILES) if path.is_file()]
+        for path in stale:
+            path.unlink()
+        if stale:
+            notes.append(f"note: removed the earlier run's {', '.join(p.name for p in stale)} from {out}")
 
     val = req.val_samples if req.val_samples is not None else (req.val_dir or None)
     height = req.height or (init.preprocess.height if init is not None else None)
