@@ -42,7 +42,7 @@ def test_constrained_fixes_a_lost_double_letter():
 def test_constrained_never_leaves_the_allowed_lengths():
     rng = np.random.default_rng(0)
     logits = (rng.normal(size=(64, 12, 4)) * 3).astype(np.float32)
-    for lengths in ([1], [3, 4], [5], [0, 6]):
+    for lengths in ([1], [3, 4], [5], [0, 6], [0]):  # ([0] alone used to fail with an IndexError)
         for d in constrained_decode(logits, CS, lengths):
             assert len(d.text) in lengths
             assert 0.0 <= d.confidence <= 1.0

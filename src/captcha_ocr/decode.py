@@ -191,8 +191,8 @@ def within_lengths(readings: list[Decoded], logits, charset: Charset, lengths: I
     """``readings``, the greedy decoding of logits ``[B, T, K]``, with each whose length is not in
     ``lengths`` replaced by the most probable path of an allowed length (:func:`_viterbi_within`)."""
     allowed = sorted({int(n) for n in lengths})
-    if not allowed or allowed[0] < 1:
-        raise ValueError(f"constrained decoding needs lengths of at least 1 character, got {allowed}")
+    if not allowed or allowed[0] < 0:
+        raise ValueError("constrained decoding needs at least one non-negative length")
     redo = [i for i, d in enumerate(readings) if len(d.char_confidences) not in allowed]
     out = list(readings)
     if redo:
@@ -203,7 +203,7 @@ def within_lengths(readings: list[Decoded], logits, charset: Charset, lengths: I
 
 def _viterbi_within(logits, charset: Charset, allowed: list[int], allow: str | None) -> list[Decoded]:
     """Exact Viterbi over the CTC lattice for the best path whose text has a length in ``allowed``
-    (sorted, each at least 1), vectorised over the batch: the state after each frame is (characters
+    (sorted, non-negative), vectorised over the batch: the state after each frame is (characters
     emitted so far, last class), so the search never leaves the allowed set. logits ``[B, T, K]``."""
     logp = as_logp(logits, charset, allow)
     b, t_steps, k = logp.shape
@@ -212,12 +212,12 @@ def _viterbi_within(logits, charset: Charset, allowed: list[int], allow: str | N
     # score[b, n, c]: best log-prob of a path that emitted n characters and whose last class is c
     score = np.full((b, n_max + 1, k), neg)
     score[:, 0, BLANK] = logp[:, 0, BLANK]
-    if n_max >= 1:
-        score[:, 1, 1:] = logp[:, 0, 1:]
     # back[t, b, n, c] = previous class (the previous n follows from whether c started a new char)
     back = np.zeros((t_steps, b, n_max + 1, k), np.int16)
     started = np.zeros((t_steps, b, n_max + 1, k), bool)
-    started[0, :, 1, 1:] = True
+    if n_max >= 1:  # (with lengths of 0 only, the one path is all blank)
+        score[:, 1, 1:] = logp[:, 0, 1:]
+        started[0, :, 1, 1:] = True
     classes = np.arange(k)
     for t in range(1, t_steps):
         lp = logp[:, t, :]  # [B, K]
