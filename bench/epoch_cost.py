@@ -5,6 +5,7 @@ ONNX Runtime inference throughput.
     python bench/epoch_cost.py --bf16     # also bf16 autocast training
     python bench/epoch_cost.py --layouts  # only: NCHW against channels-last, a fine-tune's model
     python bench/epoch_cost.py --compile  # only: eager against torch.compile, a fine-tune's model
+    python bench/epoch_cost.py --ddp      # only: one process against DDP over gloo, one thread each
 
 Random inputs (cost does not depend on content). ``--layouts`` times the general model's
 architecture at a fine-tune's 48x256 input, one layout's step after the other's (interleaved, so
@@ -12,6 +13,10 @@ both see the same machine), the median of 40 each: a training step at batch 8 an
 forward pass at batch 64. ``--compile`` times the same model eager and through ``torch.compile``
 (both channels-last; interleaved, the median of 40 each): the seconds the first compiled steps take,
 a training step at batch 16 (what the default trains 800 images in) and a forward pass at batch 64.
+``--ddp`` times a training step of the same model at a global batch of 16 in one process using every
+CPU thread, and split over as many gloo DDP processes as there are threads (one thread each, 16 / N
+images each): what ``--device cpu --devices N`` does, in blocks of 20 steps taken in turn, the
+median of 40 each.
 
 Otherwise, per preset: one training epoch, and inference of the model exported to ONNX (opset
 20), 1040 images in batches of 32, best of 3 passes, with 1 and 2 intra-op threads.
@@ -132,6 +137,76 @@ def compile_table() -> None:
                  [("training step", 16), ("forward pass", 64)], first=True)
 
 
+def train_step_ms(model, config, batch: int, steps: int, warmup: int = 3) -> list[float]:
+    """Milliseconds of each of ``steps`` CTC training steps (forward, backward, AdamW) of ``model`` at
+    ``batch`` random images, after ``warmup`` untimed ones."""
+    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    ctc = torch.nn.CTCLoss(zero_infinity=True)
+    model.train()
+    out = []
+    for i in range(warmup + steps):
+        x = torch.randn(batch, config.in_channels, config.height, config.width)
+        targets = torch.randint(1, config.num_classes, (batch, 6))
+        t = time.perf_counter()
+        log_probs = model(x).log_softmax(-1).transpose(0, 1)
+        loss = ctc(log_probs, targets, torch.full((batch,), log_probs.shape[0]), torch.full((batch,), 6))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i >= warmup:
+            out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def _ddp_worker(rank: int, world: int, batch: int, steps: int, port: int, results) -> None:
+    """One DDP process: one thread, ``batch`` images a step; rank 0 puts its step times in ``results``."""
+    import os
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        config = fine_tune_config()
+        torch.manual_seed(0)
+        model = torch.nn.parallel.DistributedDataParallel(CRNN(config).set_layout(True))
+        times = train_step_ms(model, config, batch, steps)
+        if rank == 0:
+            results.put(times)
+    finally:
+        dist.destroy_process_group()
+
+
+def ddp_table(global_batch: int = 16, blocks: int = 2, steps: int = 20) -> None:
+    """One process with every thread against DDP over one-thread processes (see the docstring)."""
+    import socket
+    import statistics
+
+    import torch.multiprocessing as mp
+
+    world = torch.get_num_threads()
+    config = fine_tune_config()
+    single: list[float] = []
+    ddp: list[float] = []
+    ctx = mp.get_context("spawn")
+    for _ in range(blocks):
+        torch.manual_seed(0)
+        single += train_step_ms(CRNN(config).set_layout(True), config, global_batch, steps)
+        with socket.socket() as sock:  # a free port for the rendezvous
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        results = ctx.SimpleQueue()
+        mp.start_processes(_ddp_worker, args=(world, global_batch // world, steps, port, results), nprocs=world,
+                           join=True, start_method="spawn")
+        ddp += results.get()
+    one, many = statistics.median(single), statistics.median(ddp)
+    print(f"| training step, global batch {global_batch} | ms |\n| --- | --- |\n"
+          f"| one process, {world} threads | {one:.1f} |\n"
+          f"| {world} DDP processes (gloo), 1 thread and {global_batch // world} images each | {many:.1f} |\n"
+          f"| DDP / one process | {many / one:.2f}x |")
+
+
 def onnx_images_per_second(config, threads: int, images: int = 1040, batch: int = 32) -> float:
     """ONNX Runtime throughput of an (untrained) model on random ``[images, C, H, W]`` input."""
     import onnxruntime as ort
@@ -168,8 +243,12 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true", help="also time bf16 autocast")
     ap.add_argument("--layouts", action="store_true", help="only time NCHW against channels-last")
     ap.add_argument("--compile", action="store_true", help="only time eager against torch.compile")
+    ap.add_argument("--ddp", action="store_true", help="only time one process against DDP over gloo")
     a = ap.parse_args()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if a.ddp:
+        ddp_table()
+        return
     if a.layouts:
         layout_table()
         return
