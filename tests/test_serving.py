@@ -324,7 +324,8 @@ def test_bad_input_is_a_4xx_json_error(client, kwargs, status, needle):
 @pytest.mark.parametrize(
     "params,needle",
     [({"decoder": "magic"}, "decoder"), ({"length": "x"}, "length"), ({"allow": "Z"}, "does not know"),
-     ({"beam_width": 0}, "beam_width")],
+     ({"beam_width": 0}, "beam_width"), ({"length": "0"}, "at least 1 character"),
+     ({"length": "99"}, "more characters than this model's")],
 )
 def test_bad_options_are_422(client, params, needle):
     r = client.post("/predict", json={"image": base64.b64encode(png_bytes(random_images(1)[0])).decode()},
