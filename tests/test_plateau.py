@@ -71,8 +71,10 @@ def test_plan_fits_the_budget_within_bounds():
     plan = plan_epochs(step_seconds=0.05, steps_per_epoch=100, val_seconds=1.0, budget_seconds=300, max_epochs=150)
     assert plan.epochs == 46 and plan.epochs * plan.epoch_seconds <= 300  # 0.92 * 300 / 6
     assert plan_epochs(0.001, 10, 0.0, 300, max_epochs=150).epochs == 150  # tiny data: capped
-    assert plan_epochs(10.0, 100, 0.0, 60, max_epochs=150).epochs == 3  # huge steps: the floor
-    assert "minutes" in plan.describe()
+    tight = plan_epochs(10.0, 100, 0.0, 60, max_epochs=150)
+    assert tight.epochs == 3  # huge steps: the floor, and the log does not promise it fits
+    assert tight.describe().startswith("schedule: 3 epochs, though 1.0 minutes hold only 0 (")
+    assert "minutes" in plan.describe() and "hold only" not in plan.describe()
 
 
 def _one_cycle(total: int) -> ResizableOneCycleLR:

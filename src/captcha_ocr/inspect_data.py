@@ -252,8 +252,8 @@ def _warnings(report: InspectReport, good: list[ImageInfo], groups: dict[str, li
                  f"{_examples(items)}")
     if report.truncated:
         names = [Path(f).name for f in report.truncated]
-        w.append(f"{len(names)} file(s) cut short (no end marker; read as far as they go, the rest filled by the decoder, so "
-                 f"their label may not match what is left): {_examples(names)}")
+        w.append(f"{len(names)} file(s) cut short (no end marker; read as far as they go, the rest filled by the "
+                 f"decoder, so their label may not match what is left): {_examples(names)}")
     empty = [Path(i.path).name for i in good if not i.label]
     if empty:
         w.append(f"{len(empty)} empty label(s): {_examples(empty)}")

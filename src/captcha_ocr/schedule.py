@@ -45,10 +45,15 @@ class Plan:
     step_seconds: float
     epoch_seconds: float
     budget_seconds: float
+    fit: int | None = None  # the epochs the budget holds, where fewer than the least planned (``epochs``)
 
     def describe(self) -> str:
-        return (f"schedule: {self.epochs} epochs to fit {self.budget_seconds / 60:.1f} minutes "
-                f"(measured {self.step_seconds * 1000:.0f} ms a step, about {self.epoch_seconds:.1f} s an epoch)")
+        measured = f"measured {self.step_seconds * 1000:.0f} ms a step, about {self.epoch_seconds:.1f} s an epoch"
+        if self.fit is not None and self.fit < self.epochs:
+            return (f"schedule: {self.epochs} epochs, though {self.budget_seconds / 60:.1f} minutes hold only "
+                    f"{self.fit} ({measured}): the run stops at the budget, before its learning rate has cooled; "
+                    f"give more time (--max-minutes) or fewer images")
+        return f"schedule: {self.epochs} epochs to fit {self.budget_seconds / 60:.1f} minutes ({measured})"
 
 
 def measure_step_seconds(system, train_loader, val_loader=None, steps: int = 10) -> tuple[float, float]:
@@ -100,7 +105,8 @@ def plan_epochs(step_seconds: float, steps_per_epoch: int, val_seconds: float, b
     fit in :data:`BUDGET_SHARE` of ``budget_seconds`` (the rest covers reading images, saving and the report)."""
     epoch_seconds = step_seconds * steps_per_epoch + val_seconds
     fit = math.floor(BUDGET_SHARE * budget_seconds / max(epoch_seconds, 1e-6))
-    return Plan(max(min_epochs, min(max_epochs, fit)), step_seconds, epoch_seconds, budget_seconds)
+    epochs = max(min_epochs, min(max_epochs, fit))
+    return Plan(epochs, step_seconds, epoch_seconds, budget_seconds, fit if fit < epochs else None)
 
 
 def planned_epochs(path: Path, resume: bool, system, train_loader, val_loader, budget: float,
