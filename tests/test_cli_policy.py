@@ -133,3 +133,51 @@ def test_export_refuses_a_name_that_is_not_onnx_and_leaves_the_model_alone(tmp_p
         assert main(["export", str(model), str(out), "--no-verify"]) == 2
         assert "name the ONNX file *.onnx" in capsys.readouterr().err
     assert model.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
+@pytest.mark.parametrize("options,needle", [
+    (["--length", "4-"], "bad length '4-'"),  # used to be read as 4
+    (["--decoder", "greedy", "--length", "5"], "only the constrained decoder keeps to lengths"),  # was ignored
+    (["--beam-width", "0"], "beam width 0: at least 1"),
+    (["--zooms", "nan"], "zooms must be from 0.25 to 4"),  # was blamed on every image
+    (["--zooms", "100"], "zooms must be from 0.25 to 4"),
+    (["--widths", "100000"], "widths must be from 8 to 4096 px"),
+])
+def test_predict_refuses_decode_and_view_options_it_would_ignore_or_misread(tmp_path, capsys, options, needle):
+    from captcha_ocr.bundle import save_bundle
+    from conftest import tiny_bundle, write_png
+
+    model = save_bundle(tiny_bundle(), tmp_path / "model.pt")
+    image = write_png(tmp_path / "123.png", size=(96, 32))
+    assert main(["predict", str(model), str(image), *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("captcha-ocr: error: ") and needle in err, err
+
+
+def test_eval_show_takes_a_count_of_0_or_more(capsys):
+    with pytest.raises(SystemExit) as err:
+        build_parser().parse_args(["eval", "m.pt", "data", "--show", "-1"])
+    assert err.value.code == 2 and "0 or more, got -1" in capsys.readouterr().err
+    assert build_parser().parse_args(["eval", "m.pt", "data", "--show", "0"]).show == 0
+
+
+def test_export_refuses_a_tolerance_that_passes_anything(tmp_path):
+    pytest.importorskip("onnx")
+    from captcha_ocr.bundle import save_bundle
+    from captcha_ocr.export import export_onnx
+    from conftest import tiny_bundle
+
+    model = save_bundle(tiny_bundle(), tmp_path / "model.pt")
+    with pytest.raises(ValueError, match="--tolerance: a logit difference of 0 or more, got nan"):
+        export_onnx(model, tmp_path / "model.onnx", tolerance=float("nan"))
+    assert not (tmp_path / "model.onnx").exists()
+
+
+@pytest.mark.parametrize("limit,value", [("max_images", 0), ("max_bytes", -1), ("max_pixels", 0), ("max_batch", 0)])
+def test_serve_refuses_limits_under_1(tmp_path, limit, value):
+    """``max_images=-1`` used to answer every request with 'the limit is -1268821'."""
+    pytest.importorskip("fastapi")
+    from captcha_ocr.server import create_app
+
+    with pytest.raises(ValueError, match=f"--{limit.replace('_', '-')}: must be at least 1, got {value}"):
+        create_app(tmp_path / "not-loaded.pt", **{limit: value})

@@ -336,7 +336,10 @@ def test_a_file_is_read_the_way_up_its_exif_orientation_says_as_a_browser_shows_
     path = tmp_path / f"phone.{fmt.lower()}"
     Image.fromarray(stored).save(path, fmt, exif=exif.tobytes())
 
-    for source in (path, path.read_bytes()):
+    # (a PIL image opened by the caller, a bytearray and a file object too: they used to be read as stored,
+    # or not at all)
+    data = path.read_bytes()
+    for source in (path, data, Image.open(path), bytearray(data), io.BytesIO(data)):
         shown = np.asarray(load_image(source).convert("L"))
         assert shown.shape == (60, 20)
         assert shown[:15].mean() < 40 and shown[20:].mean() > 215  # the dark end is at the top
@@ -391,3 +394,15 @@ def test_a_folder_warns_of_files_its_manifest_leaves_out_and_of_numbered_names(t
     for name in ("226md.png", "x_y1.png", "bb8_c.png"):
         write_png(tmp_path / "plain" / name)
     assert folder_warnings(tmp_path / "plain", find_samples(tmp_path / "plain")) == []
+
+
+def test_float_arrays_a_little_over_1_are_still_0_to_1_data_and_nan_is_refused():
+    """A bicubic resize of 0-1 data overshoots 1: such an image was read as 0-255 data, almost black."""
+    arr = np.full((20, 60), 0.9, np.float32)
+    arr[5:15, 20:40] = 0.05
+    arr[0, 0] = 1.02
+    pixels = Preprocess(20, 60).resize(load_image(arr))
+    assert pixels[0, 10, 30] < 20 and pixels[0, 2, 2] > 220
+    arr[0, 1] = np.nan
+    with pytest.raises(ImageLoadError, match="NaN or infinite"):
+        load_image(arr)

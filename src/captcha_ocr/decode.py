@@ -59,7 +59,12 @@ class DecodeOptions:
     def parse(cls, decoder: str = DEFAULT_DECODER, length: str | None = None, allow: str | None = None,
               beam_width: int = 10) -> DecodeOptions:
         """From user input (the CLI's options, the server's query): ``length`` as for
-        :func:`parse_lengths`; empty ``length`` and ``allow`` mean none."""
+        :func:`parse_lengths`; empty ``length`` and ``allow`` mean none. Raises ``ValueError`` for a
+        ``length`` given to a decoder that does not keep to lengths, and a ``beam_width`` under 1."""
+        if length and decoder != "constrained":
+            raise ValueError(f"length {length}: only the constrained decoder keeps to lengths, not {decoder}")
+        if beam_width < 1:
+            raise ValueError(f"beam width {beam_width}: at least 1")
         return cls(decoder, parse_lengths(length) if length else None, allow or None, beam_width)
 
 
@@ -74,9 +79,9 @@ def parse_lengths(text: str) -> list[int]:
     """``"5"`` -> [5]; ``"4-6"`` -> [4, 5, 6]; ``"4,6"`` -> [4, 6] (sorted, no repeats)."""
     out: set[int] = set()
     for part in str(text).split(","):
-        lo, _, hi = part.strip().partition("-")
+        lo, dash, hi = part.strip().partition("-")
         try:
-            lo_i, hi_i = int(lo), int(hi or lo)
+            lo_i, hi_i = int(lo), int(hi if dash else lo)
         except ValueError:
             raise ValueError(f"bad length {part!r}: expected N, N-M or a comma list") from None
         if hi_i < lo_i:

@@ -122,7 +122,10 @@ def verify_onnx(model, onnx_bytes: bytes, shape: tuple[int, int, int], batch_siz
         got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
         if got.shape != ref.shape:
             raise ExportError(f"ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {b}, width {width}")
-        worst = max(worst, float(np.abs(got - ref).max()))
+        diff = float(np.abs(got - ref).max())
+        if not np.isfinite(diff):  # a NaN or infinite logit on either side: no parity to speak of
+            return float("nan")
+        worst = max(worst, diff)
     return worst
 
 
@@ -158,6 +161,8 @@ def export_onnx(
 
     from .bundle import Bundle, load_bundle
 
+    if not tolerance >= 0:
+        raise ValueError(f"--tolerance: a logit difference of 0 or more, got {tolerance}")
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(f"opset {opset} is not supported: use {MIN_OPSET}..{MAX_OPSET} (default {DEFAULT_OPSET})")
     source = None if isinstance(model_path, Bundle) else str(model_path)
@@ -182,7 +187,7 @@ def export_onnx(
             diff = verify_onnx(model, data, shape, batch_sizes, widths=width_ladder(pre.width) if any_width else ())
         except ExportError as exc:
             raise ExportError(f"{name}: {exc}; nothing written") from None
-        if diff > tolerance:
+        if not diff <= tolerance:  # (a NaN logit fails too)
             raise ExportError(f"{name}: ONNX Runtime logits differ from PyTorch by {diff:.3g} (> {tolerance:g}); "
                               "nothing written")
     proto = onnx.load_from_string(data)

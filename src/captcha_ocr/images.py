@@ -30,6 +30,9 @@ from .zooms import zoom_rows
 _TRUNCATED_SWITCH = threading.Lock()
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
+# a float image whose values peak at or under this is taken as 0-1 data (a resize overshoots 1 a little: such
+# an image read as 0-255 data turned almost black), above it as 0-255
+UNIT_RANGE_PEAK = 2.0
 
 EXIF_ORIENTATION = 0x0112  # the EXIF tag that says how a viewer turns the stored pixels
 TURNED_ON_THE_SIDE = (5, 6, 7, 8)  # orientations that swap width and height
@@ -98,7 +101,7 @@ def eight_bit(image: Image.Image) -> Image.Image:
         return image
     arr = np.asarray(image, dtype=np.float64)
     peak = float(arr.max()) if arr.size else 0.0
-    if image.mode == "F" and peak <= 1.0:
+    if image.mode == "F" and peak <= UNIT_RANGE_PEAK:
         scale = 255.0
     elif image.mode == "F" and peak <= 255.0:
         scale = 1.0
@@ -112,22 +115,34 @@ def eight_bit(image: Image.Image) -> Image.Image:
 
 
 def load_image(source: ImageInput, name: str | None = None, max_pixels: int | None = None) -> Image.Image:
-    """Open a path, raw bytes, PIL image or numpy array (HxW or HxWxC uint8) as a PIL image; a file
-    (path or bytes) is turned upright by its EXIF orientation, as a viewer shows it (:func:`upright`).
+    """Open a path, raw bytes (or a bytearray, memoryview or open binary file), PIL image or numpy array
+    (HxW or HxWxC: uint8, 16-bit, bool, or float in 0-1 or 0-255) as a PIL image; a file or PIL image
+    is turned upright by its EXIF orientation, as a viewer shows it (:func:`upright`). An animated GIF
+    or multi-page TIFF is read at its first frame.
 
     Raises :class:`ImageLoadError` naming the source (``name``, else the path) when it is not a
     readable image, and :class:`ImageTooLargeError` when its header says it has more than
     ``max_pixels`` pixels (checked before the pixels are decoded).
     """
+    if isinstance(source, (bytearray, memoryview)):
+        source = bytes(source)
+    elif hasattr(source, "read") and not isinstance(source, Image.Image):  # an open file, io.BytesIO
+        source = source.read()
     label = _source_name(source, name)
     if isinstance(source, Image.Image):
         if 0 in source.size:
             raise ImageLoadError(f"{label}: image has no pixels")
-        return source
+        try:
+            return upright(source)
+        except Exception as exc:  # a broken EXIF block or a lazily loaded file cut short
+            raise ImageLoadError(f"{label}: not a readable image ({type(exc).__name__}: {exc})") from None
     if isinstance(source, np.ndarray):
         arr = source
         if arr.dtype != np.uint8:
-            if (np.issubdtype(arr.dtype, np.floating) or arr.dtype == bool) and arr.size and arr.max() <= 1.0:
+            floating = np.issubdtype(arr.dtype, np.floating)
+            if floating and arr.size and not np.isfinite(arr).all():
+                raise ImageLoadError(f"{label}: the array holds NaN or infinite values")
+            if (floating or arr.dtype == bool) and arr.size and arr.max() <= UNIT_RANGE_PEAK:
                 arr = arr * 255.0
             elif np.issubdtype(arr.dtype, np.integer) and arr.size and arr.max() > 255:
                 arr = arr * (255.0 / arr.max())  # 16-bit: scaled to its peak, as a 16-bit file is (to_mode)

@@ -37,6 +37,12 @@ if TYPE_CHECKING:
     from .bundle import Bundle
 
 
+# the widths and zooms an image may be read at: beyond them a reading is of nothing a model was trained on
+# (a zoom of 100 keeps 1% of the rows; 4096 px is 16x the widest fine-tune)
+MAX_WIDTH = 4096
+MIN_ZOOM, MAX_ZOOM = 0.25, 4.0
+
+
 @dataclass
 class Prediction:
     """The text read from one image.
@@ -159,8 +165,8 @@ class Recognizer:
     @widths.setter
     def widths(self, widths: Iterable[int]) -> None:
         widths = tuple(sorted({int(w) for w in widths}))
-        if not widths or widths[0] < 8:
-            raise ValueError(f"widths must be at least 8 px each, got {widths or 'none'}")
+        if not widths or widths[0] < 8 or widths[-1] > MAX_WIDTH:
+            raise ValueError(f"widths must be from 8 to {MAX_WIDTH} px each, got {widths or 'none'}")
         if self.backend.name != "torch" and widths != (self.preprocess.width,) and not self.backend.dynamic_width:
             raise ValueError(f"this ONNX file reads at its exported width only ({self.preprocess.width} px): "
                              "export the model with --any-width to read at other widths")
@@ -174,8 +180,8 @@ class Recognizer:
     @zooms.setter
     def zooms(self, zooms: Iterable[float]) -> None:
         zooms = tuple(sorted({float(z) for z in zooms}))
-        if not zooms or zooms[0] <= 0:
-            raise ValueError(f"zooms must be positive, got {zooms or 'none'}")
+        if not zooms or not all(MIN_ZOOM <= z <= MAX_ZOOM for z in zooms):  # (NaN fails too)
+            raise ValueError(f"zooms must be from {MIN_ZOOM:g} to {MAX_ZOOM:g} each, got {zooms or 'none'}")
         self._zooms = zooms
 
     @property
@@ -244,7 +250,8 @@ class Recognizer:
         training lengths, see :meth:`training_lengths`); see
         :class:`~captcha_ocr.decode.DecodeOptions`. Raises ``ImageLoadError`` for an unreadable
         image (:meth:`predict_files` reports those per file instead)."""
-        if isinstance(images, (str, os.PathLike, bytes, np.ndarray)) or hasattr(images, "getpixel"):
+        if (isinstance(images, (str, os.PathLike, bytes, bytearray, memoryview, np.ndarray))
+                or hasattr(images, "getpixel") or hasattr(images, "read")):
             images = [images]
         images = list(images)
         check_batch_size(batch_size)

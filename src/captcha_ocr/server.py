@@ -93,6 +93,12 @@ def create_app(
     (0 = batch only what is already waiting), ``max_batch`` the most images per model call.
     ``backend`` and ``threads`` are passed to :meth:`Recognizer.load` for a path.
     """
+    limits = dict(max_bytes=max_bytes, max_pixels=max_pixels, max_images=max_images, max_batch=max_batch)
+    for name, value in limits.items():
+        if value < 1:
+            raise ValueError(f"--{name.replace('_', '-')}: must be at least 1, got {value}")
+    if not batch_window_ms >= 0:
+        raise ValueError(f"--batch-window-ms: must be 0 or more, got {batch_window_ms}")
     rec = model if isinstance(model, Recognizer) else Recognizer.load(model, backend=backend, threads=threads)
     source = None if isinstance(model, Recognizer) else str(model)
     batcher = MicroBatcher(rec.logits, batch_window_ms, max_batch)

@@ -28,6 +28,17 @@ def show_progress(no_progress: bool = False) -> bool:
     return not no_progress and sys.stderr.isatty() and not os.environ.get("CI")
 
 
+def count_arg(text: str) -> int:
+    """An option that counts things: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"0 or more, got {value}")
+    return value
+
+
 def add_preset_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="default", choices=list(PRESETS),
                    help="model and training recipe: %(choices)s (default: %(default)s)")

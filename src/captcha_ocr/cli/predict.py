@@ -18,6 +18,7 @@ from .common import (
     add_label_pattern_arg,
     add_widths_arg,
     apply_widths,
+    count_arg,
     decode_options,
     error_line,
     print_error,
@@ -67,7 +68,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     for row in result.coverage_table():
         print(f"  X={row['threshold']:<5} answers {row['coverage']:7.2%} of images, "
               f"{row['accuracy']:7.2%} of them right")
-    if mistakes:
+    if mistakes and a.show:
         print(f"worst mistakes ({min(a.show, len(mistakes))} of {len(mistakes)}):")
         for s, p, dist in mistakes[: a.show]:
             print(f"  {s.path.name:<28} label {s.label!r:<12} read {p.text!r:<12} "
@@ -129,7 +130,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("data")
     add_label_pattern_arg(e)
     e.add_argument("--batch-size", type=int, default=128)
-    e.add_argument("--show", type=int, default=10, help="how many mistakes to list")
+    e.add_argument("--show", type=count_arg, default=10, help="how many mistakes to list (0: none)")
     e.add_argument("--json", action="store_true")
     e.add_argument("--no-progress", action="store_true")
     e.add_argument("--report", metavar="DIR", help="write errors.png, confusions.csv and suspect_labels.csv into DIR")
