@@ -96,10 +96,13 @@ def test_a_failed_write_leaves_the_old_labels_csv_whole(folder, monkeypatch):
 def test_labels_are_checked(folder):
     root, _ = folder
     store = LabelStore(root, alphabet=DIGITS)
-    for bad, needle in [("", "empty"), ("12a4", "outside the alphabet"), ("12\n3", "control characters")]:
+    for bad, needle in [("", "empty"), ("   ", "empty"), ("12a4", "outside the alphabet"),
+                        ("12\n3", "control characters")]:
         with pytest.raises(LabelError, match=needle):
             store.set("img_0000.png", bad)
     assert not (root / "labels.csv").exists()
+    store.set("img_0000.png", " 123 ")  # kept as train reads it (a label of spaces was saved, then refused)
+    assert [s.label for s in find_samples(root)] == ["123"]
     with pytest.raises(DataError, match="no such folder"):
         LabelStore(root / "missing")
 
@@ -125,6 +128,32 @@ def test_existing_labels_are_kept(tmp_path):
         names[0]: truth[names[0]], f"old/{names[2]}": truth[names[2]], named.name: truth[names[1]], queued[0]: "777"}
     again = LabelSession(root)  # a restart needs labels.csv only
     assert again.progress()["labelled"] == 4 and again.upcoming(10) == queued[1:]
+
+
+def test_two_writers_on_one_folder_lose_no_labels(folder):
+    """A second labelling page on the same folder, or an edit by hand, used to be overwritten by the
+    next label the first one saved."""
+    root, _ = folder
+    first, second = LabelStore(root), LabelStore(root)
+    first.set("img_0000.png", "111")
+    second.set("img_0001.png", "222")  # second has not seen first's label
+    first.set("img_0002.png", "333")
+    with open(root / "labels.csv", "a", encoding="utf-8") as fh:
+        fh.write("img_0003.png,444\n")  # by hand
+    second.set("img_0001.png", "2222")  # second's own change wins over the file's
+    labels = {s.path.name: s.label for s in find_samples(root)}
+    assert labels == {"img_0000.png": "111", "img_0001.png": "2222", "img_0002.png": "333", "img_0003.png": "444"}
+
+
+def test_a_manifest_with_absolute_paths_and_extra_columns(folder, monkeypatch):
+    """Absolute paths in labels.csv and a relative folder name the same files (they were queued again);
+    columns the store would drop are warned of."""
+    root, _ = folder
+    (root / "labels.csv").write_text(f"file,label,checked_by\n{root / 'img_0000.png'},123,ann\n", encoding="utf-8")
+    monkeypatch.chdir(root.parent)
+    store = LabelStore(root.name)
+    assert "img_0000.png" in store and store.get("img_0000.png") == "123"
+    assert any("3 columns" in note for note in store.notes)
 
 
 # ----------------------------------------------------------------------------- order, resume, skips

@@ -21,7 +21,14 @@ from pathlib import Path
 
 from .errors import DataError
 from .files import write_atomic
-from .samples import IMAGE_EXTENSIONS, compile_label_pattern, is_image_file, label_from_stem, read_manifest
+from .samples import (
+    IMAGE_EXTENSIONS,
+    clean_label,
+    compile_label_pattern,
+    is_image_file,
+    label_from_stem,
+    read_manifest,
+)
 
 LABELS_CSV = "labels.csv"
 
@@ -31,9 +38,10 @@ class LabelError(ValueError):
 
 
 def image_key(root: Path, path: Path) -> str:
-    """How ``labels.csv`` names ``path``: relative to ``root`` with ``/``, else the full path."""
+    """How ``labels.csv`` names ``path``: relative to ``root`` with ``/``, else the full path (an absolute
+    path in the manifest and a relative ``root`` name the same file alike)."""
     try:
-        return path.relative_to(root).as_posix()
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
     except ValueError:
         return str(path)
 
@@ -58,10 +66,26 @@ class LabelStore:
         self.notes: list[str] = []  # what was found, for the user
         tsv = self.root / "labels.tsv"
         source = self.path if self.path.is_file() else (tsv if tsv.is_file() else None)
+        self.mine: set[str] = set()  # keys labelled through this store: on a write they win over the file's
+        self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of labels.csv as last read or written
         if source is not None:
+            twice: dict[str, set[str]] = {}
             for sample in read_manifest(source, allow_empty=True):
-                self.labels[image_key(self.root, sample.path)] = sample.label
+                key = image_key(self.root, sample.path)
+                twice.setdefault(key, set()).add(sample.label)
+                self.labels[key] = sample.label
             self.notes.append(f"{len(self.labels)} label(s) read from {source}")
+            differ = sorted(k for k, labels in twice.items() if len(labels) > 1)
+            if differ:
+                self.notes.append(f"warning: {len(differ)} file(s) listed more than once with different labels "
+                                  f"(first: {differ[0]}): the last row's label is kept, and the first change "
+                                  f"writes only that one")
+            columns = _column_count(source)
+            if columns > 2:
+                self.notes.append(f"warning: {source.name} has {columns} columns: the first change rewrites it "
+                                  f"with file and label only (keep a copy for the others)")
+            if source == self.path:
+                self._seen = _stamp(self.path)
             if source == tsv:
                 self.notes.append(f"they will be written to {self.path} (which train then reads instead of {tsv.name})")
         if label_pattern is not None:
@@ -85,9 +109,12 @@ class LabelStore:
         return self.labels.get(key)
 
     def check(self, label: str) -> str:
-        """``label`` if the store would take it; raises :class:`LabelError` saying why not."""
-        if not isinstance(label, str) or not label:
+        """``label`` as the store would keep it (white space around it removed and Unicode-normalised,
+        as ``train`` reads labels: :func:`~captcha_ocr.samples.clean_label`); raises :class:`LabelError`
+        saying why it would not."""
+        if not isinstance(label, str) or not clean_label(label):
             raise LabelError("the label is empty")
+        label = clean_label(label)
         bad = sorted({c for c in label if not c.isprintable()})
         if bad:
             raise LabelError(f"label {label!r} holds control characters {bad}")
@@ -103,19 +130,42 @@ class LabelStore:
         if self.labels.get(key) == label and self.written:
             return
         self.labels[key] = label
+        self.mine.add(key)
         self.write()
 
     def write(self) -> None:
-        """Rewrite ``labels.csv`` atomically with every label (nothing to write: nothing done)."""
+        """Rewrite ``labels.csv`` atomically with every label (nothing to write: nothing done). When the
+        file changed on disk since this store last read or wrote it (another labelling page on the same
+        folder, an edit by hand), its labels are taken in first, the ones given through this store
+        winning, so that neither writer's labels are lost."""
         if not self.labels:
             return
+        if self.path.is_file() and _stamp(self.path) != self._seen:
+            for sample in read_manifest(self.path, allow_empty=True):
+                key = image_key(self.root, sample.path)
+                if key not in self.mine:
+                    self.labels[key] = sample.label
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(["file", "label"])
         writer.writerows(self.labels.items())
         write_atomic(self.path, lambda fh: fh.write(buf.getvalue().encode("utf-8")))
         _sync_dir(self.path.parent)
+        self._seen = _stamp(self.path)
         self.written = True
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """``(mtime_ns, size)``: whether a file changed since it was last seen."""
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+def _column_count(manifest: Path) -> int:
+    """The most columns a row of ``manifest`` has."""
+    delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
+    text = manifest.read_bytes().decode("utf-8-sig", errors="replace")
+    return max((len(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), default=0)
 
 
 def _sync_dir(folder: Path) -> None:
