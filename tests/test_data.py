@@ -406,3 +406,11 @@ def test_float_arrays_a_little_over_1_are_still_0_to_1_data_and_nan_is_refused()
     arr[0, 1] = np.nan
     with pytest.raises(ImageLoadError, match="NaN or infinite"):
         load_image(arr)
+
+
+def test_a_tsv_label_may_start_with_a_quote(tmp_path):
+    """A TSV is not quoted: a label starting with '"' used to swallow every later row into one label."""
+    for name in ("a.png", "b.png"):
+        write_png(tmp_path / name)
+    (tmp_path / "labels.tsv").write_text('file\tlabel\na.png\t"ab\nb.png\tcd\n', encoding="utf-8")
+    assert [(s.path.name, s.label) for s in find_samples(tmp_path)] == [("a.png", '"ab'), ("b.png", "cd")]

@@ -31,6 +31,7 @@ from captcha_ocr.styles import draw_style
 from captcha_ocr.synth import generate
 from captcha_ocr.system import CTCSystem
 from captcha_ocr.training import TrainRequest, train
+from conftest import write_png
 
 
 def _noise(rng, size=(200, 50)) -> Image.Image:
@@ -86,6 +87,14 @@ def test_generate_cli_and_its_user_errors(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert main(["generate", str(tmp_path / "x"), "--size", "90by30", "--no-progress"]) == 2
     assert "captcha-ocr: error: bad size" in capsys.readouterr().err
+    scraped = tmp_path / "scraped"
+    write_png(scraped / "000000.png")  # a user's own image, named as a generated one would be
+    assert main(["generate", str(scraped), "--count", "5", "--no-progress"]) == 2
+    assert "already holds images or labels (000000.png)" in capsys.readouterr().err
+    assert sorted(p.name for p in scraped.iterdir()) == ["000000.png"]
+    for alphabet in ("ab c", "e\u0301"):  # read back as other labels: a space is stripped, an accent joins
+        assert main(["generate", str(tmp_path / "odd"), "--alphabet", alphabet, "--no-progress"]) == 2
+        assert "characters a label cannot hold on its own" in capsys.readouterr().err
 
 
 def test_generate_cli_with_a_style(tmp_path, capsys):

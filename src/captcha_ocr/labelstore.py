@@ -165,7 +165,9 @@ def _column_count(manifest: Path) -> int:
     """The most columns a row of ``manifest`` has."""
     delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
     text = manifest.read_bytes().decode("utf-8-sig", errors="replace")
-    return max((len(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), default=0)
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # as read_manifest reads it
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    return max((len(row) for row in rows), default=0)
 
 
 def _sync_dir(folder: Path) -> None:

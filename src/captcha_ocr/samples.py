@@ -65,7 +65,7 @@ def _is_header(row: list[str], folder: Path) -> bool:
 
 
 def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
-    """Read a ``file,label`` CSV (or tab-separated TSV), UTF-8 with or without a byte-order mark; a
+    """Read a ``file,label`` CSV (or tab-separated TSV, unquoted), UTF-8 with or without a byte-order mark; a
     header row (``file,label``, or names like ``filename,text``: :data:`FILE_HEADERS` and
     :data:`LABEL_HEADERS`) is optional. Text that is not UTF-8 raises :class:`DataError` naming the line.
 
@@ -84,7 +84,9 @@ def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise DataError(f"{manifest}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the "
                         f"manifest as UTF-8") from None
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # a TSV has no quoting: a label starting with '"' used to swallow every later row
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
     for lineno, row in enumerate(rows, start=1):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import os
 import random
+import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -126,6 +127,9 @@ def generate(
         raise ValueError("count must be at least 1")
     if not alphabet:
         raise ValueError("alphabet is empty")
+    odd = sorted({c for c in alphabet if c.isspace() or not c.isprintable() or unicodedata.combining(c)})
+    if odd:  # a label is read back without the space around it, and a combining mark joins the letter before
+        raise ValueError(f"--alphabet: characters a label cannot hold on its own: {odd}")
     lo, hi = lengths = tuple(lengths)
     if lo < 1 or hi < lo:
         raise ValueError(f"bad length range {lo}-{hi}: expected N-M with 1 <= N <= M")

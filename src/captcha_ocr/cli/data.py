@@ -15,10 +15,15 @@ _CAPTCHA_DEFAULTS = {"length": "4-5", "size": "160x60"}  # --alphabet's is synth
 
 def cmd_generate(a: argparse.Namespace) -> int:
     from ..errors import DataError
+    from ..samples import MANIFEST_NAMES, is_image_file
 
     out = Path(a.out)
-    if (out / "labels.csv").exists() and not a.overwrite:
-        raise DataError(f"{out}: already holds a generated dataset (labels.csv); use --overwrite or another folder")
+    if out.is_dir() and not a.overwrite:
+        held = [p.name for p in sorted(out.iterdir()) if is_image_file(p) or p.name in MANIFEST_NAMES]
+        if held:
+            raise DataError(f"{out}: already holds images or labels ({', '.join(held[:3])}"
+                            f"{', ...' if len(held) > 3 else ''}), which generated files would replace or hide; "
+                            f"give an empty or new folder, or --overwrite")
     t0 = time.perf_counter()
     if a.style:
         fixed = [f"--{name}" for name in ("length", "size", "alphabet") if getattr(a, name) is not None]
@@ -110,7 +115,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--size", help=f"image WIDTHxHEIGHT (default {_CAPTCHA_DEFAULTS['size']}; not with --style)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--workers", type=int, help="processes (default: one per CPU)")
-    g.add_argument("--overwrite", action="store_true", help="write into a folder that already has a labels.csv")
+    g.add_argument("--overwrite", action="store_true",
+                   help="write into a folder that already holds images or a labels.csv (same-named files are replaced)")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=cmd_generate)
 
