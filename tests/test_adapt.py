@@ -192,6 +192,10 @@ def test_too_few_images_or_bad_options_are_errors(tmp_path: Path):
         adapt(AdaptRequest(images=str(tmp_path), out=str(tmp_path / "run")))
     with pytest.raises(ValueError, match="shares"):
         adapt(AdaptRequest(images=str(tmp_path), out=str(tmp_path / "run"), shares=(0.5, 1.5)))
+    with pytest.raises(ValueError, match="4 rounds need at least 2 minutes"):  # (0.5 took 107 s)
+        adapt(AdaptRequest(images=str(tmp_path), out=str(tmp_path / "run"), max_minutes=0.5))
+    with pytest.raises(DataError, match="nope: no such file or folder"):  # it said "1 images found"
+        adapt(AdaptRequest(images=str(tmp_path / "nope"), out=str(tmp_path / "run")))
     r = run_cli("adapt", str(tmp_path), "--out", str(tmp_path / "run"), check=False)
     assert r.returncode == 2 and "adapting without labels needs at least 50" in r.stderr
     assert not (tmp_path / "run" / "model.pt").exists()

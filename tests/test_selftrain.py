@@ -50,10 +50,15 @@ def test_an_unreadable_file_never_gets_a_label_whatever_the_threshold():
 
 def test_labelled_images_are_never_pseudo_labelled(tmp_path: Path):
     for name in ("a.png", "b.png", "c.png"):
-        (tmp_path / name).write_bytes(b"")
+        (tmp_path / name).write_bytes(name.encode())
     assert [p.name for p in unlabeled_files(tmp_path, [tmp_path / "b.png"])] == ["a.png", "c.png"]
     with pytest.raises(DataError, match="no unlabelled images left"):
         unlabeled_files(tmp_path, list(tmp_path.iterdir()))
+    # a copy of a labelled (validation) image under another name: its reading would flatter validation
+    (tmp_path / "copy_of_b.png").write_bytes(b"b.png")
+    assert [p.name for p in unlabeled_files(tmp_path, [tmp_path / "b.png"])] == ["a.png", "c.png"]
+    with pytest.raises(DataError, match="nope: no such file or folder"):  # not one unreadable image
+        unlabeled_files(tmp_path / "nope", [])
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no images"):
         unlabeled_files(tmp_path / "empty", [])

@@ -62,6 +62,7 @@ COMMON_SHARE = 0.03
 # as another character (self-training amplifies a confusion: on nsysu_selcrs, a first round that read few
 # 3s taught the next rounds to read every 3 as 7, in one seed of two; bench/RESULTS.md)
 VANISHED_RATIO = 1 / 3
+MIN_ROUND_MINUTES = 0.25  # the least a round trains for, whatever is left of the budget
 
 
 @dataclass
@@ -169,11 +170,13 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
     images or no reading is left to train on."""
     if not req.shares or any(not 0.0 < s <= 1.0 for s in req.shares):
         raise ValueError(f"shares must each be in (0, 1], got {list(req.shares)}")
-    if req.max_minutes <= 0:
-        raise ValueError(f"max_minutes must be positive, got {req.max_minutes}")
+    least = 2 * MIN_ROUND_MINUTES * len(req.shares)  # each round's training, and its readings as long again
+    if not req.max_minutes >= least:
+        raise ValueError(f"--max-minutes: {len(req.shares)} rounds need at least {least:g} minutes (each trains "
+                         f"for {MIN_ROUND_MINUTES:g} minutes or more, and reads the images), got {req.max_minutes}")
     t0 = time.perf_counter()
     items = [req.images] if isinstance(req.images, (str, os.PathLike)) else list(req.images)
-    files = expand_inputs(items)
+    files = expand_inputs(items, missing_ok=False)
     if len(files) < MIN_IMAGES:
         raise DataError(f"{req.images}: {len(files)} images found; adapting without labels needs at least "
                         f"{MIN_IMAGES} of the site's captchas")
@@ -203,6 +206,9 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
                 rec.zooms = req.zooms
         allow = None if req.alphabet is None else "".join(
             c for c in rec.charset.chars if c.lower() in req.alphabet.lower()) or None
+        if req.alphabet is not None and allow is None:  # (an empty allow would read every character)
+            raise DataError(f"--alphabet {req.alphabet!r}: {model} reads none of these characters, so it has no "
+                            f"reading to learn from; label some images and train on them instead")
         # later rounds read greedily (within the alphabet): a reading of an odd length is a doubt to
         # leave out (rank_readings), not one to force into an allowed length as constrained decoding
         # would; round 1's general model is told the lengths, which lifts its readings
@@ -249,7 +255,7 @@ def adapt(req: AdaptRequest, print_fn=print) -> AdaptResult:
         lengths = sorted({len(t) for _p, t, _c in used})
         left = budget - (time.perf_counter() - t0)
         rest = n_rounds - k  # the rounds after this one, whose reading and reports the budget keeps time for
-        minutes = max(0.25, (left - rest * max(overhead, read_seconds)) / (rest + 1) / 60)
+        minutes = max(MIN_ROUND_MINUTES, (left - rest * max(overhead, read_seconds)) / (rest + 1) / 60)
         print_fn(f"round {k} of {n_rounds}: {len(train_s)} readings to train on, {len(val_s)} held out ({share:.0%} "
                  f"of the images: {again} read again, {len(used) - again} the surest of those not trained on; "
                  f"lengths {', '.join(map(str, lengths))}), {minutes:.1f} minutes")

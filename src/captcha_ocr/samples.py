@@ -282,11 +282,15 @@ def kfold_samples(
 
 
 
-def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Files as given; folders expanded to the image files directly inside them, sorted."""
+def expand_inputs(inputs: Sequence[str | os.PathLike], missing_ok: bool = True) -> list[Path]:
+    """Files as given; folders expanded to the image files directly inside them, sorted. A path to
+    nothing is kept as a file (its reading names it unreadable), or with ``missing_ok`` false raises
+    :class:`DataError` (a mistyped folder is not one unreadable image)."""
     out: list[Path] = []
     for item in inputs:
         p = Path(item)
+        if not missing_ok and not p.exists():
+            raise DataError(f"{p}: no such file or folder")
         if p.is_dir():
             found = sorted(f for f in p.iterdir() if is_image_file(f))
             if not found:

@@ -22,6 +22,7 @@ on, its confidence, and whether it was used or why not).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import shutil
@@ -107,16 +108,29 @@ def select_pseudo_labels(results: Iterable[FileResult], threshold: float,
 
 def unlabeled_files(source: str | os.PathLike | Sequence, exclude: Iterable[str | os.PathLike] = ()) -> list[Path]:
     """The unlabelled image files: a folder's images (or a list of files), less any of ``exclude``
-    (the run's labelled images). Raises :class:`DataError` when none are left."""
+    (the run's labelled images), whether the same path or a copy of the same bytes (a copy of a
+    validation image, trained on with its reading, would flatter the validation accuracy). Raises
+    :class:`DataError` for a path to nothing, and when none are left."""
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    files = expand_inputs(items)
+    files = expand_inputs(items, missing_ok=False)
+    exclude = list(exclude)
     skip = {os.path.realpath(p) for p in exclude}
     kept = [p for p in files if os.path.realpath(p) not in skip]
+    labelled = {digest for digest in map(_file_digest, exclude) if digest is not None}
+    kept = [p for p in kept if _file_digest(p) not in labelled]
     if not kept:
         where = source if isinstance(source, (str, os.PathLike)) else f"{len(files)} files"
         raise DataError(f"{where}: no unlabelled images left ({len(files)} found, all of them labelled images of "
-                        f"this run); --unlabeled needs other images of the same site")
+                        f"this run, or copies of them); --unlabeled needs other images of the same site")
     return kept
+
+
+def _file_digest(path: str | os.PathLike) -> bytes | None:
+    """A digest of a file's bytes (``None`` when it cannot be read: its reading will say why)."""
+    try:
+        return hashlib.blake2b(Path(path).read_bytes(), digest_size=16).digest()
+    except OSError:
+        return None
 
 
 def write_pseudo_labels(path: Path, sel: Selection) -> Path:
