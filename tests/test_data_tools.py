@@ -452,3 +452,20 @@ def test_one_labelled_image_is_too_few_to_train_and_the_error_says_what_to_do(tm
     assert "no training images left after the validation split (1 readable image(s)" in err
     assert "label more images" in err and "--val-dir" in err
     assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_generate_refuses_characters_its_font_cannot_draw(tmp_path):
+    """CJK characters were all drawn as the font's one empty box: an unlearnable dataset, without a word."""
+    with pytest.raises(ValueError, match="no glyph for \\['字', '漢'\\]"):
+        generate(tmp_path / "cjk", 2, alphabet="漢字ab")
+    assert not (tmp_path / "cjk").exists()
+
+
+def test_preview_refuses_to_write_into_the_data_folder_and_zero_columns(tmp_path):
+    from captcha_ocr.preview import preview
+
+    generate(tmp_path, 8, lengths=(4, 4), size=(100, 40), seed=0, workers=1)
+    with pytest.raises(ValueError, match="would be read as a captcha labelled 'preview'"):
+        preview(tmp_path, tmp_path / "preview.png")
+    with pytest.raises(ValueError, match="--cols: at least 1, got 0"):
+        preview(tmp_path, tmp_path.parent / "p.png", cols=0)

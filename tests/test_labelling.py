@@ -252,6 +252,18 @@ def test_the_label_command_reports_a_missing_folder(tmp_path):
     proc = run_cli("label", tmp_path / "missing", "--port", "1", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith(f"captcha-ocr: error: {tmp_path / 'missing'}: no such folder")
+    (tmp_path / "empty").mkdir()  # it used to start a server with nothing to label
+    proc = run_cli("label", tmp_path / "empty", "--port", "1", check=False)
+    assert proc.returncode == 2 and f"error: {tmp_path / 'empty'}: no images found to label" in proc.stderr
+
+
+def test_a_failed_retrain_shows_the_files_its_error_names():
+    from captcha_ocr.retrain import failure_message
+
+    log = "epoch 1\ncaptcha-ocr: error: 1 unusable label(s):\n  run/000003.png: empty label\n"
+    assert failure_message(log) == "captcha-ocr: error: 1 unusable label(s):\n  run/000003.png: empty label"
+    assert failure_message("epoch 1\nKilled") == "Killed"  # no error line: the last line
+    assert failure_message("") == "no output"
 
 
 # ----------------------------------------------------------------------------- retraining

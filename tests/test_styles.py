@@ -72,7 +72,7 @@ def test_fonts_are_found_and_draw_every_character():
         pool = styles.fonts_for(spec.fonts, spec.alphabet)
         assert pool
         for path in pool:
-            assert all(styles._drawable(path, c) for c in spec.alphabet) or path == ""
+            assert all(styles.drawable(path, c) for c in spec.alphabet) or path == ""
 
 
 def test_a_font_family_subset_falls_back_to_all():
@@ -174,7 +174,7 @@ def test_cyrillic_is_drawn_by_fonts_that_have_it_never_by_pillows_font():
     for patterns in ((), (styles.PILLOW_FONT,), ("serif",)):
         pool = styles.fonts_for(patterns, "0123" + cyrillic)
         assert pool and "" not in pool
-        assert all(styles._drawable(path, c) for path in pool for c in cyrillic)
+        assert all(styles.drawable(path, c) for path in pool for c in cyrillic)
     drawn = [draw_style("general", 3, i)[0] for i in range(300)]
     assert any(set(label) & set(cyrillic) for label in drawn)
     assert not any(set(label) & set(cyrillic) and set(label) & set(styles.ALNUM62 + styles.SYMBOLS) - set("0123456789")

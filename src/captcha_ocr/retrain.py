@@ -33,6 +33,16 @@ _DONE = re.compile(r"^done in .*val accuracy ([\d.]+)%")
 _SCHEDULE = re.compile(r"^schedule: (\d+) epochs")
 
 
+def failure_message(tail: str) -> str:
+    """What a failed run's log ends with, for the page: its last ``error`` line and the lines after it
+    (the files an error names follow its heading), else its last line."""
+    lines = tail.splitlines()
+    last = max((i for i, line in enumerate(lines) if "error" in line.lower()), default=None)
+    if last is None:
+        return lines[-1] if lines else "no output"
+    return "\n".join(lines[last:last + 6])
+
+
 class RetrainError(RuntimeError):
     """Retraining cannot start now (one is running, or too few labels); the message says why."""
 
@@ -197,9 +207,7 @@ class Retrainer:
                 self._update(message="the current model does not fit these images; training from scratch")
                 rc, tail = self._train(run, None)
             if rc != 0:
-                errors = [line for line in tail.splitlines() if "error" in line.lower()]
-                self._update(state="failed", message=(errors or tail.splitlines() or ["no output"])[-1],
-                             finished=time.time())
+                self._update(state="failed", message=failure_message(tail), finished=time.time())
                 return
             model = run / "model.pt"
             self._update(state="refreshing", message=f"reading the unlabelled images with {model}")

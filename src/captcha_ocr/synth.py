@@ -82,6 +82,16 @@ def _captcha(size: tuple[int, int]):
     return _CAPTCHAS[size]
 
 
+def undrawable(alphabet: str) -> list[str]:
+    """The characters of ``alphabet`` that the ``captcha`` package's fonts have no glyph for, sorted."""
+    from .styles.fonts import drawable
+
+    fonts = getattr(_captcha((160, 60)), "_fonts", None)  # (not public: where it is gone, nothing is checked)
+    if not fonts or not all(isinstance(f, str) for f in fonts):
+        return []
+    return sorted({c for c in alphabet if not any(drawable(f, c) for f in fonts)})
+
+
 def render(label: str, size: tuple[int, int], rng: random.Random):
     """``label`` drawn by the captcha package at ``size`` (width, height), every random draw from ``rng``:
     a PIL RGB image."""
@@ -130,6 +140,10 @@ def generate(
     odd = sorted({c for c in alphabet if c.isspace() or not c.isprintable() or unicodedata.combining(c)})
     if odd:  # a label is read back without the space around it, and a combining mark joins the letter before
         raise ValueError(f"--alphabet: characters a label cannot hold on its own: {odd}")
+    missing = undrawable(alphabet)
+    if missing:  # drawn as the font's empty box: every such character would look the same
+        raise ValueError(f"--alphabet: the captcha package's font has no glyph for {missing}; use --style (its "
+                         f"fonts draw more scripts) or label real images")
     lo, hi = lengths = tuple(lengths)
     if lo < 1 or hi < lo:
         raise ValueError(f"bad length range {lo}-{hi}: expected N-M with 1 <= N <= M")

@@ -18,8 +18,10 @@ def cmd_label(a: argparse.Namespace) -> int:
         from ..label_server import create_label_app
     except ImportError as exc:
         raise missing_extra("the labelling page", "serve", exc) from None
+    from ..errors import DataError
     from ..labelling import LabelSession
     from ..retrain import RUNS_DIR, Retrainer, latest_model
+    from ..samples import IMAGE_EXTENSIONS
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr)
@@ -33,6 +35,8 @@ def cmd_label(a: argparse.Namespace) -> int:
     for note in session.store.notes:
         say(note)
     p = session.progress()
+    if not p["images"]:
+        raise DataError(f"{a.dir}: no images found to label (looked for {', '.join(IMAGE_EXTENSIONS)})")
     say(f"{p['labelled']} of {p['images']} images labelled, {p['remaining']} to go"
         + (f", {p['unreadable']} unreadable" if p["unreadable"] else "") + f"; labels go to {session.store.path}")
     retrainer = Retrainer(session, minutes=a.retrain_minutes, every=a.retrain_every, epochs=a.retrain_epochs)

@@ -31,7 +31,7 @@ from PIL import Image
 from ..samples import Sample
 from ..writer import CHUNK, write_dataset
 from .fonts import PILLOW_FONT, available_fonts, font_tags, fonts_for
-from .fonts import _drawable as _drawable  # re-exported for the tests
+from .fonts import drawable as drawable  # re-exported for the tests
 from .render import render_captcha_package, render_spec
 from .spec import (
     ALNUM62,

@@ -94,7 +94,7 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 @functools.cache
-def _drawable(path: str, char: str) -> bool:
+def drawable(path: str, char: str) -> bool:
     """Whether ``char`` has a real glyph (not blank, not the .notdef box) in the font."""
     if any(fnmatch.fnmatch(Path(path).stem.lower(), pat) for pat in _ALNUM_ONLY_FONTS) and not char.isalnum():
         return False
@@ -123,7 +123,7 @@ def _fonts_for(patterns: tuple[str, ...], alphabet: str, extra_dirs: str) -> tup
         if PILLOW_FONT in pats and alphabet.isascii():  # Pillow's own font draws ASCII only
             chosen.append("")
         files = tuple(chosen) or files
-    usable = tuple(f for f in files if all(_drawable(f, c) for c in set(alphabet)))
+    usable = tuple(f for f in files if all(drawable(f, c) for c in set(alphabet)))
     return usable or ("",)
 
 
