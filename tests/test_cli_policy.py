@@ -181,3 +181,31 @@ def test_serve_refuses_limits_under_1(tmp_path, limit, value):
 
     with pytest.raises(ValueError, match=f"--{limit.replace('_', '-')}: must be at least 1, got {value}"):
         create_app(tmp_path / "not-loaded.pt", **{limit: value})
+
+
+def test_the_python_api_takes_lengths_as_written_and_refuses_odd_inputs_by_name(tmp_path):
+    import numpy as np
+
+    from captcha_ocr import Recognizer
+    from captcha_ocr.bundle import load_bundle
+    from captcha_ocr.decode import DecodeOptions
+    from captcha_ocr.errors import ImageLoadError
+    from captcha_ocr.images import default_workers, load_image
+    from conftest import tiny_bundle
+
+    # an int was a TypeError, "46" became (4, 6), 4.9 became 4
+    assert DecodeOptions(lengths=5).lengths == (5,) and DecodeOptions(lengths="4-6").lengths == (4, 5, 6)
+    with pytest.raises(ValueError, match="whole numbers"):
+        DecodeOptions(lengths=[4.9])
+    with pytest.raises(ValueError, match="--workers: at least 1"):  # (--workers -1 said "max_workers must be ...")
+        default_workers(-1)
+    assert load_image(np.zeros((4, 6, 2), np.uint8)).mode == "LA"  # grey and alpha, as a PIL "LA" image is read
+    with pytest.raises(ImageLoadError, match="an empty path"):  # it read the current folder
+        load_image("")
+    rec = Recognizer(tiny_bundle())
+    with pytest.raises(ValueError, match=r"allow: characters the model does not know: \['X'\]"):
+        rec.predict([np.zeros((32, 96), np.uint8)], DecodeOptions(allow="1X"))
+    fake = tmp_path / "exported.onnx"
+    fake.write_bytes(b"\x08\x07not really onnx")
+    with pytest.raises(ValueError, match="an ONNX file: load it with the onnx backend"):
+        load_bundle(fake)

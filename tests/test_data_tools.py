@@ -209,7 +209,7 @@ def test_inspect_and_preview_show_the_input_a_default_run_gets(tmp_path):
     for label in ["ab12", "ba34", "cd56", "dc78", "ef90", "fe12"]:
         _noise(rng, (90, 30)).save(tmp_path / f"{label}.png")
     assert inspect_dataset(tmp_path).model_input == (48, 256)
-    assert preview(tmp_path, tmp_path / "grid.png", count=4).model_input == (48, 256)
+    assert preview(tmp_path, tmp_path / "out" / "grid.png", count=4).model_input == (48, 256)
 
 
 # ----------------------------------------------------------------------------- preview and reports
@@ -464,7 +464,8 @@ def test_generate_refuses_characters_its_font_cannot_draw(tmp_path):
 def test_preview_refuses_to_write_into_the_data_folder_and_zero_columns(tmp_path):
     from captcha_ocr.preview import preview
 
-    generate(tmp_path, 8, lengths=(4, 4), size=(100, 40), seed=0, workers=1)
+    for label in ("ab12", "cd34", "ef56"):  # labelled by file name: a preview.png beside them is one more
+        write_png(tmp_path / f"{label}.png", size=(100, 40))
     with pytest.raises(ValueError, match="would be read as a captcha labelled 'preview'"):
         preview(tmp_path, tmp_path / "preview.png")
     with pytest.raises(ValueError, match="--cols: at least 1, got 0"):

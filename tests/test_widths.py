@@ -102,7 +102,7 @@ def test_predict_takes_widths_on_the_command_line(tmp_path: Path):
     rows = out.stdout.splitlines()[1:]
     assert len(rows) == 2 and all(len(r.split(",")[-1]) in (12, 24) for r in rows)  # frames of 96 or 192 px
     bad = run_cli("predict", "general", tmp_path, "--widths", "4", check=False)
-    assert bad.returncode != 0 and "widths must be at least 8 px" in bad.stderr
+    assert bad.returncode != 0 and "widths must be from 8 to 4096 px" in bad.stderr
 
 
 def test_the_exported_general_model_reads_at_the_ladder_as_the_pt_file(tmp_path: Path):

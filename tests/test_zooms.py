@@ -74,7 +74,7 @@ def test_the_general_model_reads_at_the_zoom_ladder_and_a_trained_model_unzoomed
     general, trained = Recognizer.load("general"), Recognizer(tiny_bundle())
     assert general.zooms == zoom_ladder() and general.views == 5 * len(general.widths)
     assert trained.zooms == (1.0,) and trained.views == 1
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="from 0.25 to 4"):
         trained.zooms = (0.0, 1.0)
     for given, expected in (("0.8, 1.25", (0.8, 1.25)), ("model", (1.0,))):
         apply_widths(general, Namespace(widths=None, zooms=given))

@@ -86,7 +86,9 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
-        what = "an image" if header_size(path) else "not a file torch.save wrote"
+        what = ("an image" if header_size(path) else
+                "an ONNX file: load it with the onnx backend, or use the .pt it was exported from"
+                if path.suffix.lower() == ".onnx" else "not a file torch.save wrote")
         raise ModelFileError(f"{path}: not a captcha-ocr model file ({what})")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)

@@ -52,7 +52,13 @@ class DecodeOptions:
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
             raise ValueError(f"unknown decoder {self.decoder!r}; choose from {', '.join(DECODERS)}")
-        if self.lengths is not None:
+        if isinstance(self.lengths, int):  # one length
+            object.__setattr__(self, "lengths", (self.lengths,))
+        elif isinstance(self.lengths, str):  # as the command line writes them: "5", "4-6", "4,6"
+            object.__setattr__(self, "lengths", tuple(parse_lengths(self.lengths)))
+        elif self.lengths is not None:
+            if any(int(n) != n for n in self.lengths):
+                raise ValueError(f"lengths are whole numbers, got {list(self.lengths)}")
             object.__setattr__(self, "lengths", tuple(int(n) for n in self.lengths))
 
     @classmethod

@@ -65,7 +65,10 @@ def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
 
 
 def default_workers(workers: int | None = None) -> int:
-    """Threads for reading images: ``workers`` if given, else 2 per CPU, at most 8."""
+    """Threads for reading images: ``workers`` if given (at least 1, else ``ValueError``), else 2 per
+    CPU, at most 8."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers: at least 1 thread to read images, got {workers}")
     return workers or min(8, (os.cpu_count() or 1) * 2)
 
 
@@ -149,11 +152,13 @@ def load_image(source: ImageInput, name: str | None = None, max_pixels: int | No
             arr = np.clip(arr, 0, 255).astype(np.uint8)
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[:, :, 0]
-        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-            raise ImageLoadError(f"{label}: expected HxW or HxWx3/4, got shape {arr.shape}")
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
+            raise ImageLoadError(f"{label}: expected HxW or HxWx2/3/4, got shape {arr.shape}")
         if 0 in arr.shape[:2]:
             raise ImageLoadError(f"{label}: image has no pixels")
-        return Image.fromarray(arr)
+        return Image.fromarray(arr, "LA") if arr.ndim == 3 and arr.shape[2] == 2 else Image.fromarray(arr)
+    if isinstance(source, (str, os.PathLike)) and not os.fspath(source):
+        raise ImageLoadError("an empty path: no image file named")
     try:
         if isinstance(source, bytes):
             if not source:

@@ -23,7 +23,7 @@ from .geometry import choose_geometry
 from .images import Preprocess, header_size, spaced_images
 from .margins import FULL, crop_image, crop_size, describe_crop
 from .plots import BLACK, image_grid, save_png, to_uint8
-from .samples import IMAGE_EXTENSIONS, find_samples, once_each, split_samples
+from .samples import IMAGE_EXTENSIONS, find_manifest, find_samples, once_each, split_samples
 from .shipped import SHIPPED_INPUT_SIZE
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ def preview(
         raise ValueError("count must be at least 1")
     if cols < 1:
         raise ValueError(f"--cols: at least 1, got {cols}")
-    if Path(out).resolve().parent == Path(data).resolve() and Path(out).suffix.lower() in IMAGE_EXTENSIONS:
+    if (Path(out).resolve().parent == Path(data).resolve() and Path(out).suffix.lower() in IMAGE_EXTENSIONS
+            and find_manifest(Path(data)) is None):  # (a manifest does not list it: it stays out of the data)
         raise ValueError(f"--out {out}: in the data folder it would be read as a captcha labelled "
                          f"{Path(out).stem!r}; write it elsewhere")
     if zoom is not None and zoom <= 0:

@@ -255,6 +255,7 @@ class Recognizer:
             images = [images]
         images = list(images)
         check_batch_size(batch_size)
+        self.check_allow(options)
         out: list[Prediction] = []
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
@@ -262,6 +263,13 @@ class Recognizer:
             arrays = [self.preprocess.load_widths(img, self.widths, zooms=self.zooms) for img in chunk]
             out.extend(self._read_widths(arrays, options, sources)[0])
         return out
+
+    def check_allow(self, options: DecodeOptions | None) -> None:
+        """Raise ``ValueError`` before any image is read when ``options.allow`` holds characters this
+        model does not know (decoding would fail after the first batch had been read)."""
+        unknown = self.charset.unknown(options.allow) if options is not None and options.allow else []
+        if unknown:
+            raise ValueError(f"allow: characters the model does not know: {unknown}")
 
     def width_batches(self, arrays: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
         """``arrays[i][v]``: image ``i`` as uint8 ``[C, H, w_v]`` at view ``v`` (each zoom at each
@@ -318,6 +326,7 @@ class Recognizer:
         """
         paths = [Path(p) for p in paths]
         check_batch_size(batch_size)
+        self.check_allow(options)
         with ThreadPoolExecutor(default_workers(workers)) as pool:
             for chunk in _read_ahead(pool, self._read_file, paths, batch_size):
                 good = [(path, arr) for path, arr, error in chunk if error is None]

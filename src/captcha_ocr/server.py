@@ -136,6 +136,7 @@ def create_app(
         return rec.width_batches(arrays), times
 
     @app.get("/health", response_model=Health)
+    @app.head("/health", include_in_schema=False)  # load balancers that check with HEAD
     async def health() -> Health:
         """Liveness: the model is loaded and the server answers."""
         return Health(status="ok", backend=rec.backend.name, uptime_s=round(time.time() - started, 3))
