@@ -209,3 +209,13 @@ def test_the_python_api_takes_lengths_as_written_and_refuses_odd_inputs_by_name(
     fake.write_bytes(b"\x08\x07not really onnx")
     with pytest.raises(ValueError, match="an ONNX file: load it with the onnx backend"):
         load_bundle(fake)
+
+
+def test_the_shipped_model_asked_of_onnx_runtime_says_to_export_it_first():
+    """It said 'general: no such model file'."""
+    pytest.importorskip("onnxruntime")
+    from captcha_ocr import Recognizer
+
+    with pytest.raises(ModelFileError, match=r"general: the shipped model is a PyTorch file; .*captcha-ocr export "
+                                             r"general general\.onnx"):
+        Recognizer.load("general", backend="onnx")

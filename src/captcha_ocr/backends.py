@@ -57,6 +57,11 @@ class OnnxBackend:
         except ImportError as exc:
             raise missing_extra("the onnx backend", "onnx", exc) from None
 
+        from .shipped import is_shipped_name
+
+        if is_shipped_name(path):  # shipped as a .pt file
+            raise ModelFileError(f"{path}: the shipped model is a PyTorch file; for ONNX Runtime, export it first "
+                                 f"(captcha-ocr export {path} {path}.onnx) and load the .onnx")
         path = Path(path)
         if not path.is_file():
             raise ModelFileError(f"{path}: no such model file")
