@@ -27,6 +27,8 @@ from .samples import (
     compile_label_pattern,
     is_image_file,
     label_from_stem,
+    manifest_rows,
+    once_each,
     read_manifest,
 )
 
@@ -69,18 +71,16 @@ class LabelStore:
         self.mine: set[str] = set()  # keys labelled through this store: on a write they win over the file's
         self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of labels.csv as last read or written
         if source is not None:
-            twice: dict[str, set[str]] = {}
-            for sample in read_manifest(source, allow_empty=True):
-                key = image_key(self.root, sample.path)
-                twice.setdefault(key, set()).add(sample.label)
-                self.labels[key] = sample.label
+            listed = read_manifest(source, allow_empty=True)
+            for sample in listed:
+                self.labels[image_key(self.root, sample.path)] = sample.label
             self.notes.append(f"{len(self.labels)} label(s) read from {source}")
-            differ = sorted(k for k, labels in twice.items() if len(labels) > 1)
+            differ = sorted(image_key(self.root, path) for path, _why in once_each(listed)[1])
             if differ:
                 self.notes.append(f"warning: {len(differ)} file(s) listed more than once with different labels "
                                   f"(first: {differ[0]}): the last row's label is kept, and the first change "
                                   f"writes only that one")
-            columns = _column_count(source)
+            columns = max((len(row) for row in manifest_rows(source)), default=0)
             if columns > 2:
                 self.notes.append(f"warning: {source.name} has {columns} columns: the first change rewrites it "
                                   f"with file and label only (keep a copy for the others)")
@@ -112,9 +112,9 @@ class LabelStore:
         """``label`` as the store would keep it (white space around it removed and Unicode-normalised,
         as ``train`` reads labels: :func:`~captcha_ocr.samples.clean_label`); raises :class:`LabelError`
         saying why it would not."""
-        if not isinstance(label, str) or not clean_label(label):
+        label = clean_label(label) if isinstance(label, str) else ""
+        if not label:
             raise LabelError("the label is empty")
-        label = clean_label(label)
         bad = sorted({c for c in label if not c.isprintable()})
         if bad:
             raise LabelError(f"label {label!r} holds control characters {bad}")
@@ -159,15 +159,6 @@ def _stamp(path: Path) -> tuple[int, int]:
     """``(mtime_ns, size)``: whether a file changed since it was last seen."""
     st = path.stat()
     return st.st_mtime_ns, st.st_size
-
-
-def _column_count(manifest: Path) -> int:
-    """The most columns a row of ``manifest`` has."""
-    delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
-    text = manifest.read_bytes().decode("utf-8-sig", errors="replace")
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # as read_manifest reads it
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
-    return max((len(row) for row in rows), default=0)
 
 
 def _sync_dir(folder: Path) -> None:

@@ -64,6 +64,27 @@ def _is_header(row: list[str], folder: Path) -> bool:
     return Path(cells[0]).suffix not in IMAGE_EXTENSIONS and not (folder / row[0]).exists()
 
 
+def manifest_delimiter(manifest: Path) -> str:
+    """A tab for a ``.tsv`` manifest, else a comma."""
+    return "\t" if manifest.suffix.lower() == ".tsv" else ","
+
+
+def manifest_rows(manifest: Path) -> list[list[str]]:
+    """A manifest's rows, as :mod:`csv` splits them (a TSV unquoted: a label starting with '"' used to
+    swallow every later row). Text that is not UTF-8 raises :class:`DataError` naming the line."""
+    # decoded whole, so a bad byte's line is counted from the start of the file (a text-mode reader
+    # decodes in chunks); utf-8-sig drops a byte-order mark (Excel's "CSV UTF-8") from the first file name
+    try:
+        text = manifest.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # exc.object: the file's bytes after any byte-order mark
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise DataError(f"{manifest}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the "
+                        f"manifest as UTF-8") from None
+    delimiter = manifest_delimiter(manifest)
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting))
+
+
 def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
     """Read a ``file,label`` CSV (or tab-separated TSV, unquoted), UTF-8 with or without a byte-order mark; a
     header row (``file,label``, or names like ``filename,text``: :data:`FILE_HEADERS` and
@@ -74,20 +95,9 @@ def read_manifest(manifest: Path, allow_empty: bool = False) -> list[Sample]:
     name with white space around it is used as written where that file exists, else stripped. A
     manifest with no rows raises :class:`DataError` unless ``allow_empty``.
     """
-    delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
+    delimiter = manifest_delimiter(manifest)
     samples: list[Sample] = []
-    # decoded whole, so a bad byte's line is counted from the start of the file (a text-mode reader
-    # decodes in chunks); utf-8-sig drops a byte-order mark (Excel's "CSV UTF-8") from the first file name
-    try:
-        text = manifest.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:  # exc.object: the file's bytes after any byte-order mark
-        line = exc.object[: exc.start].count(b"\n") + 1
-        raise DataError(f"{manifest}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the "
-                        f"manifest as UTF-8") from None
-    # a TSV has no quoting: a label starting with '"' used to swallow every later row
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
-    for lineno, row in enumerate(rows, start=1):
+    for lineno, row in enumerate(manifest_rows(manifest), start=1):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if lineno == 1 and _is_header(row, manifest.parent):

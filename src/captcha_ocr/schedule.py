@@ -45,7 +45,7 @@ class Plan:
     step_seconds: float
     epoch_seconds: float
     budget_seconds: float
-    fit: int | None = None  # the epochs the budget holds, where fewer than the least planned (``epochs``)
+    fit: int | None = None  # the epochs the budget holds (more than ``epochs`` where capped, fewer at the floor)
 
     def describe(self) -> str:
         measured = f"measured {self.step_seconds * 1000:.0f} ms a step, about {self.epoch_seconds:.1f} s an epoch"
@@ -105,8 +105,7 @@ def plan_epochs(step_seconds: float, steps_per_epoch: int, val_seconds: float, b
     fit in :data:`BUDGET_SHARE` of ``budget_seconds`` (the rest covers reading images, saving and the report)."""
     epoch_seconds = step_seconds * steps_per_epoch + val_seconds
     fit = math.floor(BUDGET_SHARE * budget_seconds / max(epoch_seconds, 1e-6))
-    epochs = max(min_epochs, min(max_epochs, fit))
-    return Plan(epochs, step_seconds, epoch_seconds, budget_seconds, fit if fit < epochs else None)
+    return Plan(max(min_epochs, min(max_epochs, fit)), step_seconds, epoch_seconds, budget_seconds, fit)
 
 
 def planned_epochs(path: Path, resume: bool, system, train_loader, val_loader, budget: float,

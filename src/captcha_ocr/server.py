@@ -177,10 +177,10 @@ def create_app(
             options = DecodeOptions.parse(decoder, length, allow, beam_width)
         except ValueError as exc:
             raise http_error(422, f"length: {exc}") from None
-        if allow:
-            unknown = rec.charset.unknown(allow)
-            if unknown:
-                raise http_error(422, f"allow: characters the model does not know: {unknown}")
+        try:
+            rec.check_allow(options)
+        except ValueError as exc:
+            raise http_error(422, str(exc)) from None
         body = await read_body(request, max_request)
         items = await parse_images(request, body, max_bytes, max_images)
         batches, decode_times = await run_in_threadpool(load_images, items)
