@@ -14,6 +14,7 @@ from captcha_ocr.charset import Charset
 from captcha_ocr.dataset import collate
 from captcha_ocr.errors import DataError
 from captcha_ocr.images import Preprocess
+from captcha_ocr.model import count_parameters
 from captcha_ocr.pretrain import (
     INPUT_HEIGHT,
     INPUT_WIDTH,
@@ -129,3 +130,26 @@ def test_pretrain_starts_from_a_model_in_bfloat16_with_more_fonts(tmp_path: Path
                  print_fn=lambda *a: None)
     with pytest.raises(ValueError, match="--precision"):
         pretrain(PretrainRequest(out=str(tmp_path / "c"), steps=1, precision="fp8"), print_fn=lambda *a: None)
+
+
+def test_a_large_network_trained_on_each_drawn_batch_several_times(tmp_path: Path):
+    """--arch large builds the wider network; --repeat 3 takes 3 optimiser steps per drawn batch, so 5 steps
+    draw 2 batches, and a resume with another --repeat is refused (the stream position would be wrong)."""
+    out = tmp_path / "large"
+    result = pretrain(PretrainRequest(out=str(out), steps=5, batch_size=4, workers=0, eval_images=4, progress=False,
+                                      arch="large", repeat=3), print_fn=lambda *a: None)
+    rec = Recognizer.load(result.model_path)
+    assert rec.model.config.stages[-1][0] == 160 and rec.model.config.rnn_hidden == 160
+    assert count_parameters(rec.model) > 600_000
+    prov = rec.provenance
+    assert prov["steps"] == 5 and prov["samples_seen"] == 20 and prov["images_drawn"] == 4
+    assert prov["arch"] == "large" and prov["repeat"] == 3
+    with pytest.raises(DataError, match="repeat 3 vs 1"):
+        pretrain(PretrainRequest(out=str(out), steps=6, batch_size=4, workers=0, eval_images=4, progress=False,
+                                 arch="large", resume=True), print_fn=lambda *a: None)
+    with pytest.raises(DataError, match="architecture"):
+        pretrain(PretrainRequest(out=str(out), steps=6, batch_size=4, workers=0, eval_images=4, progress=False,
+                                 repeat=3, resume=True), print_fn=lambda *a: None)
+    for bad in ({"arch": "huge"}, {"repeat": 0}):
+        with pytest.raises(ValueError, match="--arch|--repeat"):
+            pretrain(PretrainRequest(out=str(tmp_path / "x"), steps=1, **bad), print_fn=lambda *a: None)

@@ -37,6 +37,7 @@ import csv
 import io
 import math
 import os
+import random
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -48,7 +49,7 @@ import torch
 from . import __version__
 from .bundle import Bundle, clean_state_dict, load_bundle, save_bundle
 from .charset import Charset
-from .config import Preset, default_preset
+from .config import GENERAL_ARCHITECTURES, Preset, default_preset
 from .dataset import collate
 from .decode import greedy_decode
 from .devices import pick_accelerator
@@ -71,6 +72,7 @@ DEFAULT_MINUTES = 60.0
 WARMUP = 0.05  # share of the run spent raising the learning rate
 CHECKPOINT_FORMAT = "captcha-ocr-pretrain"
 PRECISIONS = ("32-true", "bf16-mixed")
+REPLAY_BATCHES = 64  # with repeat > 1: the drawn batches kept to be trained on again
 
 
 def general_preset() -> Preset:
@@ -103,6 +105,10 @@ class PretrainRequest:
     init: str | None = None  # start from this model's weights (a file or a shipped name); ignored on resume
     precision: str = "32-true"  # or "bf16-mixed": bfloat16 autocast for the forward pass (always on a GPU)
     font_dirs: tuple[str, ...] = ()  # more fonts for the generator (folders of .ttf/.otf files)
+    arch: str = "default"  # a key of config.GENERAL_ARCHITECTURES
+    # optimiser steps per drawn batch: the new batch, then repeat - 1 batches picked at random from the last
+    # REPLAY_BATCHES drawn, each augmented afresh (for an accelerator that trains faster than workers draw)
+    repeat: int = 1
 
 
 @dataclass
@@ -191,7 +197,7 @@ def _fingerprint(req: PretrainRequest, config) -> dict:
     """What a resumed run must share with the interrupted one."""
     return {"generator": GENERAL, "generator_version": GENERATOR_VERSION, "seed": req.seed,
             "batch_size": req.batch_size, "charset": GENERAL_ALPHABET, "config": config.to_dict(),
-            "fonts": [p.name for p in available_fonts()]}
+            "fonts": [p.name for p in available_fonts()], "repeat": req.repeat}
 
 
 def _check_request(req: PretrainRequest) -> None:
@@ -207,6 +213,10 @@ def _check_request(req: PretrainRequest) -> None:
         raise ValueError(f"--device must be auto, cpu or gpu, got {req.device!r}")
     if req.device in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ValueError("--device gpu: no CUDA device is available here")
+    if req.arch not in GENERAL_ARCHITECTURES:
+        raise ValueError(f"--arch must be one of {', '.join(GENERAL_ARCHITECTURES)}, got {req.arch!r}")
+    if req.repeat < 1:
+        raise ValueError(f"--repeat must be at least 1, got {req.repeat}")
     if req.precision not in PRECISIONS:
         raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {req.precision!r}")
     missing = [d for d in req.font_dirs if not Path(d).is_dir()]
@@ -248,7 +258,8 @@ def _pretrain(req: PretrainRequest, print_fn) -> PretrainResult:
     preset = general_preset()
     charset = Charset(GENERAL_ALPHABET)
     preprocess = Preprocess.for_preset(preset, INPUT_HEIGHT, INPUT_WIDTH)
-    config = preset.model_config(charset.num_classes, INPUT_HEIGHT, INPUT_WIDTH)
+    config = replace(preset.model_config(charset.num_classes, INPUT_HEIGHT, INPUT_WIDTH),
+                     **GENERAL_ARCHITECTURES[req.arch])
     tc = replace(preset.train, batch_size=req.batch_size, lr=req.lr, seed=req.seed)
     torch.manual_seed(req.seed)
     system = CTCSystem(config, charset, preprocess, tc)
@@ -277,12 +288,13 @@ def _pretrain(req: PretrainRequest, print_fn) -> PretrainResult:
                  f"{elapsed / 60:.1f} minutes in)")
     torch.manual_seed(req.seed * 1_000_003 + step)  # the augmentation stream, per resume point
     workers = default_workers() if req.workers is None else req.workers
+    replays = f" (each trained on {req.repeat} times)" if req.repeat > 1 else ""
     until = ([f"{minutes:g} minutes"] if minutes else []) + ([f"step {req.steps:,}"] if req.steps else [])
     print_fn(f"pretraining the general model: generator {GENERAL!r} version {GENERATOR_VERSION}, seed {req.seed}, "
              f"{len(charset)} characters, input {INPUT_HEIGHT}x{INPUT_WIDTH}x3, T={config.time_steps}, "
-             f"{count_parameters(model):,} parameters, batch {req.batch_size}, peak lr {req.lr:g}, {workers} worker "
-             f"process(es), device {device.type}, {req.precision}, {len(available_fonts())} fonts; until "
-             f"{' or '.join(until)}")
+             f"{count_parameters(model):,} parameters ({req.arch}), batch {req.batch_size}{replays}, peak lr "
+             f"{req.lr:g}, {workers} worker process(es), device {device.type}, {req.precision}, "
+             f"{len(available_fonts())} fonts; until {' or '.join(until)}")
     eval_images, eval_labels = draw_eval_set(req.eval_images, preprocess, req.progress)
 
     def progress_of(step_: int, seconds: float) -> float:
@@ -305,8 +317,10 @@ def _pretrain(req: PretrainRequest, print_fn) -> PretrainResult:
     def seconds_now() -> float:
         return time.perf_counter() - t_start
 
+    stop = -(-req.steps // req.repeat) if req.steps else None  # batches to draw
     loader = torch.utils.data.DataLoader(
-        GeneratedCaptchas(req.seed, preprocess, charset), batch_sampler=StepBatches(req.batch_size, step, req.steps),
+        GeneratedCaptchas(req.seed, preprocess, charset),
+        batch_sampler=StepBatches(req.batch_size, step // req.repeat, stop),
         num_workers=workers, collate_fn=collate, pin_memory=device.type == "cuda",
         prefetch_factor=4 if workers else None,
     )
@@ -323,31 +337,43 @@ def _pretrain(req: PretrainRequest, print_fn) -> PretrainResult:
                 else torch.autocast("cpu", dtype=torch.bfloat16) if req.precision == "bf16-mixed" else nullcontext())
     loss_avg: float | None = None
     last_save, window = time.perf_counter(), (time.perf_counter(), step)
+    replay: list[tuple] = []  # the last REPLAY_BATCHES drawn batches, with repeat > 1 (empty again on resume)
+    pick = random.Random(req.seed * 1_000_003 + step)
+
+    def train_on(batch: tuple) -> float:
+        nonlocal step
+        for group in opt.param_groups:
+            group["lr"] = lr_at(progress_of(step, seconds_now()), req.lr)
+        x, targets, lengths, _ = system.prepare_batch(batch, training=True)
+        with autocast:
+            logits = model(x)
+        loss = system.losses(logits.float(), targets.to(device), lengths).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        step += 1
+        return float(loss.detach())
+
     try:
         for images, targets, lengths, _ in loader:
             if progress_of(step, seconds_now()) >= 1:
                 break
-            for group in opt.param_groups:
-                group["lr"] = lr_at(progress_of(step, seconds_now()), req.lr)
-            x, targets, lengths, _ = system.prepare_batch((images.to(device, non_blocking=True), targets, lengths,
-                                                           None), training=True)
-            with autocast:
-                logits = model(x)
-            loss = system.losses(logits.float(), targets.to(device), lengths).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            opt.step()
-            step += 1
-            value = float(loss.detach())
-            loss_avg = value if loss_avg is None else 0.98 * loss_avg + 0.02 * value
+            batch = (images.to(device, non_blocking=True), targets, lengths, None)
+            if req.repeat > 1:
+                replay = [*replay[1 - REPLAY_BATCHES:], batch]
+            for chosen in [batch] + [pick.choice(replay) for _ in range(req.repeat - 1)]:
+                if req.steps and step >= req.steps:
+                    break
+                value = train_on(chosen)
+                loss_avg = value if loss_avg is None else 0.98 * loss_avg + 0.02 * value
             bar.n = round(100 * min(1.0, progress_of(step, seconds_now())), 1)
             bar.set_postfix_str(f"step {step:,}, loss {loss_avg:.3f}", refresh=True)
             if time.perf_counter() - last_save >= req.checkpoint_minutes * 60:
-                rate = (step - window[1]) * req.batch_size / (time.perf_counter() - window[0])
+                rate = (step - window[1]) / req.repeat * req.batch_size / (time.perf_counter() - window[0])
                 row = checkpoint(loss_avg)
-                say(f"step {step:,} ({step * req.batch_size:,} images, {seconds_now() / 60:.1f} min, {rate:.0f} "
-                    f"images/s): loss {loss_avg:.4f}, lr {row['lr']:.2e}, held-out accuracy "
+                say(f"step {step:,} ({step // req.repeat * req.batch_size:,} images drawn, {seconds_now() / 60:.1f} "
+                    f"min, {rate:.0f} images/s): loss {loss_avg:.4f}, lr {row['lr']:.2e}, held-out accuracy "
                     f"{row['eval_accuracy']:.2%}, CER {row['eval_cer']:.4f}  (checkpoint saved)")
                 last_save, window = time.perf_counter(), (time.perf_counter(), step)
     except KeyboardInterrupt:
@@ -360,7 +386,8 @@ def _pretrain(req: PretrainRequest, print_fn) -> PretrainResult:
     scored = bool(history) and history[-1]["step"] == step  # a checkpoint has just scored this step
     row = history[-1] if scored else None
     row = checkpoint(loss_avg, evaluate=not scored) or row
-    print_fn(f"done: {step:,} steps ({step * req.batch_size:,} images) in {seconds_now() / 60:.1f} minutes; "
+    drawn = f", {step // req.repeat * req.batch_size:,} drawn" if req.repeat > 1 else ""
+    print_fn(f"done: {step:,} steps ({step * req.batch_size:,} images{drawn}) in {seconds_now() / 60:.1f} minutes; "
              f"held-out accuracy {row['eval_accuracy']:.2%}, CER {row['eval_cer']:.4f} on {len(eval_labels)} "
              f"generated images\nmodel: {model_path}\ncheckpoint: {ckpt_path} (--resume with a larger --minutes "
              f"or --steps goes on)")
@@ -390,7 +417,10 @@ def _bundle(system: CTCSystem, req: PretrainRequest, step: int, seconds: float, 
             "precision": req.precision,
             "seed": req.seed,
             "steps": step,
-            "samples_seen": step * req.batch_size,
+            "samples_seen": step * req.batch_size,  # images trained on, a replayed one each time
+            "images_drawn": step // req.repeat * req.batch_size,
+            "repeat": req.repeat,
+            "arch": req.arch,
             "batch_size": req.batch_size,
             "lr": req.lr,
             "minutes": round(seconds / 60, 2),
@@ -423,12 +453,13 @@ def _load_checkpoint(path: Path, fingerprint: dict) -> dict:
         raise DataError(f"{path}: not a readable pretraining checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise DataError(f"{path}: not a captcha-ocr pretraining checkpoint")
-    theirs = state["fingerprint"]
+    theirs = {"repeat": 1, **state["fingerprint"]}  # checkpoints written before --repeat repeated nothing
     differ = [k for k in fingerprint if theirs.get(k) != fingerprint[k]]
     if differ:
         what = ", ".join(f"{k} {theirs.get(k)!r} vs {fingerprint[k]!r}" for k in differ if k not in ("config",))
         raise DataError(f"{path}: the interrupted run used other settings ({what or 'architecture'}); resume with "
-                        f"the same --seed and --batch-size (and the same captcha-ocr), or start a new run")
+                        f"the same --seed, --batch-size, --arch and --repeat (and the same captcha-ocr), or start a "
+                        f"new run")
     return state
 
 

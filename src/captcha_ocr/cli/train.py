@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..augment import AUGMENTATIONS
 from ..charset import CASE_POLICIES
-from ..config import BATCH_SIZE_RULE, TrainConfig, default_preset
+from ..config import BATCH_SIZE_RULE, GENERAL_ARCHITECTURES, TrainConfig, default_preset
 from .common import add_label_pattern_arg, add_preset_arg, show_progress
 
 
@@ -108,7 +108,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         out=a.out, minutes=a.minutes, steps=a.steps, resume=a.resume, seed=a.seed, workers=a.workers,
         batch_size=a.batch_size, lr=a.lr, device=a.device, eval_images=a.eval_images,
         checkpoint_minutes=a.checkpoint_minutes, progress=show_progress(a.no_progress), init=a.init,
-        precision=a.precision, font_dirs=tuple(a.font_dir or ()),
+        precision=a.precision, font_dirs=tuple(a.font_dir or ()), arch=a.arch, repeat=a.repeat,
         command="captcha-ocr " + shlex.join(str(x) for x in a.argv),
     ))
     return 0
@@ -249,6 +249,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      help="more fonts for the generator: a folder searched for .ttf/.otf files (repeatable; e.g. "
                           "/usr/share/fonts after apt-get install fonts-liberation fonts-freefont-ttf "
                           "fonts-urw-base35 ...); the model's provenance lists the fonts used")
+    pre.add_argument("--arch", choices=tuple(GENERAL_ARCHITECTURES), default="default",
+                     help="the network: default (the default preset's, about 0.41M parameters) or large (wider, "
+                          "about 0.70M; a fine-tune from it costs about 1.9x more a step on a CPU)")
+    pre.add_argument("--repeat", type=int, default=1, metavar="N",
+                     help="optimiser steps per drawn batch: the new one and N-1 picked at random from the last "
+                          "64 drawn, each augmented afresh; for a GPU that trains faster than the "
+                          "workers draw (default 1)")
     pre.add_argument("--no-progress", action="store_true", help="no progress bar")
     pre.set_defaults(func=cmd_pretrain)
 
