@@ -153,3 +153,18 @@ def test_a_large_network_trained_on_each_drawn_batch_several_times(tmp_path: Pat
     for bad in ({"arch": "huge"}, {"repeat": 0}):
         with pytest.raises(ValueError, match="--arch|--repeat"):
             pretrain(PretrainRequest(out=str(tmp_path / "x"), steps=1, **bad), print_fn=lambda *a: None)
+
+
+def test_a_resume_keeps_the_runs_budget_and_its_held_out_count(tmp_path: Path):
+    """A resume without --minutes or --steps took the 60-minute default instead of the run's own budget, and
+    one with another --eval-images scored other held-out images under the same metrics.csv column."""
+    out = tmp_path / "run"
+    pretrain(PretrainRequest(out=str(out), steps=2, batch_size=4, workers=0, eval_images=4, progress=False),
+             print_fn=lambda *a: None)
+    lines: list[str] = []
+    again = pretrain(PretrainRequest(out=str(out), batch_size=4, workers=0, eval_images=4, progress=False,
+                                     resume=True), print_fn=lines.append)
+    assert again.steps == 2 and any("until step 2" in line for line in lines), lines
+    with pytest.raises(DataError, match="eval_images 4 vs 8"):
+        pretrain(PretrainRequest(out=str(out), steps=3, batch_size=4, workers=0, eval_images=8, progress=False,
+                                 resume=True), print_fn=lambda *a: None)

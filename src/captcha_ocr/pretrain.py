@@ -195,8 +195,8 @@ def evaluate_arrays(system: CTCSystem, images: np.ndarray, labels: list[str], de
 
 def _fingerprint(req: PretrainRequest, config) -> dict:
     """What a resumed run must share with the interrupted one."""
-    return {"generator": GENERAL, "generator_version": GENERATOR_VERSION, "seed": req.seed,
-            "batch_size": req.batch_size, "charset": GENERAL_ALPHABET, "config": config.to_dict(),
+    return {"eval_images": req.eval_images, "generator": GENERAL, "generator_version": GENERATOR_VERSION,
+            "seed": req.seed, "batch_size": req.batch_size, "charset": GENERAL_ALPHABET, "config": config.to_dict(),
             "fonts": [p.name for p in available_fonts()], "repeat": req.repeat}
 
 
@@ -284,6 +284,11 @@ def _pretrain(req: PretrainRequest, print_fn) -> PretrainResult:
         step, elapsed, history = int(state["step"]), float(state["elapsed"]), list(state["history"])
         commands = [*state.get("commands", []), command]
         init_info = state.get("init")
+        kept = state.get("budget") or {}
+        if req.minutes is None and req.steps is None and (kept.get("minutes") or kept.get("steps")):
+            req = replace(req, minutes=kept.get("minutes"), steps=kept.get("steps"))  # the run's own
+            minutes = req.minutes
+            budget = minutes * 60 if minutes else None
         print_fn(f"resuming from {ckpt_path} at step {step:,} ({step * req.batch_size:,} images, "
                  f"{elapsed / 60:.1f} minutes in)")
     torch.manual_seed(req.seed * 1_000_003 + step)  # the augmentation stream, per resume point
@@ -308,7 +313,8 @@ def _pretrain(req: PretrainRequest, print_fn) -> PretrainResult:
                    "train_loss": loss, "lr": opt.param_groups[0]["lr"], "eval_accuracy": acc, "eval_cer": cer}
             history.append(row)
             _write_metrics(metrics_path, history)
-        _save_checkpoint(ckpt_path, model, opt, step, seconds_now(), history, fingerprint, commands, init_info)
+        _save_checkpoint(ckpt_path, model, opt, step, seconds_now(), history, fingerprint, commands, init_info,
+                         {"minutes": minutes, "steps": req.steps})
         save_bundle(_bundle(system, req, step, seconds_now(), minutes, history, commands, init_info), model_path)
         return row
 
@@ -437,10 +443,10 @@ def _bundle(system: CTCSystem, req: PretrainRequest, step: int, seconds: float, 
 
 
 def _save_checkpoint(path: Path, model, opt, step: int, elapsed: float, history: list[dict],
-                     fingerprint: dict, commands: list[str], init_info: dict | None) -> None:
+                     fingerprint: dict, commands: list[str], init_info: dict | None, budget: dict) -> None:
     data = {"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "model": clean_state_dict(model),
             "optimizer": opt.state_dict(), "step": step, "elapsed": elapsed, "history": history,
-            "commands": commands, "init": init_info}
+            "commands": commands, "init": init_info, "budget": budget}
     buf = io.BytesIO()
     torch.save(data, buf)
     write_atomic(path, lambda fh: fh.write(buf.getvalue()))
@@ -453,13 +459,14 @@ def _load_checkpoint(path: Path, fingerprint: dict) -> dict:
         raise DataError(f"{path}: not a readable pretraining checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise DataError(f"{path}: not a captcha-ocr pretraining checkpoint")
-    theirs = {"repeat": 1, **state["fingerprint"]}  # checkpoints written before --repeat repeated nothing
+    # checkpoints written before --repeat and --eval-images were kept: one step a batch, the default count
+    theirs = {"repeat": 1, "eval_images": EVAL_IMAGES, **state["fingerprint"]}
     differ = [k for k in fingerprint if theirs.get(k) != fingerprint[k]]
     if differ:
         what = ", ".join(f"{k} {theirs.get(k)!r} vs {fingerprint[k]!r}" for k in differ if k not in ("config",))
         raise DataError(f"{path}: the interrupted run used other settings ({what or 'architecture'}); resume with "
-                        f"the same --seed, --batch-size, --arch and --repeat (and the same captcha-ocr), or start a "
-                        f"new run")
+                        f"the same --seed, --batch-size, --arch, --repeat and --eval-images (and the same "
+                        f"captcha-ocr), or start a new run")
     return state
 
 

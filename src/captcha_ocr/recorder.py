@@ -9,6 +9,7 @@ only the first process (``trainer.is_global_zero``) prints and writes files.
 from __future__ import annotations
 
 import csv
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,7 @@ class RunRecorder(Callback):
         self.metrics_path = out / "metrics.csv"
         self.model_path = out / "model.pt"
         self.checkpoint_path = out / "last.ckpt"
+        self.schedule_path = out / "schedule.json"  # a budgeted run's plan, kept in the checkpoint too
         self.fingerprint = fingerprint  # what the run trains on; a resume must match it
         self.curves_path: Path | None = out / "curves.png" if curves else None
         self.rows: list[dict] = []
@@ -65,7 +67,8 @@ class RunRecorder(Callback):
     def state_dict(self) -> dict:
         return {"rows": self.rows, "best_key": self.best_key, "best_epoch": self.best_epoch,
                 "best_metrics": self.best_metrics, "elapsed": time.perf_counter() - self.start,
-                "fingerprint": self.fingerprint}
+                "fingerprint": self.fingerprint,
+                "schedule": json.loads(self.schedule_path.read_text()) if self.schedule_path.is_file() else None}
 
     def check_fingerprint(self, state: dict) -> None:
         """Raise a :class:`DataError` when ``state`` (a checkpoint's :meth:`state_dict`) is of a run on other
@@ -83,6 +86,11 @@ class RunRecorder(Callback):
         self.best_key = tuple(state["best_key"]) if state["best_key"] is not None else None
         self.best_epoch, self.best_metrics = state["best_epoch"], dict(state["best_metrics"])
         self.start = time.perf_counter() - state["elapsed"]
+        if self.best_key is not None and not self.model_path.is_file():
+            # the best model so far is gone: the next epoch's is saved whatever its score
+            self.print(f"note: {self.model_path} is missing (epoch {self.best_epoch}'s model, the best so far); the "
+                       f"resumed run saves its next epoch's model, and from then on the best")
+            self.best_key, self.best_epoch, self.best_metrics = None, -1, {}
 
     def on_fit_start(self, trainer: L.Trainer, system: CTCSystem) -> None:
         # after a resume's checkpoint is restored: metrics.csv starts over with the rows it holds

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from .errors import DataError
 from .files import write_atomic
 
 BUDGET_SHARE = 0.92  # of the budget, for training and validation (the rest: reading images, saving, the report)
@@ -114,9 +115,25 @@ def planned_epochs(path: Path, resume: bool, system, train_loader, val_loader, b
     in ``path``, or (resuming) read from ``path`` as the interrupted run planned them."""
     if resume and path.is_file():
         return json.loads(path.read_text())
+    if resume:  # deleted: the checkpoint keeps a copy (the recorder's state)
+        kept = _schedule_in_checkpoint(path.parent / "last.ckpt")
+        if kept is None:
+            raise DataError(f"{path} is missing and {path.parent / 'last.ckpt'} holds no copy of the run's schedule "
+                            f"(unreadable, or written by an older captcha-ocr); start the run again without --resume")
+        return _keep_plan(path, kept["epochs"], kept["describe"])
     step, val_seconds = measure_step_seconds(system, train_loader, val_loader)
     plan = plan_epochs(step, len(train_loader), val_seconds, budget, max_epochs)
     return _keep_plan(path, plan.epochs, plan.describe())
+
+
+def _schedule_in_checkpoint(checkpoint: Path) -> dict | None:
+    """The ``{"epochs", "describe"}`` a run's ``last.ckpt`` keeps (in its recorder's state), or None."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    except Exception:  # unreadable: check_resumable says so
+        return None
+    callbacks = state.get("callbacks", {}) if isinstance(state, dict) else {}
+    return next((v["schedule"] for v in callbacks.values() if isinstance(v, dict) and v.get("schedule")), None)
 
 
 def _keep_plan(path: Path, epochs: int, describe: str) -> dict:

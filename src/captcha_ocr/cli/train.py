@@ -228,7 +228,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     pre.add_argument("--minutes", type=float, help="time budget; the learning rate schedule is laid over it "
                                                    "(default 60 unless --steps is given)")
     pre.add_argument("--steps", type=int, help="stop after this many optimiser steps")
-    pre.add_argument("--resume", action="store_true", help="continue the run in --out from its last.ckpt")
+    pre.add_argument("--resume", action="store_true", help="continue the run in --out from its last.ckpt (with its "
+                     "--minutes and --steps unless given again)")
     pre.add_argument("--seed", type=int, default=0, help="which generated images (and the initial weights)")
     pre.add_argument("--workers", type=int, help="processes drawing images (default: one per CPU but one; 0 = in "
                                                  "the training process)")
