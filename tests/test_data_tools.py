@@ -308,6 +308,9 @@ def test_training_writes_the_run_report_and_eval_report(tiny_run, tmp_path, caps
     assert main(["eval", str(result.model_path), str(data), "--report", str(tmp_path / "ev"), "--no-progress"]) == 0
     assert (tmp_path / "ev" / "errors.png").stat().st_size > 0 and (tmp_path / "ev" / "confusions.csv").exists()
     assert "report:" in capsys.readouterr().err
+    # into the data folder itself, its errors.png would be read as a captcha by the next run on it
+    assert main(["eval", str(result.model_path), str(data), "--report", str(data), "--no-progress"]) != 0
+    assert "--report" in capsys.readouterr().err and not (data / "errors.png").exists()
 
 
 # ----------------------------------------------------------------------------- augmentation

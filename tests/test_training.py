@@ -1,6 +1,7 @@
 """End-to-end: train on generated captchas, then check accuracy and the run folder."""
 
 import csv
+import json
 from dataclasses import replace
 
 import pytest
@@ -197,6 +198,72 @@ def test_resume_refuses_another_charset_or_batch_size_before_it_trains(tmp_path,
     assert train(replace(req, resume=True), print_fn=lambda *a: None).epochs_run == 3
 
 
+def test_resume_refuses_other_images_of_the_same_count_and_another_seed_or_augmentation(tmp_path, synth_data):
+    """A resume checked only counts and settings: other images of the same count, or another --seed (which
+    moves validation images into training), resumed silently."""
+    samples = find_samples(synth_data)
+    out = tmp_path / "run"
+    req = TrainRequest(data=samples[:60], out=str(out), epochs=3, init="none", progress=False, report=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(replace(req, callbacks=[CrashAfter(1)]), print_fn=lambda *a: None)
+    others = (replace(req, data=samples[60:120]), replace(req, seed=7), replace(req, augment="none"),
+              replace(req, ema=0.99))
+    for other in others:
+        with pytest.raises(DataError, match="other data or settings"):
+            train(replace(other, resume=True), print_fn=lambda *a: None)
+    assert train(replace(req, resume=True), print_fn=lambda *a: None).epochs_run == 3
+
+
+def test_a_resumed_run_whose_model_file_was_deleted_writes_one(tmp_path, synth_data):
+    """The best model was saved only on improvement: a resume that never beat the checkpoint's best epoch
+    wrote no model.pt and still printed its path."""
+    out = tmp_path / "run"
+    req = TrainRequest(data=find_samples(synth_data)[:60], out=str(out), epochs=2, init="none", progress=False,
+                       report=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(replace(req, callbacks=[CrashAfter(1)]), print_fn=lambda *a: None)
+    (out / "model.pt").unlink()
+    lines: list[str] = []
+    result = train(replace(req, resume=True), print_fn=lambda *a: lines.append(" ".join(map(str, a))))
+    assert result.model_path.is_file()
+    assert any("model.pt is missing" in line for line in lines), lines
+
+
+def test_a_budgeted_resume_finds_its_schedule_in_the_checkpoint(tmp_path, synth_data):
+    """Without schedule.json a budgeted resume re-timed its epochs, and its checkpoint then no longer matched."""
+    out = tmp_path / "run"
+    req = TrainRequest(data=find_samples(synth_data)[:60], out=str(out), max_minutes=0.3, init="none",
+                       progress=False, report=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(replace(req, callbacks=[CrashAfter(1)]), print_fn=lambda *a: None)
+    planned = json.loads((out / "schedule.json").read_text())
+    (out / "schedule.json").unlink()
+    result = train(replace(req, resume=True), print_fn=lambda *a: None)
+    assert result.epochs_run >= 2 and result.model_path.is_file()
+    assert planned["epochs"] >= result.epochs_run
+
+
+def test_max_minutes_cutting_a_fixed_epoch_count_says_so(tmp_path, synth_data):
+    """--epochs N --max-minutes M stopped at M without a word, and a failed run blamed --epochs."""
+    import time
+
+    from lightning.pytorch.callbacks import Callback
+
+    class SlowEpochs(Callback):
+        def on_train_epoch_end(self, trainer, system):
+            time.sleep(1.0)
+
+    printed: list[str] = []
+    result = train(TrainRequest(data=find_samples(synth_data)[:60], out=str(tmp_path / "run"), epochs=40,
+                                max_minutes=0.05, init="none", progress=False, report=False,
+                                callbacks=[SlowEpochs()]),
+                   print_fn=lambda *a: printed.append(" ".join(map(str, a))))
+    assert 1 <= result.epochs_run < 40 and result.cut_short
+    cut = [line for line in printed if line.startswith("time budget: it ran out after")]
+    assert cut and "--max-minutes 0.05 stopped the run of 40 epochs" in cut[0], printed
+    assert not any("(--epochs): give it more" in line for line in printed)
+
+
 def _random_model_file(path, chars: str, height: int, width: int, **arch):
     """A model file with random weights, its own architecture and input size."""
     from captcha_ocr.bundle import Bundle, clean_state_dict, save_bundle
@@ -335,3 +402,46 @@ def test_a_new_run_removes_the_earlier_runs_plots_from_its_folder(tmp_path, tiny
     assert sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".csv", ".txt")) == ["metrics.csv",
                                                                                             "notes.txt"]
     assert any("removed the earlier run's curves.png, errors.png" in line for line in printed), printed
+
+
+def test_ctrl_c_says_how_to_resume_and_a_new_run_leaves_no_earlier_model(tmp_path, synth_data):
+    """Ctrl-C ended in Lightning's sys.exit(1) with nothing about --resume; and a new run stopped in its first
+    epoch left the earlier run's model.pt beside its own header-only metrics.csv."""
+    import signal
+
+    from lightning.pytorch.callbacks import Callback
+
+    class CtrlC(Callback):
+        def __init__(self, epoch: int) -> None:
+            self.epoch = epoch
+
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.current_epoch + 1 == self.epoch:
+                raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "model.pt").write_bytes(b"an earlier run's model")
+    req = TrainRequest(data=find_samples(synth_data)[:60], out=str(out), epochs=3, init="none", progress=False,
+                       report=False)
+    lines: list[str] = []
+    with pytest.raises(KeyboardInterrupt, match="interrupted in epoch 1: .*nothing to resume"):
+        train(replace(req, callbacks=[CtrlC(1)]), print_fn=lambda *a: lines.append(" ".join(map(str, a))))
+    assert not (out / "model.pt").exists()
+    assert any("removed the earlier run's model.pt" in line for line in lines), lines
+    with pytest.raises(KeyboardInterrupt, match="last.ckpt holds the run to the end of epoch 1; the same command "
+                                                "with --resume continues it"):
+        train(replace(req, callbacks=[CtrlC(2)]), print_fn=lambda *a: None)
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN  # Ctrl-C works again afterwards
+    assert train(replace(req, resume=True), print_fn=lambda *a: None).epochs_run == 3
+
+
+def test_a_validation_folder_with_no_readable_image_is_refused(tmp_path, synth_data):
+    """It used to train without validation, keeping the last epoch as 'the best'."""
+    val = tmp_path / "val"
+    val.mkdir()
+    for label in ("abc", "bcd"):
+        (val / f"{label}.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"val: none of the 2 validation images could be read \(first: .*abc.png"):
+        train(TrainRequest(data=find_samples(synth_data)[:20], val_dir=str(val), out=str(tmp_path / "run"), epochs=1,
+                           init="none", progress=False, report=False), print_fn=lambda *a: None)

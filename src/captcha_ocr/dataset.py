@@ -191,6 +191,10 @@ def prepare_data(
             for line in folder_warnings(val, val_list, label_pattern):
                 print_fn(f"warning: {line}")
         val_images, val_report = read_images(val_list, progress=progress, desc="reading validation images")
+        if val_list and not val_report.samples:
+            path, why = val_report.skipped[0]
+            raise DataError(f"{val}: none of the {len(val_list)} validation images could be read (first: "
+                            f"{why if str(path) in why else f'{path}: {why}'})")
         skipped += val_dropped + val_report.skipped
         train_s, val_s = report.samples, val_report.samples
         both = sorted({s.path.resolve() for s in train_s} & {s.path.resolve() for s in val_s})

@@ -35,7 +35,9 @@ the first (``trainer.is_global_zero``) prints and writes files; the others retur
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import signal
 import time
 import warnings
 from collections.abc import Callable
@@ -43,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer, TQDMProgressBar
 
@@ -51,7 +54,7 @@ from .augment import albumentations_pipeline, check_level
 from .averaging import WeightAverage
 from .bundle import Bundle, clean_state_dict, load_bundle
 from .config import BATCH_SIZE_RULE, Preset, get_preset
-from .dataset import TorchDataset, collate, prepare_data
+from .dataset import LabelledImages, TorchDataset, collate, prepare_data
 from .decode import length_range
 from .devices import pick_accelerator, strategy
 from .errors import DataError
@@ -139,6 +142,7 @@ class TrainResult:
     # False in the other processes of a multi-process run: they should print nothing
     is_global_zero: bool = True
     stuck: bool = False  # stopped early: still reading nothing at the plateau check
+    cut_short: bool = False  # the time limit stopped it before its planned (or given) epochs ended
     restarted: bool = False  # the first attempt was stuck; this result is the second's
     warnings: list[str] = field(default_factory=list)  # e.g. the run never learned to read (plateau.diagnose)
     train_images: int = 0  # labelled training images (pseudo-labelled ones not counted)
@@ -252,7 +256,8 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
     if result.is_global_zero:
         result.warnings = diagnose(result.best_val_accuracy, result.best_val_cer, result.train_images,
                                    result.epochs_run, result.restarted, result.val_images,
-                                   epochs_given=req.epochs is not None, report=req.report)
+                                   epochs_given=req.epochs is not None and not result.cut_short,
+                                   report=req.report)
         for line in result.warnings:
             print_fn(line)
     result.seconds = time.perf_counter() - t0
@@ -390,10 +395,13 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         notes.append(plan["describe"])
     watch = PlateauWatch(tc.epochs, restart_at if val_loader is not None and not req.resume else None)
 
+    data_digest = _digest(train_data, val_data)
+
     def fingerprint(epochs: int) -> str:
-        return (f"preset {preset.name}, {len(train_data)} train / {len(val_data)} val images, charset "
-                f"{''.join(charset.chars)!r}, input {preprocess.height}x{preprocess.width}, {epochs} epochs, "
-                f"batch {tc.batch_size}, lr {tc.lr:g}")
+        return (f"preset {preset.name}, {len(train_data)} train / {len(val_data)} val images (digest {data_digest}), "
+                f"charset {''.join(charset.chars)!r}, input {preprocess.height}x{preprocess.width}, zoom "
+                f"{preprocess.zoom:g}, crop {tuple(round(c, 4) for c in preprocess.crop)}, {epochs} epochs, batch "
+                f"{tc.batch_size}, lr {tc.lr:g}, seed {tc.seed}, augment {tc.augment}, ema {tc.ema:g}, mix {tc.mix:g}")
 
     recorder = RunRecorder(out, make_bundle, has_val=val_loader is not None, print_fn=print_fn, curves=req.report,
                            fingerprint=fingerprint(tc.epochs))
@@ -445,15 +453,33 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         )
         # the trainer knows this process's rank (under DDP the others are started inside fit)
         say = print_fn if trainer.is_global_zero else _silent
+        if not req.resume and trainer.is_global_zero and recorder.model_path.is_file():
+            # not left beside this run's metrics.csv, as if this run had written it, should it stop in epoch 1
+            recorder.model_path.unlink()
+            notes.append(f"note: removed the earlier run's model.pt from {out}; this run writes its own")
         for line in notes:
             say(line)
-        trainer.fit(system, train_loader, val_loader, ckpt_path=str(resume_from) if req.resume else None,
-                    weights_only=False)
+        sigint = signal.getsignal(signal.SIGINT)
+        try:
+            trainer.fit(system, train_loader, val_loader, ckpt_path=str(resume_from) if req.resume else None,
+                        weights_only=False)
+        except SystemExit:  # Lightning's answer to Ctrl-C: a graceful shutdown, then sys.exit(1)
+            if not trainer.interrupted:
+                raise
+            _restore_sigint(sigint)  # Lightning ignores Ctrl-C from then on
+            raise KeyboardInterrupt(f"interrupted in epoch {trainer.current_epoch + 1}: " + (
+                f"{resume_from} holds the run to the end of epoch {recorder.rows[-1]['epoch']}; the same command "
+                f"with --resume continues it" if resume_from.is_file() and recorder.rows else
+                "it had not finished an epoch, so there is nothing to resume; start it again")) from None
+    cut = None
     if trainer.is_global_zero:
         if mixer is not None:
             print_fn(f"mixing: {len(mixer.bounds)} of {len(train_data)} training images were read right and cut "
                      f"into characters at the last epoch")
-        if budget and not trainer.interrupted and (cut := _cut_short(trainer)):
+        cut = None if trainer.interrupted else _cut_short(
+            trainer, "epochs took longer than measured: a slower or busier machine" if budget else
+            f"--max-minutes {req.max_minutes or 0:g} stopped the run of {tc.epochs} epochs")
+        if cut:
             print_fn(cut)
         if not trainer.interrupted:
             resume_from.unlink(missing_ok=True)
@@ -474,6 +500,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         best_val_accuracy=best.get("val_accuracy"),
         best_val_cer=best.get("val_cer"),
         epochs_run=trainer.current_epoch,
+        cut_short=bool(cut),
         seconds=time.perf_counter() - t0,
         skipped=skipped,
         run_seconds=float(recorder.rows[-1]["seconds"]) if recorder.rows else 0.0,
@@ -482,6 +509,16 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         train_images=len(train_data),
         val_images=len(val_data),
     )
+
+
+def _digest(*sets: LabelledImages) -> str:
+    """A short hash of the images and labels of ``sets``: a resumed run must train on the same ones."""
+    h = hashlib.sha1()
+    for data in sets:
+        h.update(np.ascontiguousarray(data.images).tobytes())
+        h.update("\n".join(data.labels).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:12]
 
 
 def check_resumable(checkpoint: Path, groups: int, recorder: RunRecorder | None = None) -> None:
@@ -507,17 +544,24 @@ def check_resumable(checkpoint: Path, groups: int, recorder: RunRecorder | None 
         recorder.check_fingerprint(recorded)
 
 
-def _cut_short(trainer: L.Trainer) -> str | None:
-    """The log line for a budgeted run that the time budget stopped before its planned epochs ended
-    (its epochs took longer than the timed steps and the re-plans foresaw), else None."""
+def _cut_short(trainer: L.Trainer, why: str) -> str | None:
+    """The log line for a run that its time limit stopped before its epochs ended, else None: a
+    budgeted run whose epochs took longer than the timed steps and the re-plans foresaw, or a run of
+    a fixed ``--epochs`` count that ``--max-minutes`` cut off."""
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
     remaining = timer.time_remaining() if timer is not None else None  # None: no time limit
     planned = trainer.fit_loop.max_epochs
     if remaining is None or remaining > 0 or trainer.current_epoch >= planned:
         return None
-    return (f"time budget: it ran out after {trainer.current_epoch} of the {planned} planned epochs (epochs took "
-            f"longer than measured: a slower or busier machine), so the learning rate's cool-down was cut short; "
-            f"the model file holds the best epoch so far")
+    return (f"time budget: it ran out after {trainer.current_epoch} of the {planned} planned epochs ({why}), so the "
+            f"learning rate's cool-down was cut short; the model file holds the best epoch so far")
+
+
+def _restore_sigint(handler) -> None:
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except (ValueError, TypeError):  # not the main thread, or a handler Python did not install
+        pass
 
 
 def _silent(*args, **kwargs) -> None:

@@ -51,6 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     except FAILURES as exc:
         print_error(str(exc))
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print_error("interrupted")
+    except KeyboardInterrupt as exc:
+        print_error(str(exc) or "interrupted")
         return 130

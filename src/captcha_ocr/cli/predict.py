@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .common import (
     EXIT_FAILED,
@@ -34,6 +35,11 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from ..samples import find_samples
 
     options = decode_options(a)
+    if a.report:
+        data_dir = Path(a.data) if Path(a.data).is_dir() else Path(a.data).parent
+        if Path(a.report).resolve() == data_dir.resolve():
+            raise ValueError(f"--report {a.report}: the data folder; its errors.png would be read as a captcha by "
+                             f"the next run on it; give another folder")
     rec = Recognizer.load(a.model, backend=a.backend)
     apply_widths(rec, a)
     samples = find_samples(a.data, a.label_pattern)
