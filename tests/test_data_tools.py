@@ -95,6 +95,8 @@ def test_generate_cli_and_its_user_errors(tmp_path, capsys):
     for alphabet in ("ab c", "e\u0301"):  # read back as other labels: a space is stripped, an accent joins
         assert main(["generate", str(tmp_path / "odd"), "--alphabet", alphabet, "--no-progress"]) == 2
         assert "characters a label cannot hold on its own" in capsys.readouterr().err
+    assert main(["generate", str(tmp_path / "odd"), "--alphabet", "aaaab", "--no-progress"]) == 2
+    assert "['a'] given more than once" in capsys.readouterr().err  # 'a' drawn 4 times as often, unsaid
 
 
 def test_generate_cli_with_a_style(tmp_path, capsys):

@@ -140,6 +140,9 @@ def generate(
     odd = sorted({c for c in alphabet if c.isspace() or not c.isprintable() or unicodedata.combining(c)})
     if odd:  # a label is read back without the space around it, and a combining mark joins the letter before
         raise ValueError(f"--alphabet: characters a label cannot hold on its own: {odd}")
+    repeated = sorted(c for c in set(alphabet) if alphabet.count(c) > 1)
+    if repeated:  # each would be drawn as many times more often as it is given, which nothing says
+        raise ValueError(f"--alphabet: {repeated} given more than once; give each character once")
     missing = undrawable(alphabet)
     if missing:  # drawn as the font's empty box: every such character would look the same
         raise ValueError(f"--alphabet: the captcha package's font has no glyph for {missing}; use --style (its "
