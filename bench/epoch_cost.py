@@ -6,6 +6,7 @@ ONNX Runtime inference throughput.
     python bench/epoch_cost.py --layouts  # only: NCHW against channels-last, a fine-tune's model
     python bench/epoch_cost.py --compile  # only: eager against torch.compile, a fine-tune's model
     python bench/epoch_cost.py --ddp      # only: one process against DDP over gloo, one thread each
+    python bench/epoch_cost.py --archs    # only: the general model's default against its large network
 
 Random inputs (cost does not depend on content). ``--layouts`` times the general model's
 architecture at a fine-tune's 48x256 input, one layout's step after the other's (interleaved, so
@@ -16,7 +17,9 @@ a training step at batch 16 (what the default trains 800 images in) and a forwar
 ``--ddp`` times a training step of the same model at a global batch of 16 in one process using every
 CPU thread, and split over as many gloo DDP processes as there are threads (one thread each, 16 / N
 images each): what ``--device cpu --devices N`` does, in blocks of 20 steps taken in turn, the
-median of 40 each.
+median of 40 each. ``--archs`` times ``pretrain --arch default`` against ``--arch large``
+(``config.GENERAL_ARCHITECTURES``) at a fine-tune's 48x256 input, interleaved, the median of 40 each:
+a training step at batch 8 and 16 (what the default trains 800 images in) and a forward pass at batch 64.
 
 Otherwise, per preset: one training epoch, and inference of the model exported to ONNX (opset
 20), 1040 images in batches of 32, best of 3 passes, with 1 and 2 intra-op threads.
@@ -124,6 +127,19 @@ def layout_table() -> None:
         model = CRNN(config).set_layout(channels_last)
         variants[name] = (model, model)
     side_by_side(variants, [("training step", 8), ("training step", 32), ("forward pass", 64)])
+
+
+def architecture_table() -> None:
+    """The general model's default network against its large one (see the docstring)."""
+    from captcha_ocr.config import GENERAL_ARCHITECTURES, default_preset
+
+    base = default_preset().model_config(40, 48, 256)  # what pretrain builds, at a fine-tune's width
+    variants = {}
+    for name in ("default", "large"):
+        torch.manual_seed(0)
+        model = CRNN(replace(base, **GENERAL_ARCHITECTURES[name]))
+        variants[name] = (model, model)
+    side_by_side(variants, [("training step", 8), ("training step", 16), ("forward pass", 64)])
 
 
 def compile_table() -> None:
@@ -244,6 +260,7 @@ def main() -> None:
     ap.add_argument("--layouts", action="store_true", help="only time NCHW against channels-last")
     ap.add_argument("--compile", action="store_true", help="only time eager against torch.compile")
     ap.add_argument("--ddp", action="store_true", help="only time one process against DDP over gloo")
+    ap.add_argument("--archs", action="store_true", help="only time the general model's default and large networks")
     a = ap.parse_args()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     if a.ddp:
@@ -251,6 +268,9 @@ def main() -> None:
         return
     if a.layouts:
         layout_table()
+        return
+    if a.archs:
+        architecture_table()
         return
     if a.compile:
         compile_table()
