@@ -28,22 +28,24 @@ from conftest import run_cli
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_general_loads_by_name_and_reads_images():
-    rec = Recognizer.load("general")
+@pytest.mark.parametrize("name", sorted(shipped.SHIPPED))
+def test_general_loads_by_name_and_reads_images(name: str):
+    rec = Recognizer.load(name)
     assert rec.charset.chars == GENERAL_ALPHABET
     assert (rec.preprocess.height, rec.preprocess.width) == (INPUT_HEIGHT, INPUT_WIDTH)
     # what inspect and preview take as a fine-tune's start size without loading the model (preview loads it only to
     # choose the zoom train would)
-    assert shipped.SHIPPED_INPUT_SIZE["general"] == (INPUT_HEIGHT, INPUT_WIDTH)
+    assert shipped.SHIPPED_INPUT_SIZE[name] == (INPUT_HEIGHT, INPUT_WIDTH)
     images = [draw_style("general", 9, i)[1] for i in range(3)]
     preds = rec.predict(images)
     assert len(preds) == 3 and all(set(p.text) <= set(GENERAL_ALPHABET) and 0 <= p.confidence <= 1 for p in preds)
 
 
-def test_the_shipped_file_says_how_it_was_made():
-    path = shipped.MODELS_DIR / "general.pt"
+@pytest.mark.parametrize("name", sorted(shipped.SHIPPED))
+def test_the_shipped_file_says_how_it_was_made(name: str):
+    path = shipped.MODELS_DIR / shipped.SHIPPED[name][0]
     assert path.stat().st_size <= 20 * 2**20
-    bundle = load_bundle("general")
+    bundle = load_bundle(name)
     prov = bundle.provenance
     assert prov["kind"] == "general"
     # drawn by the generator this code has: a change to what it draws must bump the version and rebuild the model
@@ -51,6 +53,7 @@ def test_the_shipped_file_says_how_it_was_made():
     assert prov["generator"]["alphabet"] == GENERAL_ALPHABET and isinstance(prov["seed"], int)
     assert prov["steps"] > 0 and prov["samples_seen"] == prov["steps"] * prov["batch_size"]
     assert prov["minutes"] > 0 and prov["command"].startswith("captcha-ocr pretrain --out ")
+    assert prov.get("arch", "default") == ("large" if name == "general-large" else "default")
     assert bundle.lengths == list(range(1, 11))
     pyproject = (ROOT / "pyproject.toml").read_text()  # (no tomllib on Python 3.10)
     assert re.search(r'\[tool\.setuptools\.package-data\][^\[]*captcha_ocr = \[[^\]]*"models/\*\.pt"', pyproject)

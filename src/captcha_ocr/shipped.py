@@ -1,5 +1,6 @@
 """Models shipped inside the package, loaded by name: ``Recognizer.load("general")``,
-``captcha-ocr predict general IMG``, ``captcha-ocr train DATA --init general``.
+``captcha-ocr predict general IMG``, ``captcha-ocr train DATA --init general`` (and likewise
+``"general-large"``).
 
 The files live in ``captcha_ocr/models/`` (package data, so a wheel carries them) and load with
 nothing downloaded. A path that exists wins over a shipped name, so a file called ``general`` in
@@ -17,11 +18,13 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 # name -> (file in MODELS_DIR, the command that rebuilds it)
 SHIPPED = {
     "general": ("general.pt", "captcha-ocr pretrain --out DIR (see the README, 'General model')"),
+    # the wider network pretrained on a GPU: reads more with no training, costs about 2x a step on a CPU
+    "general-large": ("general-large.pt", "captcha-ocr pretrain --out DIR --arch large (see the README)"),
 }
 
 # name -> the (height, width) its model reads, so torch-free tools (inspect, preview) can show the
 # input size a fine-tune from it gets; tests/test_general.py checks it against the shipped file
-SHIPPED_INPUT_SIZE = {"general": (48, 192)}
+SHIPPED_INPUT_SIZE = {"general": (48, 192), "general-large": (48, 192)}
 
 
 def is_general(provenance: dict) -> bool:
