@@ -21,6 +21,7 @@ from lightning.pytorch.callbacks import Callback
 from .bundle import Bundle, load_bundle, save_bundle
 from .dataset import LabelledImages
 from .errors import DataError
+from .schedule import SCHEDULE_FILE
 from .system import CTCSystem
 
 # what a run draws and writes beside its model: an earlier run's are removed when a new run starts in the folder
@@ -45,7 +46,7 @@ class RunRecorder(Callback):
         self.metrics_path = out / "metrics.csv"
         self.model_path = out / "model.pt"
         self.checkpoint_path = out / "last.ckpt"
-        self.schedule_path = out / "schedule.json"  # a budgeted run's plan, kept in the checkpoint too
+        self.schedule_path = out / SCHEDULE_FILE  # a budgeted run's plan, kept in the checkpoint too
         self.fingerprint = fingerprint  # what the run trains on; a resume must match it
         self.curves_path: Path | None = out / "curves.png" if curves else None
         self.rows: list[dict] = []

@@ -32,6 +32,7 @@ from lightning.pytorch.callbacks import Callback
 from .errors import DataError
 from .files import write_atomic
 
+SCHEDULE_FILE = "schedule.json"  # in the run folder: the plan a resumed run keeps (the checkpoint holds a copy)
 BUDGET_SHARE = 0.92  # of the budget, for training and validation (the rest: reading images, saving, the report)
 REPLAN_AFTER = 3  # epochs timed before the schedule is re-planned
 REPLAN_TOLERANCE = 0.05  # lengthen the plan only when the epoch count would grow by more than this share
@@ -109,16 +110,17 @@ def plan_epochs(step_seconds: float, steps_per_epoch: int, val_seconds: float, b
     return Plan(max(min_epochs, min(max_epochs, fit)), step_seconds, epoch_seconds, budget_seconds, fit)
 
 
-def planned_epochs(path: Path, resume: bool, system, train_loader, val_loader, budget: float,
+def planned_epochs(path: Path, resume_from: Path | None, system, train_loader, val_loader, budget: float,
                    max_epochs: int) -> dict:
     """``{"epochs", "describe"}``: the epochs that fit ``budget`` seconds, measured now and kept
-    in ``path``, or (resuming) read from ``path`` as the interrupted run planned them."""
-    if resume and path.is_file():
+    in ``path``, or (resuming from the checkpoint ``resume_from``) read from ``path`` as the
+    interrupted run planned them, or from the checkpoint's copy where ``path`` was deleted."""
+    if resume_from is not None and path.is_file():
         return json.loads(path.read_text())
-    if resume:  # deleted: the checkpoint keeps a copy (the recorder's state)
-        kept = _schedule_in_checkpoint(path.parent / "last.ckpt")
+    if resume_from is not None:  # deleted: the checkpoint keeps a copy (the recorder's state)
+        kept = _schedule_in_checkpoint(resume_from)
         if kept is None:
-            raise DataError(f"{path} is missing and {path.parent / 'last.ckpt'} holds no copy of the run's schedule "
+            raise DataError(f"{path} is missing and {resume_from} holds no copy of the run's schedule "
                             f"(unreadable, or written by an older captcha-ocr); start the run again without --resume")
         return _keep_plan(path, kept["epochs"], kept["describe"])
     step, val_seconds = measure_step_seconds(system, train_loader, val_loader)

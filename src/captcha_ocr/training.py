@@ -66,7 +66,7 @@ from .model import count_parameters
 from .plateau import PlateauWatch, case_advice, diagnose
 from .recorder import REPORT_FILES, RunRecorder, write_run_report
 from .samples import Sample
-from .schedule import Replan, planned_epochs
+from .schedule import SCHEDULE_FILE, Replan, planned_epochs
 from .shipped import is_general
 from .system import CTCSystem
 from .zooms import ZoomChoice, describe_choice, start_zoom
@@ -389,7 +389,8 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
     )
     max_epochs = tc.epochs
     if budget:
-        plan = planned_epochs(out / "schedule.json", req.resume, system, train_loader, val_loader, budget, tc.epochs)
+        plan = planned_epochs(out / SCHEDULE_FILE, resume_from if req.resume else None, system, train_loader,
+                              val_loader, budget, tc.epochs)
         tc = replace(tc, epochs=plan["epochs"])
         system.tc = tc
         notes.append(plan["describe"])
@@ -418,7 +419,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
 
         # before the recorder, whose checkpoint of that epoch then holds the new schedule
         callbacks.insert(0, Replan(budget, tc.epochs, max_epochs, lambda: time.perf_counter() - recorder.start,
-                                   out / "schedule.json", replanned, print_fn))
+                                   out / SCHEDULE_FILE, replanned, print_fn))
     if req.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, len(train_loader) // 20)))
     if req.patience and val_loader is not None:
@@ -483,7 +484,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
             print_fn(cut)
         if not trainer.interrupted:
             resume_from.unlink(missing_ok=True)
-            (out / "schedule.json").unlink(missing_ok=True)
+            (out / SCHEDULE_FILE).unlink(missing_ok=True)
         if req.report and len(val_data) and recorder.model_path.is_file() and not watch.stuck:
             report = write_run_report(out, recorder.model_path, val_data)
             if report.suspects:
