@@ -44,6 +44,29 @@ def test_predict_reports_a_broken_file_and_still_predicts(trained_model, synth_d
     assert str(good) in proc.stdout
 
 
+def test_predict_min_confidence_leaves_unsure_readings_blank(trained_model, synth_data, tmp_path):
+    from PIL import Image
+
+    good = find_samples(synth_data)[0].path
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (160, 60), "white").save(blank)
+    out = cli("predict", trained_model, good, blank, "--json").stdout
+    rows = {r["file"]: r for r in map(json.loads, out.splitlines())}
+    assert rows[str(blank)]["confidence"] < 0.5 and "guess" not in rows[str(blank)]
+    floor = (rows[str(blank)]["confidence"] + rows[str(good)]["confidence"]) / 2
+    assert rows[str(good)]["confidence"] > floor  # the trained model is surer of a captcha than of a blank image
+    proc = cli("predict", trained_model, good, blank, "--json", "--min-confidence", f"{floor:.6f}")
+    sure = {r["file"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert sure[str(good)]["text"] == rows[str(good)]["text"] and "guess" not in sure[str(good)]
+    assert sure[str(blank)]["text"] == "" and sure[str(blank)]["guess"] == rows[str(blank)]["text"]
+    assert sure[str(blank)]["char_confidences"] == []
+    assert "1 of 2 reading(s) had confidence under" in proc.stderr
+    text = cli("predict", trained_model, blank, "--min-confidence", "1").stdout
+    assert text.startswith(f"{blank}\t\t")  # the text column is empty
+    bad = cli("predict", trained_model, blank, "--min-confidence", "1.5", check=False)
+    assert bad.returncode == 2 and "--min-confidence" in bad.stderr and "from 0 to 1" in bad.stderr
+
+
 def test_eval_prints_accuracy_cer_and_mistakes(trained_model, synth_data):
     proc = cli("eval", trained_model, synth_data, "--no-progress")
     assert "accuracy:" in proc.stdout and "CER:" in proc.stdout

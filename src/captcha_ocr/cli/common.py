@@ -28,6 +28,17 @@ def show_progress(no_progress: bool = False) -> bool:
     return not no_progress and sys.stderr.isatty() and not os.environ.get("CI")
 
 
+def confidence_arg(text: str) -> float:
+    """An option that is a confidence: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1:  # (NaN fails too)
+        raise argparse.ArgumentTypeError(f"a number from 0 to 1, got {value:g}")
+    return value
+
+
 def count_arg(text: str) -> int:
     """An option that counts things: a whole number, 0 or more."""
     try:

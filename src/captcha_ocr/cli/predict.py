@@ -19,6 +19,7 @@ from .common import (
     add_label_pattern_arg,
     add_widths_arg,
     apply_widths,
+    confidence_arg,
     count_arg,
     decode_options,
     error_line,
@@ -70,7 +71,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         print(f"case ignored: {result.accuracy_case_ignored:.2%}  ({result.case_only} read wrong in "
               f"upper/lower case only; if the site ignores case, train with --case fold)")
     print(f"CER:       {result.cer:.4f}")
-    print("if answering only when confidence >= X:")
+    print("if answering only when confidence >= X (predict --min-confidence X):")
     for row in result.coverage_table():
         print(f"  X={row['threshold']:<5} answers {row['coverage']:7.2%} of images, "
               f"{row['accuracy']:7.2%} of them right")
@@ -103,7 +104,8 @@ def cmd_predict(a: argparse.Namespace) -> int:
     writer = csv.writer(sys.stdout, lineterminator="\n") if fmt == "csv" else None
     if writer:
         writer.writerow(["file", "text", "confidence"] + (["alignment"] if a.show_alignment else []))
-    failed = 0
+    failed = declined = 0
+    floor = a.min_confidence
     results = rec.predict_files(paths, options, batch_size=a.batch_size, workers=a.workers,
                                 alignments=a.show_alignment)
     with tqdm(total=len(paths), unit="img", file=sys.stderr, disable=not show_progress(a.no_progress)) as bar:
@@ -113,16 +115,26 @@ def cmd_predict(a: argparse.Namespace) -> int:
             if pred is None:
                 failed += 1
                 tqdm.write(error_line(r.error or f"{r.path}: unreadable"), file=sys.stderr)
-            elif fmt == "json":
-                row = {"file": str(r.path), "text": pred.text, "confidence": round(pred.confidence, 6),
-                       "char_confidences": [round(c, 6) for c in pred.char_confidences]}
-                if align is not None:
-                    row["alignment"] = align
-                print(json.dumps(row, ensure_ascii=False))
-            elif writer:
-                writer.writerow([str(r.path), pred.text, round(pred.confidence, 6)] + ([align] if align else []))
             else:
-                print(f"{r.path}\t{pred.text}\t{pred.confidence:.4f}" + (f"\t{align}" if align else ""))
+                # under --min-confidence the text is left blank (json keeps the reading as "guess")
+                unsure = floor is not None and pred.confidence < floor
+                declined += unsure
+                text = "" if unsure else pred.text
+                if fmt == "json":
+                    row = {"file": str(r.path), "text": text, "confidence": round(pred.confidence, 6),
+                           "char_confidences": [] if unsure else [round(c, 6) for c in pred.char_confidences]}
+                    if unsure:
+                        row["guess"] = pred.text
+                    if align is not None:
+                        row["alignment"] = align
+                    print(json.dumps(row, ensure_ascii=False))
+                elif writer:
+                    writer.writerow([str(r.path), text, round(pred.confidence, 6)] + ([align] if align else []))
+                else:
+                    print(f"{r.path}\t{text}\t{pred.confidence:.4f}" + (f"\t{align}" if align else ""))
+    if declined:
+        print(f"note: {declined} of {len(paths)} reading(s) had confidence under {floor:g} and were left blank "
+              f"(--min-confidence; --json keeps each as \"guess\")", file=sys.stderr)
     if failed:
         print_error(f"{failed} of {len(paths)} file(s) could not be read")
         return EXIT_FAILED
@@ -156,6 +168,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
     add_backend_arg(p)
     p.add_argument("--show-alignment", action="store_true", help="print the raw per-frame reading (- = blank)")
+    p.add_argument("--min-confidence", type=confidence_arg, metavar="X",
+                   help="leave the text blank where the reading's confidence is under X (0-1): answer only what "
+                        "the model is sure of; `eval` prints the share answered and their accuracy for several X")
     add_decode_args(p)
     add_widths_arg(p)
     p.set_defaults(func=cmd_predict)
