@@ -79,7 +79,7 @@ def test_predict_and_eval_general_on_the_command_line(tmp_path: Path):
     rows = [json.loads(line) for line in run_cli("predict", "general", folder, "--json").stdout.splitlines()]
     assert len(rows) == 4 and all(0 <= r["confidence"] <= 1 for r in rows)
     out = run_cli("eval", "general", folder, "--no-progress").stdout
-    assert "accuracy:" in out and "if answering only when confidence >= X:" in out
+    assert "accuracy:" in out and "if answering only when confidence >= X (predict --min-confidence X):" in out
 
 
 def test_fine_tuning_maps_the_general_charset_onto_the_users():
