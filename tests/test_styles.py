@@ -223,3 +223,27 @@ def test_crooked_noise_lines_change_the_image_and_stay_deterministic():
     specs = [random_style(random.Random(k)) for k in range(200)]
     assert any(s.line_kinks[1] > 0 and s.noise_lines[1] > 0 for s in specs)
     assert any(s.line_kinks == (0, 0) for s in specs)
+
+
+def test_text_that_fills_the_height_spans_it_and_may_run_past_its_edges():
+    # four dark digits on white in a wide image: their ink spans nearly every row when the text fills the
+    # height, about half the rows in the default framing; with an overhang some images are cut at an edge
+    def ink_rows(spec, i):
+        rows = np.flatnonzero((np.asarray(draw_style(spec, 0, i)[1].convert("L")) < 128).any(axis=1))
+        return rows[0], rows[-1]
+
+    size = dict(size=(160, 40), alphabet="0123456789", lengths=(4, 4))
+    tight = [ink_rows(StyleSpec(name="t", fills_height=True, overhang=0.1, text_height=(1.2, 1.5), **size), i)
+             for i in range(20)]
+    loose = [ink_rows(StyleSpec(name="t", **size), i) for i in range(20)]
+    assert all(bottom - top >= 27 for top, bottom in tight)
+    assert all(bottom - top < 24 for top, bottom in loose)
+    assert any(top == 0 and bottom == 39 for top, bottom in tight)
+
+
+def test_random_style_sometimes_fills_the_height_or_turns_glyphs_far():
+    specs = [random_style(random.Random(k)) for k in range(400)]
+    tight = [s for s in specs if s.fills_height]
+    assert 60 <= len(tight) <= 140 and any(s.overhang > 0 for s in tight) and any(s.overhang == 0 for s in tight)
+    assert all(s.overhang == 0 for s in specs if not s.fills_height)
+    assert 20 <= sum(s.rotation >= 45 for s in specs) <= 70 and max(s.rotation for s in specs) == 90

@@ -125,6 +125,8 @@ def render_spec(spec: StyleSpec, rng: random.Random,
     amp_y = _rf(rng, spec.wave) * h
     amp_x = amp_y * 0.5
     margin_x, margin_y = 2 + amp_x + w * 0.02, 1 + amp_y
+    if spec.fills_height:  # as tall as the image, maybe running past its top or bottom edge
+        margin_y = -rng.uniform(0.0, spec.overhang) * h if spec.overhang else 0.0
     avail_w, avail_h = max(4.0, w - 2 * margin_x), max(4.0, h - 2 * margin_y)
     size = max(6, int(_rf(rng, spec.text_height) * h))
     outline_stroke = _ri(rng, spec.stroke)

@@ -20,7 +20,8 @@ RANDOM = "random"  # the pseudo-style: a spec drawn by random_style() for every 
 GENERAL = "general"  # the pseudo-style the general model learns from: "random" plus the captcha package's images
 # Bump whenever what "random" or "general" draws for a (seed, index) changes: pretrained models
 # store it in their provenance, so a model can be rebuilt from the generator that made its data.
-GENERATOR_VERSION = 4  # 3: Cyrillic alphabets; 4: crooked noise lines (Securimage-like)
+GENERATOR_VERSION = 5  # 3: Cyrillic alphabets; 4: crooked noise lines (Securimage-like); 5: text that fills
+# the height (cut at the edges), glyphs rotated by up to 90 degrees
 
 FILLS = ("solid", "outline", "dotted")
 COLOURS = ("dark_on_light", "grey", "pale_on_white", "light_on_dark", "contrast", "random")
@@ -49,6 +50,8 @@ class StyleSpec:
     background: tuple[str, ...] = ("flat",)  # choices from BACKGROUNDS
     text_height: tuple[float, float] = (0.6, 0.8)  # font size; shrunk when the label would not fit
     rotation: float = 0.0  # max |degrees| per glyph
+    fills_height: bool = False  # the text as tall as the image (text_height then only caps the font size)
+    overhang: float = 0.0  # with fills_height: up to this share of the height may run past the top or bottom edge
     spacing: tuple[float, float] = (0.0, 0.08)  # gap between glyphs, fraction of font size; < 0 overlaps
     jitter: float = 0.0  # vertical offset per glyph
     boxes: bool = False  # each glyph inside a (tilted) box
@@ -162,6 +165,10 @@ def random_style(rng: random.Random) -> StyleSpec:
     fills = ["solid"] * 6 + ["outline"] * (2 if h >= 30 else 0) + ["dotted"] * (2 if h >= 40 else 0)
     fonts = rng.choice(((), (), ("serif",), ("sans",), ("mono",), ("bold",), ("italic",), (PILLOW_FONT,)))
     heavy = rng.random() < 0.3
+    fills_height = rng.random() < 0.25  # sites that crop their text tight (descenders cut at the edge)
+    rotation = rng.choice((0.0, 5.0, 12.0, 20.0, 30.0))
+    if rng.random() < 0.1:  # a glyph per angle up to 45-90 degrees (gvcode-, multicolorcaptcha-like)
+        rotation = rng.choice((45.0, 60.0, 90.0))
     return StyleSpec(
         name=RANDOM,
         size=(w, h),
@@ -174,8 +181,10 @@ def random_style(rng: random.Random) -> StyleSpec:
         colours=rng.choice(COLOURS),
         glyph_colours=rng.random() < 0.4,
         background=(rng.choice(BACKGROUNDS),),
-        text_height=(rng.uniform(0.4, 0.65), rng.uniform(0.65, 0.9)),
-        rotation=rng.choice((0.0, 5.0, 12.0, 20.0, 30.0)),
+        text_height=(1.2, 1.5) if fills_height else (rng.uniform(0.4, 0.65), rng.uniform(0.65, 0.9)),
+        rotation=rotation,
+        fills_height=fills_height,
+        overhang=rng.choice((0.0, 0.05, 0.1)) if fills_height else 0.0,
         spacing=(rng.uniform(-0.2, 0.05), rng.uniform(0.05, 0.3)),
         jitter=rng.choice((0.0, 0.04, 0.1)),
         boxes=rng.random() < 0.08,
