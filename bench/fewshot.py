@@ -266,8 +266,8 @@ def main() -> None:
     p.add_argument("--adapt-from-start", action="store_true",
                    help="adapt modes: each round trains from the general model, not the round before (give a --tag)")
     p.add_argument("--plot", type=Path, default=None,
-                   help="only draw the learning curves of --tag (or several, comma-separated) from the results "
-                        "to this PNG (no runs)")
+                   help="only draw the learning curves of --tag (or several, comma-separated) of --sets from the "
+                        "results to this PNG (no runs)")
     p.add_argument("--over", default=None,
                    help="with --plot: tags (comma-separated) of later runs of the same default, which replace "
                         "--tag's runs of the same set, mode and number of labels")
@@ -279,7 +279,7 @@ def main() -> None:
                         "generality.py --frame; give a --tag)")
     a = p.parse_args()
     if a.plot:
-        print(plot_curves(a.results, a.tag, a.plot, a.over))
+        print(plot_curves(a.results, a.tag, a.plot, a.over, a.sets.split(",")))
         return
     modes = a.modes.split(",")
     bad = [m for m in modes if m not in MODES]
@@ -376,12 +376,14 @@ def print_table(path: Path) -> None:
         print(f"\n{gap}")
 
 
-def plot_curves(path: Path, tag: str, out: Path, over: str | None = None) -> Path:
+def plot_curves(path: Path, tag: str, out: Path, over: str | None = None,
+                only: list[str] | None = None) -> Path:
     """One panel per set: exact match (mean over seeds) against the number of labels for each training
     mode of ``tag``, with the zero-shot readings of ``general`` and ddddocr as flat lines (case ignored).
     ``tag`` may name several tags, comma-separated, of runs of one configuration (a cell two of them
     measured is the mean of both, as seeds are). The runs of ``over`` (tags, comma-separated), a later
-    version of the same default, replace ``tag``'s of the same set, mode and number of labels."""
+    version of the same default, replace ``tag``'s of the same set, mode and number of labels. ``only``
+    (names of sets) draws those sets alone, in that order."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullLocator
 
@@ -393,6 +395,8 @@ def plot_curves(path: Path, tag: str, out: Path, over: str | None = None) -> Pat
     rows = [r for r in every if r["tag"] in newer
             or (r["tag"] in tags and (r["set"], r["mode"], r["labels"]) not in replaced)]
     sets = list(dict.fromkeys(r["set"] for r in rows))
+    if only is not None:
+        sets = [name for name in only if name in sets]
     if not sets:
         raise SystemExit(f"no rows tagged {tag!r} in {path}")
     cols = min(4, len(sets))
