@@ -398,7 +398,8 @@ def plot_curves(path: Path, tag: str, out: Path, over: str | None = None,
     if only is not None:
         sets = [name for name in only if name in sets]
     if not sets:
-        raise SystemExit(f"no rows tagged {tag!r} in {path}")
+        of_sets = f" of the sets {', '.join(only)}" if only else ""
+        raise SystemExit(f"no rows tagged {tag!r}{of_sets} in {path}")
     cols = min(4, len(sets))
     fig = Figure(figsize=(4 * cols, 3.2 * math.ceil(len(sets) / cols)), dpi=100)
     axes = fig.subplots(math.ceil(len(sets) / cols), cols, squeeze=False).ravel()
