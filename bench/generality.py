@@ -17,9 +17,10 @@ each run ends; a rerun skips the (set, seed) pairs already there, so an interrup
     python bench/generality.py --sets swust_cas --frame 3 --tag frame3    # each captcha in a 3x taller frame
 
 ``--extra N`` adds N more labelled training images of the same scheme (the validation images stay
-the same): a dev-suite set's images past the first 1,000 of its shuffle, or for a generated style
-images drawn with another seed (bench/out/styles/NAME-extra/). ``--unlabeled N`` gives N such images
-to ``train --unlabeled`` instead, their labels hidden.
+the same): a dev-suite set's images past the first 1,000 of its shuffle, for a generated style
+images drawn with another seed (bench/out/styles/NAME-extra/), for a package's scheme images drawn
+after ``random.seed(i)`` for i from 1,000 on (bench/out/pip_schemes/NAME-from-1000/). ``--unlabeled N``
+gives N such images to ``train --unlabeled`` instead, their labels hidden.
 
 The rows in bench/RESULTS.md: tag `init-general` (``--init general``: what the default does with
 no flags since it starts from the general model) and tag `default` (the default before that, from
@@ -77,10 +78,13 @@ def load_set(name: str, data: Path) -> list[Sample]:
 
 def load_extra(name: str, data: Path, count: int) -> list[Sample]:
     """``count`` more images of a set's scheme, none of them among its first 1,000 (so neither a
-    training nor a validation image of :func:`split`); SystemExit when the set has too few."""
+    training nor a validation image of :func:`split`); SystemExit when the set has too few. A package's
+    scheme draws them (``pip_schemes.scheme_folder(name, EXTRA_STYLE_IMAGES, first=1000)``)."""
     if count <= 0:
         return []
-    if name in STYLE_SETS + HELD_OUT_STYLES:
+    if name in PIP_SCHEMES:
+        pool = sorted(find_samples(scheme_folder(name, EXTRA_STYLE_IMAGES, first=1000)), key=lambda s: str(s.path))
+    elif name in STYLE_SETS + HELD_OUT_STYLES:
         folder = OUT / "styles" / f"{name}-extra"
         if not (folder / "labels.csv").is_file():
             generate_style(folder, name, EXTRA_STYLE_IMAGES, seed=1)

@@ -5,7 +5,7 @@ has tuned on, and the kind a site built on one of these packages shows.
   dots (its Vera font).
 - `wheezy` (wheezy.captcha 3.2.2): 200x75, 4 of 32 (no 0/O, 1/I), warped, a curve and noise (the
   recipe of its docs, in Liberation Mono Bold).
-- `multicolor` (multicolorcaptcha 1.2.0): 640x360 (a 640x128 band inside a transparent frame), 4 digits,
+- `multicolor` (multicolorcaptcha 1.2.0): 640x360 (a 640x160 band inside a black frame), 4 digits in 44 fonts,
   coloured, lines and circles.
 - `gvcode` (gvcode 1.0.3): 200x80, 5 of 62 (mixed case), coloured letters and lines (its bundled Arial).
 
@@ -31,12 +31,14 @@ PACKAGES = ("django-simple-captcha==0.7.0", "Django==5.2.19", "wheezy.captcha==3
 SCHEMES = ("django_simple", "wheezy", "multicolor", "gvcode")
 WHEEZY_FONT = Path("/usr/share/fonts/truetype/liberation/LiberationMono-Bold.ttf")
 
-# run inside the venv: python - OUT COUNT NAME (writes OUT/NNNN.png and OUT/labels.csv)
+# run inside the venv: python - OUT COUNT NAME FONT [FIRST] (writes OUT/NNNN.png and OUT/labels.csv; image i is drawn
+# after random.seed(i), i from FIRST)
 DRAW_SCRIPT = r'''
 import csv, io, random, sys
 from pathlib import Path
 
 out, count, name, font = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+first = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 
 
 def django_simple():
@@ -93,7 +95,7 @@ def gvcode():
 draw = globals()[name]()
 out.mkdir(parents=True, exist_ok=True)
 rows = []
-for i in range(count):
+for i in range(first, first + count):
     random.seed(i)
     data, label = draw()
     (out / f"{i:04d}.png").write_bytes(data)
@@ -116,17 +118,21 @@ def venv_python() -> Path:
     return python
 
 
-def scheme_folder(name: str, count: int = 1000) -> Path:
-    """The folder of scheme ``name``'s ``count`` images (``labels.csv`` manifest), drawn the first time."""
+def scheme_folder(name: str, count: int = 1000, first: int = 0) -> Path:
+    """The folder of scheme ``name``'s ``count`` images (``labels.csv`` manifest), drawn the first time.
+    ``first`` > 0: a separate folder (``NAME-from-FIRST``) of images drawn after ``random.seed(i)`` for ``i``
+    from ``first`` on, none of them among the first ``first`` (more labels for ``generality.py --extra``)."""
     if name not in SCHEMES:
         raise SystemExit(f"unknown scheme {name!r}: one of {', '.join(SCHEMES)}")
-    folder = OUT / name
+    folder = OUT / (f"{name}-from-{first}" if first else name)
+    if (folder / "labels.csv").is_file() and count > sum(1 for _ in open(folder / "labels.csv")) - 1:
+        raise SystemExit(f"{folder} holds fewer than the {count} images asked for: remove it to draw them again")
     if not (folder / "labels.csv").is_file():
         if name == "wheezy" and not WHEEZY_FONT.is_file():
             raise SystemExit(f"{WHEEZY_FONT} is missing: apt-get install fonts-liberation")
         print(f"drawing {count} {name} captchas into {folder} ...", flush=True)
-        subprocess.run([str(venv_python()), "-c", DRAW_SCRIPT, str(folder), str(count), name, str(WHEEZY_FONT)],
-                       check=True)
+        subprocess.run([str(venv_python()), "-c", DRAW_SCRIPT, str(folder), str(count), name, str(WHEEZY_FONT),
+                        str(first)], check=True)
     return folder
 
 
