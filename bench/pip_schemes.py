@@ -121,13 +121,19 @@ def venv_python() -> Path:
 def scheme_folder(name: str, count: int = 1000, first: int = 0) -> Path:
     """The folder of scheme ``name``'s ``count`` images (``labels.csv`` manifest), drawn the first time.
     ``first`` > 0: a separate folder (``NAME-from-FIRST``) of images drawn after ``random.seed(i)`` for ``i``
-    from ``first`` on, none of them among the first ``first`` (more labels for ``generality.py --extra``)."""
+    from ``first`` on, after other seeds than the first ``first`` images (more labels for ``generality.py
+    --extra``). SystemExit when the folder was drawn earlier with fewer than ``count`` images."""
     if name not in SCHEMES:
         raise SystemExit(f"unknown scheme {name!r}: one of {', '.join(SCHEMES)}")
     folder = OUT / (f"{name}-from-{first}" if first else name)
-    if (folder / "labels.csv").is_file() and count > sum(1 for _ in open(folder / "labels.csv")) - 1:
-        raise SystemExit(f"{folder} holds fewer than the {count} images asked for: remove it to draw them again")
-    if not (folder / "labels.csv").is_file():
+    manifest = folder / "labels.csv"
+    if manifest.is_file():
+        with open(manifest) as fh:
+            held = sum(1 for _ in fh) - 1  # the header
+        if held < count:
+            raise SystemExit(f"{folder} holds {held} images, fewer than the {count} asked for: remove it to draw "
+                             "them again")
+    else:
         if name == "wheezy" and not WHEEZY_FONT.is_file():
             raise SystemExit(f"{WHEEZY_FONT} is missing: apt-get install fonts-liberation")
         print(f"drawing {count} {name} captchas into {folder} ...", flush=True)
