@@ -13,7 +13,17 @@ from captcha_ocr import Recognizer
 from captcha_ocr.cli.common import apply_widths
 from captcha_ocr.images import Preprocess
 from captcha_ocr.styles import draw_style
-from captcha_ocr.zooms import CER_TIE, choose_zoom, sign_test, zoom_ladder, zoom_rows
+from captcha_ocr.zooms import (
+    CER_TIE,
+    UNREADABLE_CER,
+    ZoomChoice,
+    choose_zoom,
+    describe_choice,
+    ranks_zooms,
+    sign_test,
+    zoom_ladder,
+    zoom_rows,
+)
 from conftest import tiny_bundle
 
 
@@ -198,3 +208,16 @@ def test_a_trained_model_s_zoom_travels_into_its_onnx_file(tmp_path: Path):
     images = [draw_style("tiny", 4, i)[1] for i in range(4)]
     torch_texts = [p.text for p in Recognizer.load(tmp_path / "model.pt").predict(images)]
     assert [p.text for p in onnx.predict(images)] == torch_texts
+
+
+def test_a_choice_from_readings_that_are_mostly_wrong_says_another_zoom_may_train_better():
+    tie = {1.0: (0, 0), 1.1892: (18, 16), 1.4142: (18, 21)}
+    unreadable = ZoomChoice(1.0, {1.0: 0.550, 1.1892: 0.548, 1.4142: 0.560}, tie)  # gvcode's, session 48
+    assert not ranks_zooms(unreadable)
+    assert "misreads 54% or more of the characters at every zoom" in describe_choice(unreadable)
+    assert "another zoom may train better" in describe_choice(unreadable)
+    # one zoom read under the bound: the readings rank the zooms, and the log says nothing more
+    readable = ZoomChoice(1.1892, {1.0: 0.685, 1.1892: UNREADABLE_CER - 0.01, 1.4142: 0.570}, tie)
+    assert ranks_zooms(readable)
+    assert "another zoom" not in describe_choice(readable)
+    assert describe_choice(readable).startswith("character error rates 1x 0.685, 1.1892x 0.490, 1.4142x 0.570")

@@ -70,6 +70,8 @@ FINE_TUNE_ZOOMS = zoom_ladder((0, 1, 2))
 CHOOSE_ON = 100  # labelled images at most that choose_zoom reads (evenly spaced)
 CER_TIE = 0.01  # a zoom must read this much better (CER) than one nearer 1 to be chosen
 SIGN_TEST_P = 0.05  # ... and read more images better than worse than 1x, beyond chance (a one-sided sign test)
+# a start model that misreads this share of the characters at every zoom cannot rank them (ranks_zooms)
+UNREADABLE_CER = 0.5
 
 
 class ZoomChoice(NamedTuple):
@@ -123,12 +125,25 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     return ZoomChoice(best, rates, better_worse)
 
 
+def ranks_zooms(choice: ZoomChoice) -> bool:
+    """Whether the start model read the labelled images well enough at some zoom (a CER under
+    :data:`UNREADABLE_CER`) for ``choice`` to rest on its readings. Of a scheme it reads almost none of,
+    another zoom can train better: `gvcode`, read at CER 0.55-0.56 at every zoom, kept 1x and read 70.5% at
+    800 labels, and 74.5% at 1.41x, more on each of three seeds (bench/RESULTS.md, "Session 48")."""
+    return min(choice.rates.values()) < UNREADABLE_CER
+
+
 def describe_choice(choice: ZoomChoice) -> str:
     """``choice``'s evidence in words, for a log: each zoom's CER, and the images it read better and
-    worse than 1x."""
-    return ("character error rates " + ", ".join(f"{z:g}x {r:.3f}" for z, r in choice.rates.items())
+    worse than 1x; and, when :func:`ranks_zooms` is false, that another zoom may train better."""
+    text = ("character error rates " + ", ".join(f"{z:g}x {r:.3f}" for z, r in choice.rates.items())
             + "; images read better / worse than at 1x: "
             + ", ".join(f"{z:g}x {b} / {w}" for z, (b, w) in choice.better_worse.items() if z != 1.0))
+    if not ranks_zooms(choice):
+        least = math.floor(100 * min(choice.rates.values()))
+        text += (f"; the start model misreads {least}% or more of the characters at every zoom, too many for its "
+                 "readings to rank the zooms: another zoom may train better")
+    return text
 
 
 def start_zoom(zoom: float | None, init: Bundle | None, on_choice: Callable[[ZoomChoice], None] | None = None,
