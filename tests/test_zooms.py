@@ -16,7 +16,6 @@ from captcha_ocr.styles import draw_style
 from captcha_ocr.zooms import (
     CER_TIE,
     UNREADABLE_CER,
-    ZoomChoice,
     choose_zoom,
     describe_choice,
     ranks_zooms,
@@ -210,14 +209,16 @@ def test_a_trained_model_s_zoom_travels_into_its_onnx_file(tmp_path: Path):
     assert [p.text for p in onnx.predict(images)] == torch_texts
 
 
-def test_a_choice_from_readings_that_are_mostly_wrong_says_another_zoom_may_train_better():
-    tie = {1.0: (0, 0), 1.1892: (18, 16), 1.4142: (18, 21)}
-    unreadable = ZoomChoice(1.0, {1.0: 0.550, 1.1892: 0.548, 1.4142: 0.560}, tie)  # gvcode's, session 48
-    assert not ranks_zooms(unreadable)
-    assert "misreads 54% or more of the characters at every zoom" in describe_choice(unreadable)
-    assert "another zoom may train better" in describe_choice(unreadable)
-    # one zoom read under the bound: the readings rank the zooms, and the log says nothing more
-    readable = ZoomChoice(1.1892, {1.0: 0.685, 1.1892: UNREADABLE_CER - 0.01, 1.4142: 0.570}, tie)
-    assert ranks_zooms(readable)
-    assert "another zoom" not in describe_choice(readable)
-    assert describe_choice(readable).startswith("character error rates 1x 0.685, 1.1892x 0.490, 1.4142x 0.570")
+def test_readings_mostly_wrong_at_every_zoom_take_the_largest_zoom_and_the_log_says_why():
+    labels = ["abcd"] * 10
+    # gvcode's case (session 48): 2 of 4 characters wrong at every zoom, 1x a hair the best
+    unreadable = choose_zoom(_ReadsBestAt({1.0: 2, 1.1892: 2, 1.4142: 2}), labels, labels)
+    assert unreadable.zoom == 1.4142 and not ranks_zooms(unreadable)
+    assert ("misreads 50% or more of the characters at every zoom, too many for its readings to rank the zooms, "
+            "so it takes the largest, 1.4142x") in describe_choice(unreadable)
+    # one zoom read under the bound: the readings rank the zooms, as before
+    readable = choose_zoom(_ReadsPerImage({1.0: [2] * 10, 1.1892: [1] * 10, 1.4142: [2] * 10}), labels, labels)
+    assert readable.rates[1.1892] < UNREADABLE_CER and ranks_zooms(readable)
+    assert readable.zoom == 1.1892
+    assert "largest" not in describe_choice(readable)
+    assert describe_choice(readable).startswith("character error rates 1x 0.500, 1.1892x 0.250, 1.4142x 0.500")

@@ -98,8 +98,9 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     crop that helps most images can cut the glyphs of a site that draws text at any height; and one
     nearer 1 is kept unless another reads :data:`CER_TIE` better. Small text in a tall image reads
     better zoomed in, and its fine-tune then learns from more rows per glyph. 1 is always read, and may
-    be chosen, whether or not it is a candidate: the others are compared with it. ``recognizer.zooms`` is left as
-    it was."""
+    be chosen, whether or not it is a candidate: the others are compared with it. When it misreads
+    :data:`UNREADABLE_CER` of the characters or more at every zoom, its readings cannot rank them
+    (:func:`ranks_zooms`) and the largest zoom is taken. ``recognizer.zooms`` is left as it was."""
     from .metrics import edit_distance
     from .samples import evenly_spaced
 
@@ -116,6 +117,8 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     rates = {z: sum(e) / chars if chars else float(sum(e) > 0) for z, e in errors.items()}
     better_worse = {z: (sum(b < a for a, b in zip(errors[1.0], e)), sum(b > a for a, b in zip(errors[1.0], e)))
                     for z, e in errors.items()}
+    if min(rates.values()) >= UNREADABLE_CER:  # readings too wrong to rank the zooms (ranks_zooms)
+        return ZoomChoice(max(rates), rates, better_worse)
     nearest_first = sorted((z for z in rates if z == 1.0 or sign_test(*better_worse[z]) < SIGN_TEST_P),
                            key=lambda z: abs(math.log(z)))
     best = nearest_first[0]
@@ -127,22 +130,24 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
 
 def ranks_zooms(choice: ZoomChoice) -> bool:
     """Whether the start model read the labelled images well enough at some zoom (a CER under
-    :data:`UNREADABLE_CER`) for ``choice`` to rest on its readings. Of a scheme it reads almost none of,
-    another zoom can train better: `gvcode`, read at CER 0.55-0.56 at every zoom, kept 1x and read 70.5% at
-    800 labels, and 74.5% at 1.41x, more on each of three seeds (bench/RESULTS.md, "Session 48")."""
+    :data:`UNREADABLE_CER`) for ``choice`` to rest on its readings. When it did not, :func:`choose_zoom`
+    takes the largest zoom, which gives each glyph the most input rows: of the 20 benchmark sets only
+    `gvcode` and `multicolor` are read that badly, and both trained better at 1.41x than at the zoom the
+    readings picked (bench/RESULTS.md, sessions 48 and 49)."""
     return min(choice.rates.values()) < UNREADABLE_CER
 
 
 def describe_choice(choice: ZoomChoice) -> str:
     """``choice``'s evidence in words, for a log: each zoom's CER, and the images it read better and
-    worse than 1x; and, when :func:`ranks_zooms` is false, that another zoom may train better."""
+    worse than 1x; and, when :func:`ranks_zooms` is false, that the largest zoom was taken for that reason."""
     text = ("character error rates " + ", ".join(f"{z:g}x {r:.3f}" for z, r in choice.rates.items())
             + "; images read better / worse than at 1x: "
             + ", ".join(f"{z:g}x {b} / {w}" for z, (b, w) in choice.better_worse.items() if z != 1.0))
     if not ranks_zooms(choice):
         least = math.floor(100 * min(choice.rates.values()))
         text += (f"; the start model misreads {least}% or more of the characters at every zoom, too many for its "
-                 "readings to rank the zooms: another zoom may train better")
+                 f"readings to rank the zooms, so it takes the largest, {choice.zoom:g}x, which gives each glyph the "
+                 "most rows")
     return text
 
 
