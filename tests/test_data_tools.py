@@ -193,6 +193,31 @@ def test_inspect_names_files_cut_short_and_files_the_manifest_lists_twice(tmp_pa
     assert len(js["truncated"]) == 3 and js["listed_twice"][0]["labels"] == ["ab0", "xy0"]
 
 
+def test_an_image_too_small_to_be_a_captcha_is_named_by_inspect_and_skipped_by_training(tmp_path):
+    """A 1x1 or 9x40 file upscaled to the model's rows carries no glyph: inspect names it and training
+    skips it with the reason, as it does an unreadable file; 10 px on a side is kept."""
+    from captcha_ocr.config import get_preset
+    from captcha_ocr.dataset import prepare_data
+
+    rows = [(f"{i}.png", f"{i:02d}") for i in range(10)]
+    sizes = {"0.png": (1, 1), "1.png": (40, 9), "2.png": (10, 10)}
+    for name, _ in rows:
+        write_png(tmp_path / name, size=sizes.get(name, (64, 24)))
+    _write_manifest(tmp_path, rows)
+
+    r = inspect_dataset(tmp_path)
+    assert sorted(Path(f).name for f in r.too_small) == ["0.png", "1.png"]
+    assert ("2 image(s) under 10 px on a side, too small to be a captcha (training skips them): 0.png (1x1), "
+            "1.png (40x9)") in r.warnings
+    assert r.train_images + r.val_images == 8  # split as training splits: without the two
+
+    data = prepare_data(str(tmp_path), get_preset("default"), progress=False, print_fn=lambda _: None)
+    assert sorted(data.train.labels + data.val.labels) == [f"{i:02d}" for i in range(2, 10)]
+    assert sorted((p.name, why) for p, why in data.skipped) == [
+        ("0.png", "1x1 pixels: too small to be a captcha (under 10 px on a side)"),
+        ("1.png", "40x9 pixels: too small to be a captcha (under 10 px on a side)")]
+
+
 def test_inspect_is_quiet_on_a_clean_folder(tmp_path):
     rng = np.random.default_rng(1)
     rows = [(f"{i}.png", "".join(rng.choice(list("ab"), 4))) for i in range(30)]

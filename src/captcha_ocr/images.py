@@ -36,6 +36,9 @@ UNIT_RANGE_PEAK = 2.0
 
 EXIF_ORIENTATION = 0x0112  # the EXIF tag that says how a viewer turns the stored pixels
 TURNED_ON_THE_SIDE = (5, 6, 7, 8)  # orientations that swap width and height
+# a labelled image narrower or shorter than this is no captcha (a thumbnail, an icon, a broken export): training
+# skips it and says so, as it does an unreadable file (the smallest benchmark scheme is 80x25)
+MIN_CAPTCHA_SIDE = 10
 
 
 def orientation(image: Image.Image) -> int:
@@ -339,11 +342,20 @@ class LoadReport:
     sizes: list[tuple[int, int]] = field(default_factory=list)
 
 
+def too_small(size: tuple[int, int]) -> str | None:
+    """Why an image of ``size`` (width, height) is too small to be a captcha, or None when it is not."""
+    if min(size) >= MIN_CAPTCHA_SIDE:
+        return None
+    return f"{size[0]}x{size[1]} pixels: too small to be a captcha (under {MIN_CAPTCHA_SIDE} px on a side)"
+
+
 def _read_one(sample: Sample) -> tuple[Image.Image | None, str | None]:
     try:
-        return load_image(sample.path), None
+        image = load_image(sample.path)
     except ImageLoadError as exc:
         return None, str(exc)
+    why = too_small(image.size)
+    return (None, why) if why else (image, None)
 
 
 def read_images(
@@ -373,15 +385,14 @@ def read_images(
 
 def spaced_images(samples: Sequence[Sample], limit: int) -> tuple[list[Image.Image], list[str]]:
     """The readable images of every step-th sample, at most ``limit`` of them evenly spaced (how a
-    run's choices from its training images read them), and their labels; unreadable files are left
-    out."""
+    run's choices from its training images read them), and their labels; the files a dataset skips
+    (:func:`read_images`) are left out."""
     images, labels = [], []
     for s in evenly_spaced(samples, limit):
-        try:
-            images.append(load_image(s.path))
-        except ImageLoadError:
-            continue
-        labels.append(s.label)
+        image, _why = _read_one(s)
+        if image is not None:
+            images.append(image)
+            labels.append(s.label)
     return images, labels
 
 

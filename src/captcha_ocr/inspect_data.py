@@ -22,7 +22,7 @@ from .charset import min_ctc_frames
 from .config import feature_map_size, frame_width, get_preset
 from .errors import ImageLoadError
 from .geometry import choose_geometry
-from .images import default_workers, load_image, spaced_images
+from .images import MIN_CAPTCHA_SIDE, default_workers, load_image, spaced_images, too_small
 from .margins import CHOOSE_ON as CROP_CHOOSE_ON
 from .margins import FULL, choose_crop, crop_size, describe_crop
 from .samples import Sample, find_samples, first_few, folder_warnings, once_each, split_samples, val_only_chars
@@ -61,6 +61,7 @@ class InspectReport:
     duplicates: list[list[str]] = field(default_factory=list)  # groups of files with identical pixels
     listed_twice: list[dict] = field(default_factory=list)  # {file, labels}: a manifest lists the file more than once
     truncated: list[str] = field(default_factory=list)  # files cut short (read as far as they go)
+    too_small: list[str] = field(default_factory=list)  # readable, but too small to be a captcha (training skips them)
     train_images: int = 0
     val_images: int = 0
     val_only_chars: list[str] = field(default_factory=list)
@@ -215,6 +216,7 @@ def inspect_dataset(
         labels_of[i.path].append(i.label)
     report.listed_twice = [{"file": f, "labels": ls} for f, ls in labels_of.items() if len(ls) > 1]
     report.truncated = [i.path for i in good if i.truncated]
+    report.too_small = [i.path for i in good if too_small(i.size)]
     groups: dict[str, list[ImageInfo]] = defaultdict(list)
     seen: set[str] = set()
     for i in good:  # each file once: a file the manifest lists twice is reported as such, not as a copy
@@ -223,8 +225,8 @@ def inspect_dataset(
             groups[i.digest or ""].append(i)
     report.duplicates = [[i.path for i in g] for g in groups.values() if len(g) > 1]
 
-    # the same split `train` makes (over the readable samples, in find_samples order, each file once)
-    by_path = {i.path: i for i in good}
+    # the same split `train` makes (over the samples it reads, in find_samples order, each file once)
+    by_path = {i.path: i for i in good if not too_small(i.size)}
     train_s, val_s = split_samples([s for s in once_each(samples)[0] if str(s.path) in by_path], val_fraction, seed)
     report.train_images, report.val_images = len(train_s), len(val_s)
     report.val_only_chars = val_only_chars(train_s, val_s)
@@ -254,6 +256,10 @@ def _warnings(report: InspectReport, good: list[ImageInfo], groups: dict[str, li
         names = [Path(f).name for f in report.truncated]
         w.append(f"{len(names)} file(s) cut short (no end marker; read as far as they go, the rest filled by the "
                  f"decoder, so their label may not match what is left): {_examples(names)}")
+    if report.too_small:
+        items = [f"{Path(i.path).name} ({i.size[0]}x{i.size[1]})" for i in good if too_small(i.size)]
+        w.append(f"{len(items)} image(s) under {MIN_CAPTCHA_SIDE} px on a side, too small to be a captcha (training "
+                 f"skips them): {_examples(items)}")
     empty = [Path(i.path).name for i in good if not i.label]
     if empty:
         w.append(f"{len(empty)} empty label(s): {_examples(empty)}")

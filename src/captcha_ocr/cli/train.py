@@ -63,7 +63,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         print(f"self-training: {result.pseudo_labels} pseudo-labelled image(s) used (pseudo_labels.csv in the run "
               f"folder)")
     if result.skipped:
-        print(f"{len(result.skipped)} unreadable file(s) were skipped (listed above)")
+        print(f"{len(result.skipped)} file(s) were skipped (listed above)")
     if not result.warnings:  # a failed run has had its warning; advise one that reads, but not well
         for line in advise(result.best_val_accuracy, result.train_images, result.best_epoch, result.epochs_run,
                            self_trained=result.pseudo_labels is not None, best_cer=result.best_val_cer,
