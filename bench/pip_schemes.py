@@ -1,4 +1,4 @@
-"""Captcha schemes from four published Python captcha packages, drawn at their defaults: sets no one here
+"""Captcha schemes from five published Python captcha packages, drawn at their defaults: sets no one here
 has tuned on, and the kind a site built on one of these packages shows.
 
 - `django_simple` (django-simple-captcha 0.7.0): about 83x29, 4 upper-case letters, rotated, arcs and
@@ -8,27 +8,32 @@ has tuned on, and the kind a site built on one of these packages shows.
 - `multicolor` (multicolorcaptcha 1.2.0): 640x360 (a 640x160 band inside a black frame), 4 digits in 44 fonts,
   coloured, lines and circles.
 - `gvcode` (gvcode 1.0.3): 200x80, 5 of 62 (mixed case), coloured letters and lines (its bundled Arial).
+- `flask_simple` (flask-simple-captcha 5.5.5, added in session 50): 180x60 JPEG, 6 of 24 upper-case letters
+  (no I/O), white on black in its bundled Roboto Mono, white lines and rings (`CAPTCHA(config).create()`).
 
 The packages live in their own venv (`bench/.pip-schemes-venv`, made the first time; `django-simple-captcha`
 installs a top-level package named `captcha`, as the `captcha` package our tests use does). `wheezy` needs
 Liberation Mono Bold (`apt-get install fonts-liberation`). Each image ``i`` is drawn after
-``random.seed(i)``, so a set is the same on every machine with the same packages.
+``random.seed(i)`` (with ``PYTHONHASHSEED=0``, since flask-simple-captcha draws from a set), so a set is the
+same on every machine with the same packages. A JPEG is written as ``NNNN.jpg`` (the bytes the package
+serves), anything else as ``NNNN.png``.
 
-    python bench/pip_schemes.py                 # write all four under bench/out/pip_schemes/ (1,000 each)
+    python bench/pip_schemes.py                 # write all five under bench/out/pip_schemes/ (1,000 each)
     python bench/generality.py --sets django_simple,wheezy,multicolor,gvcode --tag s31-pip
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 from pathlib import Path
 
 OUT = Path(__file__).parent / "out" / "pip_schemes"
 VENV = Path(__file__).parent / ".pip-schemes-venv"
 PACKAGES = ("django-simple-captcha==0.7.0", "Django==5.2.19", "wheezy.captcha==3.2.2", "multicolorcaptcha==1.2.0",
-            "gvcode==1.0.3", "pillow")
-SCHEMES = ("django_simple", "wheezy", "multicolor", "gvcode")
+            "gvcode==1.0.3", "flask-simple-captcha==5.5.5", "pillow")
+SCHEMES = ("django_simple", "wheezy", "multicolor", "gvcode", "flask_simple")
 WHEEZY_FONT = Path("/usr/share/fonts/truetype/liberation/LiberationMono-Bold.ttf")
 
 # run inside the venv: python - OUT COUNT NAME FONT [FIRST] (writes OUT/NNNN.png and OUT/labels.csv; image i is drawn
@@ -92,14 +97,26 @@ def gvcode():
     return draw
 
 
+def flask_simple():
+    import base64
+    from flask_simple_captcha import CAPTCHA
+    make = CAPTCHA(config={"SECRET_CAPTCHA_KEY": "bench-" * 8})
+
+    def draw():
+        made = make.create()
+        return base64.b64decode(made["img"]), made["text"]
+    return draw
+
+
 draw = globals()[name]()
 out.mkdir(parents=True, exist_ok=True)
 rows = []
 for i in range(first, first + count):
     random.seed(i)
     data, label = draw()
-    (out / f"{i:04d}.png").write_bytes(data)
-    rows.append((f"{i:04d}.png", label))
+    file = f"{i:04d}.jpg" if data[:2] == b"\xff\xd8" else f"{i:04d}.png"
+    (out / file).write_bytes(data)
+    rows.append((file, label))
 with open(out / "labels.csv.part", "w", newline="") as fh:
     writer = csv.writer(fh)
     writer.writerow(["file", "label"])
@@ -109,12 +126,17 @@ with open(out / "labels.csv.part", "w", newline="") as fh:
 
 
 def venv_python() -> Path:
-    """The schemes venv's python, creating the venv (and installing :data:`PACKAGES`) the first time."""
+    """The schemes venv's python, creating the venv the first time and installing :data:`PACKAGES` into it
+    whenever they differ from those it was last given (``installed.txt``)."""
     python = VENV / "bin" / "python"
+    stamp = VENV / "installed.txt"
     if not python.is_file():
-        print(f"creating {VENV} and installing {', '.join(PACKAGES)} into it ...", flush=True)
+        print(f"creating {VENV} ...", flush=True)
         subprocess.run(["python3", "-m", "venv", str(VENV)], check=True)
+    if not stamp.is_file() or stamp.read_text() != "\n".join(PACKAGES):
+        print(f"installing {', '.join(PACKAGES)} into {VENV} ...", flush=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES], check=True)
+        stamp.write_text("\n".join(PACKAGES))
     return python
 
 
@@ -138,7 +160,7 @@ def scheme_folder(name: str, count: int = 1000, first: int = 0) -> Path:
             raise SystemExit(f"{WHEEZY_FONT} is missing: apt-get install fonts-liberation")
         print(f"drawing {count} {name} captchas into {folder} ...", flush=True)
         subprocess.run([str(venv_python()), "-c", DRAW_SCRIPT, str(folder), str(count), name, str(WHEEZY_FONT),
-                        str(first)], check=True)
+                        str(first)], check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     return folder
 
 
