@@ -3,7 +3,7 @@
 Each set: 800 training and 200 validation images (fewer where the set is smaller: 80% / 20%),
 drawn with a fixed shuffle (seed 0) so every run sees the same split. Sets: the reference data,
 every `dev_suite` scheme, and generated hard styles (`captcha_ocr.styles`, 1,000 images each,
-written once under bench/out/styles/). Four more named styles (`HELD_OUT_STYLES`) and the four
+written once under bench/out/styles/). Four more named styles (`HELD_OUT_STYLES`) and the
 published packages' schemes of `bench/pip_schemes.py` (`PIP_SCHEMES`) run only when named in --sets:
 no recipe choice was measured on them. Results are appended to bench/out/generality.jsonl as
 each run ends; a rerun skips the (set, seed) pairs already there, so an interrupted run resumes.
