@@ -51,7 +51,7 @@ json.dump(out, sys.stdout)
 
 def glyph_fonts(indices: list[int]) -> dict[int, dict]:
     """``{image index: {"label", "fonts"}}`` for multicolor's images ``indices``."""
-    done = subprocess.run([str(venv_python()), "-c", FONTS_SCRIPT, *map(str, indices)],
+    done = subprocess.run([str(venv_python("multicolor")), "-c", FONTS_SCRIPT, *map(str, indices)],
                           capture_output=True, text=True, check=True)
     return {int(k): v for k, v in json.loads(done.stdout).items()}
 

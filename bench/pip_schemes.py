@@ -1,4 +1,4 @@
-"""Captcha schemes from five published Python captcha packages, drawn at their defaults: sets no one here
+"""Captcha schemes from six published Python captcha packages, drawn at their defaults: sets no one here
 has tuned on, and the kind a site built on one of these packages shows.
 
 - `django_simple` (django-simple-captcha 0.7.0): about 83x29, 4 upper-case letters, rotated, arcs and
@@ -8,6 +8,10 @@ has tuned on, and the kind a site built on one of these packages shows.
 - `multicolor` (multicolorcaptcha 1.2.0): 640x360 (a 640x160 band inside a black frame), 4 digits in 44 fonts,
   coloured, lines and circles.
 - `gvcode` (gvcode 1.0.3): 200x80, 5 of 62 (mixed case), coloured letters and lines (its bundled Arial).
+- `kaptcha` (kaptcha 1.0.1, added in session 50): 200x80 JPEG, 4 of 55 (mixed case, no i/l/j/q/I/Q/0), each
+  glyph in a random colour and one of its four bundled fonts, 20 coloured blots, bars and thick lines drawn
+  over them (`Captcha().letter_digit()`). It draws boxes of negative height, which Pillow refuses since 9.5,
+  so it has a venv of its own with Pillow 9.4.0 (`bench/.pip-schemes-venv-kaptcha`).
 - `flask_simple` (flask-simple-captcha 5.5.5, added in session 50): 180x60 JPEG, 6 of 24 upper-case letters
   (no I/O), white on black in its bundled Roboto Mono, white lines and rings (`CAPTCHA(config).create()`).
 
@@ -18,7 +22,7 @@ Liberation Mono Bold (`apt-get install fonts-liberation`). Each image ``i`` is d
 same on every machine with the same packages. A JPEG is written as ``NNNN.jpg`` (the bytes the package
 serves), anything else as ``NNNN.png``.
 
-    python bench/pip_schemes.py                 # write all five under bench/out/pip_schemes/ (1,000 each)
+    python bench/pip_schemes.py                 # write all six under bench/out/pip_schemes/ (1,000 each)
     python bench/generality.py --sets django_simple,wheezy,multicolor,gvcode --tag s31-pip
 """
 
@@ -33,7 +37,9 @@ OUT = Path(__file__).parent / "out" / "pip_schemes"
 VENV = Path(__file__).parent / ".pip-schemes-venv"
 PACKAGES = ("django-simple-captcha==0.7.0", "Django==5.2.19", "wheezy.captcha==3.2.2", "multicolorcaptcha==1.2.0",
             "gvcode==1.0.3", "flask-simple-captcha==5.5.5", "pillow")
-SCHEMES = ("django_simple", "wheezy", "multicolor", "gvcode", "flask_simple")
+# schemes whose package needs other versions than PACKAGES: a venv of their own (bench/.pip-schemes-venv-NAME)
+OWN_PACKAGES = {"kaptcha": ("kaptcha==1.0.1", "pillow==9.4.0")}
+SCHEMES = ("django_simple", "wheezy", "multicolor", "gvcode", "kaptcha", "flask_simple")
 WHEEZY_FONT = Path("/usr/share/fonts/truetype/liberation/LiberationMono-Bold.ttf")
 
 # run inside the venv: python - OUT COUNT NAME FONT [FIRST] (writes OUT/NNNN.png and OUT/labels.csv; image i is drawn
@@ -97,6 +103,17 @@ def gvcode():
     return draw
 
 
+def kaptcha():
+    import base64
+    from kaptcha import Captcha
+    make = Captcha()
+
+    def draw():
+        label, uri = make.letter_digit()  # ("Ab3x", "data:image/jpeg;base64,...")
+        return base64.b64decode(uri.split(",", 1)[1]), label
+    return draw
+
+
 def flask_simple():
     import base64
     from flask_simple_captcha import CAPTCHA
@@ -125,18 +142,21 @@ with open(out / "labels.csv.part", "w", newline="") as fh:
 '''
 
 
-def venv_python() -> Path:
-    """The schemes venv's python, creating the venv the first time and installing :data:`PACKAGES` into it
-    whenever they differ from those it was last given (``installed.txt``)."""
-    python = VENV / "bin" / "python"
-    stamp = VENV / "installed.txt"
+def venv_python(name: str) -> Path:
+    """The python of scheme ``name``'s venv (:data:`VENV`, or its own for :data:`OWN_PACKAGES`), creating the
+    venv the first time and installing its packages whenever they differ from those it was last given
+    (``installed.txt``)."""
+    venv = VENV.with_name(f"{VENV.name}-{name}") if name in OWN_PACKAGES else VENV
+    packages = OWN_PACKAGES.get(name, PACKAGES)
+    python = venv / "bin" / "python"
+    stamp = venv / "installed.txt"
     if not python.is_file():
-        print(f"creating {VENV} ...", flush=True)
-        subprocess.run(["python3", "-m", "venv", str(VENV)], check=True)
-    if not stamp.is_file() or stamp.read_text() != "\n".join(PACKAGES):
-        print(f"installing {', '.join(PACKAGES)} into {VENV} ...", flush=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES], check=True)
-        stamp.write_text("\n".join(PACKAGES))
+        print(f"creating {venv} ...", flush=True)
+        subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
+    if not stamp.is_file() or stamp.read_text() != "\n".join(packages):
+        print(f"installing {', '.join(packages)} into {venv} ...", flush=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
+        stamp.write_text("\n".join(packages))
     return python
 
 
@@ -159,7 +179,7 @@ def scheme_folder(name: str, count: int = 1000, first: int = 0) -> Path:
         if name == "wheezy" and not WHEEZY_FONT.is_file():
             raise SystemExit(f"{WHEEZY_FONT} is missing: apt-get install fonts-liberation")
         print(f"drawing {count} {name} captchas into {folder} ...", flush=True)
-        subprocess.run([str(venv_python()), "-c", DRAW_SCRIPT, str(folder), str(count), name, str(WHEEZY_FONT),
+        subprocess.run([str(venv_python(name)), "-c", DRAW_SCRIPT, str(folder), str(count), name, str(WHEEZY_FONT),
                         str(first)], check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     return folder
 
