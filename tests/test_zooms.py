@@ -17,6 +17,7 @@ from captcha_ocr.zooms import (
     CER_TIE,
     UNREADABLE_CER,
     choose_zoom,
+    cuts_glyphs,
     describe_choice,
     ranks_zooms,
     sign_test,
@@ -209,14 +210,27 @@ def test_a_trained_model_s_zoom_travels_into_its_onnx_file(tmp_path: Path):
     assert [p.text for p in onnx.predict(images)] == torch_texts
 
 
-def test_readings_mostly_wrong_at_every_zoom_take_the_largest_zoom_and_the_log_says_why():
+def test_readings_mostly_wrong_at_every_zoom_take_the_largest_zoom_that_cuts_no_glyphs_and_the_log_says_why():
     labels = ["abcd"] * 10
-    # gvcode's case (session 48): half the characters or more wrong at every zoom; 1x reads best, but
-    # readings that wrong cannot rank the zooms, so the largest is taken
-    unreadable = choose_zoom(_ReadsBestAt({1.0: 2, 1.1892: 3, 1.4142: 3}), labels, labels)
+    # gvcode's case (session 48): half the characters or more wrong at every zoom, the images read better
+    # and worse zoomed in about as often; 1x reads fewest wrong, but rates that high cannot rank the zooms,
+    # so the largest is taken
+    mixed = {1.0: [2] * 10, 1.1892: [3, 1] * 5, 1.4142: [3, 3, 1, 1, 3, 3, 1, 1, 3, 3]}
+    unreadable = choose_zoom(_ReadsPerImage(mixed), labels, labels)
     assert unreadable.zoom == 1.4142 and not ranks_zooms(unreadable)
-    assert ("misreads 50% or more of the characters at every zoom, too many for its readings to rank the zooms, "
-            "so it takes the largest, 1.4142x") in describe_choice(unreadable)
+    assert unreadable.rates[1.0] < unreadable.rates[1.4142]
+    assert ("misreads 50% or more of the characters at every zoom, too many for its error rates to rank the zooms, "
+            "so it takes the largest zoom that does not read clearly more images worse than 1x (a crop into the "
+            "glyphs), 1.4142x, which gives each glyph the most rows") in describe_choice(unreadable)
+    # kaptcha's case (session 50): as wrong, but zoomed in nearly every image reads worse (glyphs that fill
+    # the height are cut): 1.41x cuts glyphs, 1.19x not clearly (4 of 6 worse), so 1.19x
+    cut = {1.0: [2] * 10, 1.1892: [3, 3, 3, 3, 1, 1, 2, 2, 2, 2], 1.4142: [3] * 9 + [2]}
+    cutting = choose_zoom(_ReadsPerImage(cut), labels, labels)
+    assert cutting.better_worse[1.4142] == (0, 9) and cuts_glyphs(cutting.better_worse[1.4142])
+    assert cutting.zoom == 1.1892 and not ranks_zooms(cutting)
+    assert describe_choice(cutting).endswith("(a crop into the glyphs), 1.1892x (1.4142x did)")
+    cut[1.1892] = [3] * 10  # both cut: 1x
+    assert choose_zoom(_ReadsPerImage(cut), labels, labels).zoom == 1.0
     # one zoom read under the bound: the readings rank the zooms, as before
     readable = choose_zoom(_ReadsPerImage({1.0: [2] * 10, 1.1892: [1] * 10, 1.4142: [2] * 10}), labels, labels)
     assert readable.rates[1.1892] < UNREADABLE_CER and ranks_zooms(readable)

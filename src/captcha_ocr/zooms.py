@@ -99,8 +99,9 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     nearer 1 is kept unless another reads :data:`CER_TIE` better. Small text in a tall image reads
     better zoomed in, and its fine-tune then learns from more rows per glyph. 1 is always read, and may
     be chosen, whether or not it is a candidate: the others are compared with it. When it misreads
-    :data:`UNREADABLE_CER` of the characters or more at every zoom, its readings cannot rank them
-    (:func:`ranks_zooms`) and the largest zoom is taken. ``recognizer.zooms`` is left as it was."""
+    :data:`UNREADABLE_CER` of the characters or more at every zoom, its error rates cannot rank them
+    (:func:`ranks_zooms`), and the largest zoom that does not read clearly more images worse than 1x
+    (:func:`cuts_glyphs`) is taken. ``recognizer.zooms`` is left as it was."""
     from .metrics import edit_distance
     from .samples import evenly_spaced
 
@@ -117,9 +118,8 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     rates = {z: sum(e) / chars if chars else float(sum(e) > 0) for z, e in errors.items()}
     better_worse = {z: (sum(b < a for a, b in zip(errors[1.0], e)), sum(b > a for a, b in zip(errors[1.0], e)))
                     for z, e in errors.items()}
-    largest = ZoomChoice(max(rates), rates, better_worse)
-    if not ranks_zooms(largest):  # readings too wrong to rank the zooms
-        return largest
+    if min(rates.values()) >= UNREADABLE_CER:  # readings too wrong to rank the zooms by their error rates
+        return ZoomChoice(max(z for z in rates if not cuts_glyphs(better_worse[z])), rates, better_worse)
     nearest_first = sorted((z for z in rates if z == 1.0 or sign_test(*better_worse[z]) < SIGN_TEST_P),
                            key=lambda z: abs(math.log(z)))
     best = nearest_first[0]
@@ -131,11 +131,20 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
 
 def ranks_zooms(choice: ZoomChoice) -> bool:
     """Whether the start model read the labelled images well enough at some zoom (a CER under
-    :data:`UNREADABLE_CER`) for ``choice`` to rest on its readings. When it did not, :func:`choose_zoom`
-    takes the largest zoom, which gives each glyph the most input rows: of the 20 benchmark sets only
-    `gvcode` and `multicolor` are read that badly, and both trained better at 1.41x than at the zoom the
-    readings picked (bench/RESULTS.md, sessions 48 and 49)."""
+    :data:`UNREADABLE_CER`) for ``choice`` to rest on its error rates. When it did not, :func:`choose_zoom`
+    takes the largest zoom that does not cut the glyphs (:func:`cuts_glyphs`), which gives each glyph the
+    most input rows: of the 22 benchmark sets `gvcode`, `multicolor` and `kaptcha` are read that badly;
+    the first two trained better at 1.41x than at the zoom the rates picked, and `kaptcha`, whose readings
+    got worse on most images zoomed in, better at 1x (bench/RESULTS.md, sessions 48-50)."""
     return min(choice.rates.values()) < UNREADABLE_CER
+
+
+def cuts_glyphs(better_worse: tuple[int, int]) -> bool:
+    """Whether a zoom read clearly more images worse than better than 1x (``better_worse``; the
+    :func:`sign_test` under :data:`SIGN_TEST_P`): a crop into glyphs that fill the height, which
+    readings that are mostly wrong still show."""
+    better, worse = better_worse
+    return sign_test(worse, better) < SIGN_TEST_P
 
 
 def describe_choice(choice: ZoomChoice) -> str:
@@ -147,8 +156,10 @@ def describe_choice(choice: ZoomChoice) -> str:
     if not ranks_zooms(choice):
         least = math.floor(100 * min(choice.rates.values()))
         text += (f"; the start model misreads {least}% or more of the characters at every zoom, too many for its "
-                 f"readings to rank the zooms, so it takes the largest, {choice.zoom:g}x, which gives each glyph the "
-                 "most rows")
+                 f"error rates to rank the zooms, so it takes the largest zoom that does not read clearly more "
+                 f"images worse than 1x (a crop into the glyphs), {choice.zoom:g}x")
+        cut = [f"{z:g}x" for z, bw in choice.better_worse.items() if cuts_glyphs(bw)]
+        text += f" ({', '.join(cut)} did)" if cut else ", which gives each glyph the most rows"
     return text
 
 
