@@ -42,8 +42,8 @@ OWN_PACKAGES = {"kaptcha": ("kaptcha==1.0.1", "pillow==9.4.0")}
 SCHEMES = ("django_simple", "wheezy", "multicolor", "gvcode", "kaptcha", "flask_simple")
 WHEEZY_FONT = Path("/usr/share/fonts/truetype/liberation/LiberationMono-Bold.ttf")
 
-# run inside the venv: python - OUT COUNT NAME FONT [FIRST] (writes OUT/NNNN.png and OUT/labels.csv; image i is drawn
-# after random.seed(i), i from FIRST)
+# run inside the venv: python - OUT COUNT NAME FONT [FIRST] (writes OUT/NNNN.png or .jpg and OUT/labels.csv; image
+# i is drawn after random.seed(i), i from FIRST)
 DRAW_SCRIPT = r'''
 import csv, io, random, sys
 from pathlib import Path

@@ -194,7 +194,7 @@ def test_inspect_names_files_cut_short_and_files_the_manifest_lists_twice(tmp_pa
 
 
 def test_an_image_too_small_to_be_a_captcha_is_named_by_inspect_and_skipped_by_training(tmp_path):
-    """A 1x1 or 9x40 file upscaled to the model's rows carries no glyph: inspect names it and training
+    """A 1x1 or 40x9 file upscaled to the model's rows carries no glyph: inspect names it and training
     skips it with the reason, as it does an unreadable file; 10 px on a side is kept."""
     from captcha_ocr.config import get_preset
     from captcha_ocr.dataset import prepare_data

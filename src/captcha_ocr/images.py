@@ -37,7 +37,7 @@ UNIT_RANGE_PEAK = 2.0
 EXIF_ORIENTATION = 0x0112  # the EXIF tag that says how a viewer turns the stored pixels
 TURNED_ON_THE_SIDE = (5, 6, 7, 8)  # orientations that swap width and height
 # a labelled image narrower or shorter than this is no captcha (a thumbnail, an icon, a broken export): training
-# skips it and says so, as it does an unreadable file (the smallest benchmark scheme is 80x25)
+# skips it and says so, as it does an unreadable file (the smallest benchmark images are 80x25 and 124x24)
 MIN_CAPTCHA_SIDE = 10
 
 

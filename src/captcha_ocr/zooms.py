@@ -149,7 +149,8 @@ def cuts_glyphs(better_worse: tuple[int, int]) -> bool:
 
 def describe_choice(choice: ZoomChoice) -> str:
     """``choice``'s evidence in words, for a log: each zoom's CER, and the images it read better and
-    worse than 1x; and, when :func:`ranks_zooms` is false, that the largest zoom was taken for that reason."""
+    worse than 1x; and, when :func:`ranks_zooms` is false, that the chooser took the largest zoom that does
+    not cut the glyphs for that reason, and which zooms did."""
     text = ("character error rates " + ", ".join(f"{z:g}x {r:.3f}" for z, r in choice.rates.items())
             + "; images read better / worse than at 1x: "
             + ", ".join(f"{z:g}x {b} / {w}" for z, (b, w) in choice.better_worse.items() if z != 1.0))
