@@ -118,8 +118,9 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     rates = {z: sum(e) / chars if chars else float(sum(e) > 0) for z, e in errors.items()}
     better_worse = {z: (sum(b < a for a, b in zip(errors[1.0], e)), sum(b > a for a, b in zip(errors[1.0], e)))
                     for z, e in errors.items()}
-    if min(rates.values()) >= UNREADABLE_CER:  # readings too wrong to rank the zooms by their error rates
-        return ZoomChoice(max(z for z in rates if not cuts_glyphs(better_worse[z])), rates, better_worse)
+    at_1 = ZoomChoice(1.0, rates, better_worse)
+    if not ranks_zooms(at_1):  # readings too wrong to rank the zooms by their error rates
+        return at_1._replace(zoom=max(z for z in rates if not cuts_glyphs(better_worse[z])))
     nearest_first = sorted((z for z in rates if z == 1.0 or sign_test(*better_worse[z]) < SIGN_TEST_P),
                            key=lambda z: abs(math.log(z)))
     best = nearest_first[0]
