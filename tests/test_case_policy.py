@@ -42,6 +42,7 @@ def test_lower_policy_trains_on_lower_case_and_eval_scores_case_insensitively(tm
                                 progress=False, report=False, case="lower"), print_fn=lambda *a: None)
     bundle = load_bundle(result.model_path)
     assert bundle.charset.case == "lower" and bundle.charset.chars == letters
+    assert bundle.provenance["val_data"] == "40 samples given"  # not a split the run never made
     rec = Recognizer.load(result.model_path)
     ev = evaluate(rec, mixed[160:], progress=False)
     assert all(t == t.lower() for t in ev.truths)  # upper-case labels scored in lower case, not refused

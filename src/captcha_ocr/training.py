@@ -53,7 +53,7 @@ from . import __version__
 from .augment import albumentations_pipeline, check_level
 from .averaging import WeightAverage
 from .bundle import Bundle, clean_state_dict, load_bundle
-from .config import BATCH_SIZE_RULE, Preset, get_preset
+from .config import BATCH_SIZE_RULE, Preset, TrainConfig, get_preset
 from .dataset import LabelledImages, TorchDataset, collate, prepare_data
 from .decode import length_range
 from .devices import pick_accelerator, strategy
@@ -354,7 +354,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
                 "preset": preset.name,
                 "train_config": sys_.tc.to_dict(),
                 "data": str(req.data) if not isinstance(req.data, list) else f"{len(req.data)} samples",
-                "val_data": req.val_dir or f"{tc.val_fraction:.0%} split, seed {tc.seed}",
+                "val_data": _val_source(req, tc),
                 **({"init": str(init_source), "init_provenance": _init_summary(init)} if init is not None else {}),
                 **req.provenance,
                 "train_images": len(train_data),
@@ -576,6 +576,13 @@ def _describe_init(name: str, init: Bundle) -> str:
         return (f"{name} (the general model: {prov.get('steps', '?')} steps on {prov.get('samples_seen', '?')} "
                 f"generated captchas, generator version {prov.get('generator', {}).get('version', '?')})")
     return str(name)
+
+
+def _val_source(req: TrainRequest, tc: TrainConfig) -> str:
+    """Where a run's validation images came from, for the model file's provenance."""
+    if req.val_samples is not None:
+        return f"{len(req.val_samples)} samples given"
+    return str(req.val_dir) if req.val_dir else f"{tc.val_fraction:.0%} split, seed {tc.seed}"
 
 
 def _init_summary(init: Bundle) -> dict:
