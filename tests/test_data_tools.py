@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from captcha_ocr.augment import AUGMENTATIONS, _smear, albumentations_pipeline, augment_batch, check_level
+from captcha_ocr.augment import AUGMENTATIONS, _occlude, _smear, albumentations_pipeline, augment_batch, check_level
 from captcha_ocr.bundle import Bundle, ModelFileError, load_bundle
 from captcha_ocr.charset import Charset
 from captcha_ocr.cli import main
@@ -343,7 +343,7 @@ def test_training_writes_the_run_report_and_eval_report(tiny_run, tmp_path, caps
 # ----------------------------------------------------------------------------- augmentation
 
 
-@pytest.mark.parametrize("level", ["none", "light", "strong", "smear"])
+@pytest.mark.parametrize("level", ["none", "light", "strong", "smear", "occlude"])
 def test_batch_augmentation_keeps_shape_and_dtype(level):
     x = torch.randn(4, 1, 48, 200)
     y = augment_batch(x, level, generator=torch.Generator().manual_seed(0))
@@ -361,7 +361,7 @@ def test_albumentations_presets_keep_shape_and_dtype(level, channels):
 
 
 def test_unknown_augmentation_is_refused():
-    assert set(AUGMENTATIONS) == {"none", "light", "strong", "smear", "albu-light", "albu-strong"}
+    assert set(AUGMENTATIONS) == {"none", "light", "strong", "smear", "occlude", "albu-light", "albu-strong"}
     with pytest.raises(ValueError, match="unknown augmentation"):
         check_level("heavy")
     with pytest.raises(ValueError, match="per-image"):
@@ -379,6 +379,22 @@ def test_smear_only_darkens_with_a_shifted_copy_of_the_strokes():
     cols = added.any(dim=2).squeeze(1).nonzero()[:, 1]
     assert cols.min() >= 15 and cols.max() <= 22  # ... next to the stroke, within 3 px
     assert (_smear(x, identity, x.clone(), 0.0, 3.0, None) == x).all()  # prob 0: unchanged
+
+
+def test_occluders_draw_small_marks_in_the_images_own_colour_range():
+    x = torch.ones(64, 3, 48, 160)  # light ground ...
+    x[:, :, 12:36, 20:140] = -0.5  # ... with a grey text block
+    out = _occlude(x.clone(), prob=1.0, count=3, generator=torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert out.min() >= -0.5 - 1e-6 and out.max() <= 1.0 + 1e-6  # colours between the image's own extremes
+    changed = (out - x).abs().amax(dim=1) > 1e-3  # [B, H, W]
+    per_image = changed.sum(dim=(1, 2))
+    assert (per_image > 0).float().mean() > 0.8  # nearly every image got a mark (each of 3 is there at 0.6) ...
+    longest = 0.6 * 160 + 2 * 2.5 + 2  # ... and each mark is a short stroke or a small blot, never a block
+    assert per_image.max() <= 3 * longest * 6
+    assert (_occlude(x.clone(), 0.0, 3, None) == x).all()  # prob 0: unchanged
+    blank = torch.full((4, 1, 48, 160), 0.3)
+    assert torch.allclose(_occlude(blank.clone(), 1.0, 3, torch.Generator().manual_seed(1)), blank)  # stays blank
 
 
 @pytest.mark.parametrize("level", ["light", "albu-light"])

@@ -1,11 +1,12 @@
-"""Augmentation: small affine warps, contrast, noise (and, opt-in, elastic warps and blur).
+"""Augmentation: small affine warps, contrast, noise (and, opt-in, elastic warps, blur and occluders).
 
 Nothing here changes which characters are shown or their order: rotations of a few degrees,
-shifts of a few pixels, mild scale and shear, a little elastic wobble.
+shifts of a few pixels, mild scale and shear, a little elastic wobble, marks that hide a part of a
+glyph but never a whole one.
 
 Two paths behind one ``--augment`` name:
 
-- ``light`` / ``strong`` / ``smear`` (the default preset uses ``light``): :func:`augment_batch`, a whole
+- ``light`` / ``strong`` / ``smear`` / ``occlude`` (the default preset uses ``light``): :func:`augment_batch`, a whole
   normalised float batch ``[B, C, H, W]`` at once on the training device (one ``grid_sample``).
 - ``albu-light`` / ``albu-strong``: :func:`albumentations_pipeline`, per image on uint8
   ``[H, W, C]`` in the dataset (CPU, needs the optional ``albumentations`` package), adding
@@ -32,6 +33,10 @@ LEVELS = {
 # "smear": light, and on half the images a dithered ghost copy of the strokes 1-3 px to the side,
 # like the smeared characters some captcha generators draw
 LEVELS["smear"] = dict(LEVELS["light"], smear=0.5, smear_px=3.0)
+# "occlude": light, and on half the images up to three occluders of random colour drawn over the text:
+# strokes 1-3 px thick and blots 2-5 px across (at 48 px of height), partly hiding glyphs as the
+# bars, lines and blots of many captcha generators do, so that no one stroke of a glyph is relied on
+LEVELS["occlude"] = dict(LEVELS["light"], occlude=0.5, occluders=3)
 
 
 # albumentations presets: (affine, elastic alpha/sigma/p, blur p, noise std range, brightness, contrast)
@@ -116,6 +121,44 @@ def _smear(x: torch.Tensor, theta: torch.Tensor, out: torch.Tensor, prob: float,
     return torch.where(on, torch.minimum(out, ghost), out)
 
 
+def _occlude(out: torch.Tensor, prob: float, count: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Draw over ``out`` [B, C, H, W], on a fraction ``prob`` of the images, up to ``count`` occluders
+    (each present with probability 0.6): a stroke (a segment 1-3 px thick, up to 0.6 of the width long)
+    or a blot (a disc 2-5 px across), in a colour drawn per channel between the image's own least and
+    greatest values; sizes are in pixels of a 48 px tall input and scale with the height."""
+    import torch
+
+    b, c, h, w = out.shape
+    dev = out.device
+    px = h / 48.0
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, device=dev, generator=generator)
+
+    ys = torch.arange(h, device=dev, dtype=out.dtype).view(1, h, 1) + 0.5
+    xs = torch.arange(w, device=dev, dtype=out.dtype).view(1, 1, w) + 0.5
+    lo = out.amin(dim=(2, 3), keepdim=True)  # [B, C, 1, 1]
+    hi = out.amax(dim=(2, 3), keepdim=True)
+    image_on = rand(b) < prob
+    for _ in range(count):
+        stroke = rand(b) < 0.5
+        length = torch.where(stroke, rand(b) * 0.6 * w, torch.zeros(b, device=dev))
+        half = torch.where(stroke, 0.5 + rand(b), 1.0 + rand(b) * 1.5) * px  # half the thickness
+        angle = (rand(b) * 2 - 1) * math.pi / 3
+        ax, ay = rand(b) * w, rand(b) * h
+        dx, dy = torch.cos(angle) * length, torch.sin(angle) * length
+        # distance from every pixel to the segment (a point for a blot): [B, H, W]
+        rx, ry = xs - ax.view(b, 1, 1), ys - ay.view(b, 1, 1)
+        span = (dx * dx + dy * dy).clamp_min(1e-6).view(b, 1, 1)
+        t = ((rx * dx.view(b, 1, 1) + ry * dy.view(b, 1, 1)) / span).clamp(0, 1)
+        dist = torch.hypot(rx - t * dx.view(b, 1, 1), ry - t * dy.view(b, 1, 1))
+        alpha = (half.view(b, 1, 1) + 0.5 - dist).clamp(0, 1)  # anti-aliased edge
+        alpha = alpha * (image_on & (rand(b) < 0.6)).view(b, 1, 1).to(out.dtype)
+        colour = lo + (hi - lo) * rand(b, c, 1, 1)
+        out = out * (1 - alpha.unsqueeze(1)) + colour * alpha.unsqueeze(1)
+    return out
+
+
 def augment_batch(x: torch.Tensor, level: str = "light", generator: torch.Generator | None = None) -> torch.Tensor:
     """Randomly warp a normalised batch ``[B, C, H, W]``; returns a new tensor, same shape."""
     import torch
@@ -151,6 +194,8 @@ def augment_batch(x: torch.Tensor, level: str = "light", generator: torch.Genera
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     if p.get("smear"):
         out = _smear(x, theta, out, p["smear"], p["smear_px"], generator)
+    if p.get("occlude"):
+        out = _occlude(out, p["occlude"], p["occluders"], generator)
     # contrast around each image's mean, then a little pixel noise
     c = 1 + uniform(-p["contrast"], p["contrast"]).view(b, 1, 1, 1)
     mean = out.mean(dim=(1, 2, 3), keepdim=True)

@@ -163,7 +163,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lr", type=float)
     t.add_argument("--augment", choices=AUGMENTATIONS,
                    help="light/strong: batch affine, contrast, noise (the default preset uses light); smear: light "
-                        "plus a dithered ghost of the strokes on half the images; albu-*: per image with "
+                        "plus a dithered ghost of the strokes on half the images; occlude: light plus random strokes and "
+                        "blots over half the images; albu-*: per image with "
                         "albumentations, adding elastic warps and blur")
     t.add_argument("--ema", type=float, metavar="SPAN",
                    help="validate and save a moving average of the weights that reaches back over this share of "
