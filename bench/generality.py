@@ -49,8 +49,9 @@ from pip_schemes import scheme_folder
 OUT = Path(__file__).parent / "out"
 STYLE_SETS = ("outline", "pale", "tiny", "long", "mixed62")
 # named styles no recipe choice was measured on (not in the default --sets): a check that the default
-# learns schemes nobody here tuned on
+# learns schemes nobody here tuned on; and a right-to-left script's (session 51)
 HELD_OUT_STYLES = ("dotted", "boxed", "jpeg_noisy", "wavy")
+SCRIPT_STYLES = ("hebrew",)
 EXTRA_STYLE_IMAGES = 4000  # images per style drawn with seed 1 for --extra / --unlabeled
 DEV_SETS = ("capybara_coupon", "swust_cas", "fssp_gov_ru", "rkn_securimage", "cryptowin_math", "nsysu_selcrs")
 
@@ -61,7 +62,7 @@ def load_set(name: str, data: Path) -> list[Sample]:
         samples = find_samples(data / "captcha_images_v2")
     elif name in DEV_SETS:
         samples = find_samples(data / "dev_suite" / name)
-    elif name in STYLE_SETS + HELD_OUT_STYLES:
+    elif name in STYLE_SETS + HELD_OUT_STYLES + SCRIPT_STYLES:
         folder = OUT / "styles" / name
         if not (folder / "labels.csv").is_file():
             generate_style(folder, name, 1000, seed=0)
@@ -70,7 +71,7 @@ def load_set(name: str, data: Path) -> list[Sample]:
         samples = find_samples(scheme_folder(name))
     else:
         raise SystemExit(f"unknown set {name!r}: ref, or one of "
-                         f"{', '.join(DEV_SETS + STYLE_SETS + HELD_OUT_STYLES + PIP_SCHEMES)}")
+                         f"{', '.join(DEV_SETS + STYLE_SETS + HELD_OUT_STYLES + SCRIPT_STYLES + PIP_SCHEMES)}")
     samples = sorted(samples, key=lambda s: str(s.path))
     random.Random(0).shuffle(samples)
     return samples
@@ -84,7 +85,7 @@ def load_extra(name: str, data: Path, count: int) -> list[Sample]:
         return []
     if name in PIP_SCHEMES:
         pool = sorted(find_samples(scheme_folder(name, EXTRA_STYLE_IMAGES, first=1000)), key=lambda s: str(s.path))
-    elif name in STYLE_SETS + HELD_OUT_STYLES:
+    elif name in STYLE_SETS + HELD_OUT_STYLES + SCRIPT_STYLES:
         folder = OUT / "styles" / f"{name}-extra"
         if not (folder / "labels.csv").is_file():
             generate_style(folder, name, EXTRA_STYLE_IMAGES, seed=1)
@@ -127,6 +128,9 @@ def main() -> None:
                    help="images for train --unlabeled, labels hidden (see above; give a --tag)")
     p.add_argument("--minutes", type=float, default=None, help="training budget instead of the preset's 5 minutes")
     p.add_argument("--case", default="keep", help="case policy (train --case; give a --tag)")
+    p.add_argument("--label-order", default="typed",
+                   help="train --label-order; drawn: a right-to-left script's labels learned as typed, as "
+                        "before session 51 (give a --tag)")
     p.add_argument("--augment", default=None,
                    help="augmentation instead of the preset's (train --augment; give a --tag)")
     p.add_argument("--precision", default=None,
@@ -177,7 +181,7 @@ def main() -> None:
             tag = f"[{name} {seed}]"
             result = train(TrainRequest(data=train_s, val_samples=val_s, out=str(out), seed=seed, progress=False,
                                         init=a.init, max_minutes=a.minutes, unlabeled=unlabelled, case=a.case,
-                                        **overrides),
+                                        label_order=a.label_order, **overrides),
                            print_fn=lambda *x, tag=tag: print(tag, *x, flush=True))
             saved = Recognizer.load(result.model_path)  # loaded once for both readings below
             row = dict(tag=a.tag, set=name, seed=seed, train=len(train_s), val=len(val_s),
@@ -192,6 +196,7 @@ def main() -> None:
                        **({"unlabeled": a.unlabeled} if a.unlabeled else {}),
                        **({"minutes": a.minutes} if a.minutes is not None else {}),
                        **({"case": a.case} if a.case != "keep" else {}),
+                       **({"label_order": a.label_order} if a.label_order != "typed" else {}),
                        **({"frame": a.frame} if a.frame else {}), input_crop=list(saved.preprocess.crop),
                        machine=platform.node(),
                        date=time.strftime("%Y-%m-%d %H:%M"))

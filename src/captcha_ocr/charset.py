@@ -1,15 +1,22 @@
 """The alphabet: characters <-> class ids, with id 0 reserved for the CTC blank.
 
 The network never sees a string: labels go through :meth:`Charset.encode_one` on the way in and
-class ids come back through :meth:`Charset.decode` on the way out.
+class ids come back through :meth:`Charset.decode` on the way out. Both work in the order the
+characters are drawn, left to right; for an alphabet of a right-to-left script that is not the
+order labels are typed in (:meth:`Charset.as_drawn`, :mod:`captcha_ocr.reading_order`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .reading_order import paragraph_direction, to_visual
+
 BLANK = 0
 CASE_POLICIES = ("keep", "fold", "lower", "upper")
+# typed: labels list their characters in reading order (a right-to-left script's are learned as drawn);
+# drawn: labels list them left to right as they appear in the image (nothing is reordered)
+LABEL_ORDERS = ("typed", "drawn")
 
 
 class UnknownCharacterError(ValueError):
@@ -27,9 +34,14 @@ class Charset:
     - ``lower`` / ``upper``: every label in that case; the model answers in it.
     - ``fold``: the site ignores case; each letter is learned once, in the case most training
       labels give it (``case_map``), and labels are scored in that same casing.
+
+    ``direction`` is ``"rtl"`` for labels typed in a right-to-left script (Hebrew, Arabic, ...): the
+    model learns each label in the order it is drawn (:meth:`as_drawn`), and decoding turns what it
+    reads back into the typed order. ``None`` (every other alphabet): labels are learned as typed.
     """
 
-    def __init__(self, chars: str | Iterable[str], case: str = "keep", case_map: dict[str, str] | None = None) -> None:
+    def __init__(self, chars: str | Iterable[str], case: str = "keep", case_map: dict[str, str] | None = None,
+                 direction: str | None = None) -> None:
         chars = list(chars)
         if not chars:
             raise ValueError("a charset needs at least one character")
@@ -39,14 +51,21 @@ class Charset:
             raise ValueError("charset has duplicate characters")
         if case not in CASE_POLICIES:
             raise ValueError(f"unknown case policy {case!r}; choose from {', '.join(CASE_POLICIES)}")
+        if direction not in (None, "rtl"):
+            raise ValueError(f"unknown label direction {direction!r} (None or 'rtl')")
         self.chars: str = "".join(chars)
         self.case = case
         self.case_map: dict[str, str] = dict(case_map or {})  # fold: lower-case letter -> the case learned
+        self.direction = direction
         self._index = {c: i + 1 for i, c in enumerate(chars)}
 
     @classmethod
-    def from_labels(cls, labels: Iterable[str], case: str = "keep") -> Charset:
-        """The sorted set of characters used by ``labels`` once cased by the ``case`` policy."""
+    def from_labels(cls, labels: Iterable[str], case: str = "keep", label_order: str = "typed") -> Charset:
+        """The sorted set of characters used by ``labels`` once cased by the ``case`` policy, with the
+        labels' direction: ``"rtl"`` when they are typed (``label_order``, one of :data:`LABEL_ORDERS`)
+        and most of them start with a right-to-left letter."""
+        if label_order not in LABEL_ORDERS:
+            raise ValueError(f"unknown label order {label_order!r}; choose from {', '.join(LABEL_ORDERS)}")
         labels = list(labels)
         case_map: dict[str, str] = {}
         if case == "fold":  # each letter in the case the labels use most (ties: lower case)
@@ -60,11 +79,16 @@ class Charset:
         found = sorted(set("".join(apply_case(label, case, case_map) for label in labels)))
         if not found:
             raise ValueError("no characters found in the labels (are they all empty?)")
-        return cls(found, case, case_map)
+        return cls(found, case, case_map, paragraph_direction(labels) if label_order == "typed" else None)
 
     def apply_case(self, label: str) -> str:
         """``label`` as this charset's case policy has the model learn and answer it."""
         return apply_case(label, self.case, self.case_map)
+
+    def as_drawn(self, label: str) -> str:
+        """``label`` (as typed) in the order its characters are drawn, left to right: what the model
+        learns and reads. The same string unless ``direction`` is ``"rtl"``."""
+        return to_visual(label, self.direction)
 
     @property
     def num_classes(self) -> int:
@@ -78,8 +102,8 @@ class Charset:
         return char in self._index
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Charset) and (other.chars, other.case, other.case_map) == (
-            self.chars, self.case, self.case_map)
+        return isinstance(other, Charset) and (other.chars, other.case, other.case_map, other.direction) == (
+            self.chars, self.case, self.case_map, self.direction)
 
     def __repr__(self) -> str:
         return f"Charset({self.chars!r})"
@@ -106,13 +130,14 @@ class Charset:
         return "".join(self.chars[i - 1] for i in ids if i != BLANK)
 
     def to_dict(self) -> dict:
-        return {"chars": self.chars, "blank": BLANK, "case": self.case, "case_map": self.case_map}
+        return {"chars": self.chars, "blank": BLANK, "case": self.case, "case_map": self.case_map,
+                **({"direction": self.direction} if self.direction else {})}
 
     @classmethod
     def from_dict(cls, data: dict) -> Charset:
         if data.get("blank", BLANK) != BLANK:
             raise ValueError("only charsets with blank = 0 are supported")
-        return cls(data["chars"], data.get("case", "keep"), data.get("case_map"))
+        return cls(data["chars"], data.get("case", "keep"), data.get("case_map"), data.get("direction"))
 
 
 def apply_case(label: str, case: str, case_map: dict[str, str]) -> str:

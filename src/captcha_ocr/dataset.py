@@ -71,7 +71,7 @@ class TorchDataset(torch.utils.data.Dataset):
         self, data: LabelledImages, charset: Charset, transform: Callable[[np.ndarray], np.ndarray] | None = None
     ) -> None:
         self.images = torch.from_numpy(data.images)
-        self.targets = [charset.encode_one(label) for label in data.labels]
+        self.targets = [charset.encode_one(charset.as_drawn(label)) for label in data.labels]
         self.transform = transform
 
     def __len__(self) -> int:
@@ -159,6 +159,7 @@ def prepare_data(
     zoom: float | Callable[[list[Image.Image], list[str]], float] = 1.0,
     crop: Sequence[float] | str = FULL,
     start_chars: Collection[str] = (),
+    label_order: str = "typed",
 ) -> TrainingData:
     """A folder (or samples) -> train and validation images, charset and preprocessing.
 
@@ -171,10 +172,10 @@ def prepare_data(
     labels hold). ``crop`` cuts every image to a box first (:class:`Preprocess`), or with ``"auto"``
     cuts off the margins empty in every training image (:func:`~captcha_ocr.margins.choose_crop`).
     ``zoom`` zooms every image's rows before resizing, or chooses that zoom from the (cut) training
-    images and their cased labels. Labels are cased by the
-    ``case`` policy (see :class:`~captcha_ocr.charset.Charset`). Bad files, and files a manifest lists
-    twice with different labels, are skipped and reported (a file listed twice alike is used once);
-    unusable labels raise :class:`DataError` naming the files.
+    images and their cased labels (as drawn). Labels are cased by the ``case`` policy and learned in
+    the ``label_order`` (see :class:`~captcha_ocr.charset.Charset`). Bad files, and files a manifest
+    lists twice with different labels, are skipped and reported (a file listed twice alike is used
+    once); unusable labels raise :class:`DataError` naming the files.
     """
     samples, skipped = once_each(data if isinstance(data, list) else find_samples(data, label_pattern))
     if not isinstance(data, list):
@@ -211,7 +212,7 @@ def prepare_data(
                         f"image(s), all held out to validate): label more images, or give the validation "
                         f"images separately (--val-dir)")
 
-    charset = Charset.from_labels([s.label for s in train_s + val_s if s.label], case)
+    charset = Charset.from_labels([s.label for s in train_s + val_s if s.label], case, label_order)
     train_s = [Sample(s.path, charset.apply_case(s.label)) for s in train_s]
     val_s = [Sample(s.path, charset.apply_case(s.label)) for s in val_s]
     if crop == "auto":
@@ -233,7 +234,7 @@ def prepare_data(
         height, width = preset.image_size
     if callable(zoom):
         chosen = evenly_spaced(train_s, ZOOM_CHOOSE_ON)  # the images the chooser reads, cut only those
-        zoom = zoom([crop_image(by_path[s.path], crop) for s in chosen], [s.label for s in chosen])
+        zoom = zoom([crop_image(by_path[s.path], crop) for s in chosen], [charset.as_drawn(s.label) for s in chosen])
     preprocess = Preprocess.for_preset(preset, height, width, zoom, crop)
     check_labels(train_s + val_s, feature_map_size(height, width, preset.model.stages)[1])
     for line in val_only_warnings(train_s, val_s, start_chars):

@@ -5,9 +5,11 @@
 ``constrained`` (the best path whose text has an allowed length; the default, where a model
 knows the lengths of its training labels), each optionally restricted
 to a subset of the characters (``allow``), and optionally to one script per reading
-(``one_script``: the general model's readings never mix Latin and Cyrillic letters). The shared
-CTC maths (log-probabilities, the text probability every decoder reports as ``confidence``) is
-in :mod:`captcha_ocr.ctc`.
+(``one_script``: the general model's readings never mix Latin and Cyrillic letters). The decoders
+read left to right, as the characters are drawn; :func:`decode` then puts a right-to-left
+alphabet's readings in the order they are typed (:func:`in_typed_order`). The shared CTC maths
+(log-probabilities, the text probability every decoder reports as ``confidence``) is in
+:mod:`captcha_ocr.ctc`.
 
 Greedy decoding takes the best class per frame, merges repeated classes, then drops blanks
 (in that order: ``2 2 - 2`` is ``"22"``, ``2 2 2`` is ``"2"``). It is vectorised; the only
@@ -25,6 +27,7 @@ import numpy as np
 from .beam import beam_decode
 from .charset import BLANK, Charset
 from .ctc import Decoded, as_logp, restrict, with_text_probability
+from .reading_order import to_logical
 
 DECODERS = ("greedy", "beam", "constrained")
 # A trained model reads the best path of a length within those of its training labels: on the
@@ -108,7 +111,20 @@ def decode(logits, charset: Charset, options: DecodeOptions | None = None) -> li
         out = beam_decode(logits, charset, o.beam_width, o.allow)
     else:
         out = constrained_decode(logits, charset, o.lengths, o.allow)
-    return _one_script(out, logits, charset, o) if o.one_script else out
+    return in_typed_order(_one_script(out, logits, charset, o) if o.one_script else out, charset)
+
+
+def in_typed_order(readings: list[Decoded], charset: Charset) -> list[Decoded]:
+    """Readings, left to right as drawn, in the order their text is typed: reversed where the charset's
+    labels run right to left (``charset.direction``), each character's confidence moved with it;
+    ``readings`` as they are otherwise."""
+    if charset.direction is None:
+        return readings
+    out = []
+    for d in readings:
+        text, confs = to_logical(d.text, charset.direction, d.char_confidences)
+        out.append(replace(d, text=text, char_confidences=confs))
+    return out
 
 
 def letter_script(char: str) -> str | None:

@@ -25,6 +25,7 @@ from .geometry import choose_geometry
 from .images import MIN_CAPTCHA_SIDE, default_workers, load_image, spaced_images, too_small
 from .margins import CHOOSE_ON as CROP_CHOOSE_ON
 from .margins import FULL, choose_crop, crop_size, describe_crop
+from .reading_order import paragraph_direction
 from .samples import Sample, find_samples, first_few, folder_warnings, once_each, split_samples, val_only_chars
 from .shipped import SHIPPED_INPUT_SIZE
 
@@ -69,6 +70,7 @@ class InspectReport:
     model_input: tuple[int, int] | None = None  # (height, width) the default preset would use
     time_steps: int | None = None  # T of the default model at that size
     too_narrow: list[dict] = field(default_factory=list)  # {file, label, needs, frames, why}
+    right_to_left: bool = False  # labels in a right-to-left script: `train` learns them as drawn
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -211,6 +213,7 @@ def inspect_dataset(
     report.char_counts = dict(sorted(chars.items(), key=lambda kv: (-kv[1], kv[0])))
     report.sizes = {f"{w}x{h}": n for (w, h), n in Counter(i.size for i in good).most_common()}
     report.modes = dict(Counter(i.mode for i in good).most_common())
+    report.right_to_left = paragraph_direction(i.label for i in good) == "rtl"
     labels_of: dict[str, list[str]] = defaultdict(list)
     for i in infos:
         labels_of[i.path].append(i.label)
@@ -298,6 +301,10 @@ def format_report(r: InspectReport) -> str:
     if r.crop != FULL:
         lines.append(f"empty margins: train cuts each image to {describe_crop(r.crop)}, the box that holds every "
                      f"training image's content (--crop none keeps whole images)")
+    if r.right_to_left:
+        lines.append("reading order: right to left; train learns each label as drawn (its first character "
+                     "rightmost) and reads back in the typed order (--label-order drawn if your labels list "
+                     "the characters left to right as they appear)")
     if r.model_input:
         lines.append(f"default model: input {r.model_input[0]}x{r.model_input[1]} (HxW), T = {r.time_steps} frames")
     lines.append(f"split: {r.train_images} train / {r.val_images} validation (10%, seed 42)")

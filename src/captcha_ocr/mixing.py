@@ -50,8 +50,8 @@ class StripMixer(Callback):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"mix: a share of images from 0 to 1, got {rate}")
         self.images = images
-        self.labels = list(labels)
-        self.targets = [charset.encode_one(label) for label in labels]
+        self.labels = [charset.as_drawn(label) for label in labels]  # as drawn: spans and readings run left to right
+        self.targets = [charset.encode_one(label) for label in self.labels]
         self.charset = charset
         self.rate = rate
         self.bounds: dict[int, list[tuple[int, int]]] = {}  # dataset index -> columns of each character

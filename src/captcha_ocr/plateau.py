@@ -61,10 +61,11 @@ def failed(best_accuracy: float | None, best_cer: float | None, val_images: int 
 
 def diagnose(best_accuracy: float | None, best_cer: float | None, train_images: int, epochs: int,
              restarted: bool, val_images: int | None = None, epochs_given: bool = False,
-             report: bool = True) -> list[str]:
+             report: bool = True, label_order: str | None = None) -> list[str]:
     """Lines of a warning when a finished run did not learn to read (see :func:`failed`; else ``[]``).
     ``epochs_given``: the user fixed the epoch count (``--epochs``) rather than a time budget;
-    ``report``: the run wrote ``errors.png``."""
+    ``report``: the run wrote ``errors.png``; ``label_order``: the order the labels of a right-to-left
+    script were learned in (``None``: they are in no such script)."""
     if not failed(best_accuracy, best_cer, val_images):
         return []
     lines = [f"WARNING: this model has not learned to read these captchas: best validation accuracy "
@@ -76,6 +77,12 @@ def diagnose(best_accuracy: float | None, best_cer: float | None, train_images: 
         lines.append(f"  - only {epochs} epochs were run (--epochs): give it more, or leave --epochs out to train "
                      f"for the time budget" if epochs_given else
                      f"  - only {epochs} epochs fitted the time budget: give it more time (--max-minutes)")
+    if label_order == "typed":
+        lines.append("  - labels in a right-to-left script were learned as drawn, their first letter rightmost: "
+                     "if yours list the characters left to right as they appear, train with --label-order drawn")
+    elif label_order == "drawn":
+        lines.append("  - --label-order drawn learned the labels left to right as written: if yours are typed in "
+                     "reading order (right to left), leave --label-order out")
     lines += [
         "  - labels that do not match the images: " + (
             "look at errors.png and check a few labels by eye" if report else

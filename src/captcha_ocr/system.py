@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from .augment import augment_batch, is_batch_level
 from .charset import Charset
 from .config import ModelConfig, TrainConfig
-from .decode import greedy_decode, within_lengths
+from .decode import greedy_decode, in_typed_order, within_lengths
 from .images import Preprocess
 from .metrics import character_error_rate, sequence_accuracy
 from .model import CRNN
@@ -107,7 +107,8 @@ class CTCSystem(L.LightningModule):
         set) and the greedy readings, one text per row each."""
         greedy = greedy_decode(logits, self.charset)
         read = within_lengths(greedy, logits, self.charset, self.decode_lengths) if self.decode_lengths else greedy
-        return [d.text for d in read], [d.text for d in greedy]
+        return ([d.text for d in in_typed_order(read, self.charset)],
+                [d.text for d in in_typed_order(greedy, self.charset)])
 
     def on_validation_epoch_start(self) -> None:
         self._val_rows = []

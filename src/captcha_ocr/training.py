@@ -64,6 +64,7 @@ from .metrics import SUSPECT_CONFIDENCE
 from .mixing import StripMixer
 from .model import count_parameters
 from .plateau import PlateauWatch, case_advice, diagnose
+from .reading_order import paragraph_direction
 from .recorder import REPORT_FILES, RunRecorder, write_run_report
 from .samples import Sample
 from .schedule import SCHEDULE_FILE, Replan, planned_epochs
@@ -118,6 +119,7 @@ class TrainRequest:
     report: bool = True  # curves.png each epoch, errors.png + confusions.csv at the end
     label_pattern: str | None = None  # regex picking the label out of file stems (see find_samples)
     case: str = "keep"  # keep | fold | lower | upper: how labels are cased (see charset.Charset)
+    label_order: str = "typed"  # typed | drawn: the order labels list characters in (charset.LABEL_ORDERS)
     resume: bool = False  # continue the interrupted run in ``out`` from its last.ckpt
     callbacks: list = field(default_factory=list)  # extra Lightning callbacks
     # self-training: a folder (or list) of unlabelled images of the same site; confident readings of
@@ -148,6 +150,7 @@ class TrainResult:
     train_images: int = 0  # labelled training images (pseudo-labelled ones not counted)
     val_images: int = 0  # validation images the accuracies are measured on
     pseudo_labels: int | None = None  # self-training: unlabelled images used with their confident readings
+    right_to_left: bool = False  # the labels are in a right-to-left script (whatever order they were learned in)
 
 
 def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
@@ -257,7 +260,8 @@ def train(req: TrainRequest, print_fn=print) -> TrainResult:
         result.warnings = diagnose(result.best_val_accuracy, result.best_val_cer, result.train_images,
                                    result.epochs_run, result.restarted, result.val_images,
                                    epochs_given=req.epochs is not None and not result.cut_short,
-                                   report=req.report)
+                                   report=req.report,
+                                   label_order=req.label_order if result.right_to_left else None)
         for line in result.warnings:
             print_fn(line)
     result.seconds = time.perf_counter() - t0
@@ -304,7 +308,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         req.data, preset, val, height, req.width, req.label_pattern, req.progress, notes.append, req.case,
         start_size=(init.preprocess.height, init.preprocess.width) if init is not None else None,
         zoom=start_zoom(req.zoom, init, _log_zoom_choice(notes.append)), crop=start_crop(req.crop, init),
-        start_chars=init.charset.chars if init is not None else ())
+        start_chars=init.charset.chars if init is not None else (), label_order=req.label_order)
     notes += [f"skipped {why}" if str(path) in why else f"skipped {path}: {why}" for path, why in skipped]
     tc = tc.sized_for(len(train_data))  # the batch size, where the preset leaves it to the data
     config = preset.model_config(charset.num_classes, preprocess.height, preprocess.width)
@@ -508,6 +512,7 @@ def _train_once(req: TrainRequest, print_fn, budget: float | None, restart_at: f
         is_global_zero=trainer.is_global_zero,
         stuck=watch.stuck,
         train_images=len(train_data),
+        right_to_left=paragraph_direction(train_data.labels) is not None,
         val_images=len(val_data),
     )
 

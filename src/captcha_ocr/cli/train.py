@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..augment import AUGMENTATIONS
-from ..charset import CASE_POLICIES
+from ..charset import CASE_POLICIES, LABEL_ORDERS
 from ..config import BATCH_SIZE_RULE, GENERAL_ARCHITECTURES, TrainConfig, default_preset
 from .common import add_label_pattern_arg, add_preset_arg, show_progress
 
@@ -47,6 +47,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             resume=a.resume,
             label_pattern=a.label_pattern,
             case=a.case,
+            label_order=a.label_order,
             unlabeled=a.unlabeled,
             self_training_rounds=a.rounds,
         )
@@ -163,9 +164,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lr", type=float)
     t.add_argument("--augment", choices=AUGMENTATIONS,
                    help="light/strong: batch affine, contrast, noise (the default preset uses light); smear: light "
-                        "plus a dithered ghost of the strokes on half the images; occlude: light plus random strokes and "
-                        "blots over half the images; albu-*: per image with "
-                        "albumentations, adding elastic warps and blur")
+                        "plus a dithered ghost of the strokes on half the images; occlude: light plus random "
+                        "strokes and blots over half the images; albu-*: per image with albumentations, adding "
+                        "elastic warps and blur")
     t.add_argument("--ema", type=float, metavar="SPAN",
                    help="validate and save a moving average of the weights that reaches back over this share of "
                         "the run's steps (e.g. 0.05); 0 = the raw weights")
@@ -193,6 +194,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--case", choices=CASE_POLICIES, default="keep",
                    help="keep: A and a differ; lower/upper: labels (and answers) in that case; fold: the site "
                         "ignores case, each letter learned once in its most common case (default: %(default)s)")
+    t.add_argument("--label-order", choices=LABEL_ORDERS, default="typed",
+                   help="typed: labels list the characters in reading order, so a right-to-left script's "
+                        "(Hebrew, Arabic) are learned as drawn and read back as typed; drawn: labels list them "
+                        "left to right as they appear in the image (default: %(default)s)")
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out from its last.ckpt (same data and options)")
     t.add_argument("--height", type=int, help="model input height (default: from the preset or the data)")

@@ -11,6 +11,7 @@ import random
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
+from ..reading_order import paragraph_direction, to_visual
 from .fonts import fonts_for, glyph_mask
 from .palette import Palette, paint_background
 from .spec import StyleSpec
@@ -21,11 +22,14 @@ def _layout(spec: StyleSpec, label: str, fonts: list[str], size: int, mode: str,
     """Glyph masks (boxed, rotated) placed side by side in a tight text layer: ``[(mask, x, y)], (w, h)``.
 
     Glyphs keep their height above the baseline (so case shows), turn about their centres, and
-    follow one another ink box to ink box, ``gap * size`` apart (negative: overlapping).
+    follow one another ink box to ink box, ``gap * size`` apart (negative: overlapping). A label in a
+    right-to-left script is drawn in its visual order (its first letter rightmost, numbers inside it
+    left to right), as a site's page would show it.
     """
     pieces = []
     x = 0.0
-    for ch, path, angle, gap, lift in zip(label, fonts, angles, gaps, lifts):
+    drawn = to_visual(label, paragraph_direction([label]))
+    for ch, path, angle, gap, lift in zip(drawn, fonts, angles, gaps, lifts):
         mask, _, top = glyph_mask(path, size, ch, mode, stroke)
         if spec.boxes:
             pad = max(2, size // 8)

@@ -16,6 +16,8 @@ ALNUM62 = DIGITS + LOWER + UPPER
 SYMBOLS = "#$%&+=?@*<>!-"
 CYRILLIC_LOWER = "абвгдежзийклмнопрстуфхцчшщъыьэюя"  # without ё, which captcha sites avoid
 CYRILLIC_UPPER = CYRILLIC_LOWER.upper()
+# the 22 Hebrew letters, without the final forms (a label of random letters is no word to end)
+HEBREW = "".join(chr(c) for c in range(0x05D0, 0x05EB) if chr(c) not in "\u05da\u05dd\u05df\u05e3\u05e5")
 RANDOM = "random"  # the pseudo-style: a spec drawn by random_style() for every image
 GENERAL = "general"  # the pseudo-style the general model learns from: "random" plus the captcha package's images
 # Bump whenever what "random" or "general" draws for a (seed, index) changes: pretrained models
@@ -116,6 +118,11 @@ STYLES: dict[str, StyleSpec] = {
               colours="contrast", background=("noise", "texture", "vgradient"), text_height=(0.6, 0.8), rotation=15,
               spacing=(-0.08, 0.08), jitter=0.05, noise_lines=(1, 3), dots=(0.01, 0.03), pixel_noise=(6.0, 20.0),
               blur=(0.2, 0.8), jpeg=(10, 40)),
+        # Hebrew letters and digits, drawn right to left (labels as typed), noise lines and dots
+        _spec("hebrew", size=(200, 60), alphabet=HEBREW + "23456789", lengths=(4, 6), mixed_fonts=True,
+              colours="dark_on_light", background=("flat", "noise", "vgradient"), text_height=(0.55, 0.75),
+              rotation=12, spacing=(-0.05, 0.1), jitter=0.05, noise_lines=(1, 3), noise_colour="text",
+              dots=(0.0, 0.02)),
         # strong sine warp, letters of both cases
         _spec("wavy", size=(180, 60), alphabet=DIGITS + LOWER + UPPER, lengths=(4, 7), mixed_fonts=True,
               colours="dark_on_light", background=("flat", "hgradient"), text_height=(0.55, 0.7), rotation=10,
