@@ -3,10 +3,11 @@
 Each set: 800 training and 200 validation images (fewer where the set is smaller: 80% / 20%),
 drawn with a fixed shuffle (seed 0) so every run sees the same split. Sets: the reference data,
 every `dev_suite` scheme, and generated hard styles (`captcha_ocr.styles`, 1,000 images each,
-written once under bench/out/styles/). Four more named styles (`HELD_OUT_STYLES`) and the
-published packages' schemes of `bench/pip_schemes.py` (`PIP_SCHEMES`) run only when named in --sets:
-no recipe choice was measured on them. Results are appended to bench/out/generality.jsonl as
-each run ends; a rerun skips the (set, seed) pairs already there, so an interrupted run resumes.
+written once under bench/out/styles/). Four more named styles (`HELD_OUT_STYLES`), a right-to-left
+script's (`SCRIPT_STYLES`) and the published packages' schemes of `bench/pip_schemes.py`
+(`PIP_SCHEMES`) run only when named in --sets: no recipe choice was measured on them. Results are
+appended to bench/out/generality.jsonl as each run ends; a rerun skips the (set, seed) pairs already
+there, so an interrupted run resumes.
 
     python bench/generality.py --data ../shared/datasets                  # every set, seed 42
     python bench/generality.py --data ../shared/datasets --sets ref,swust_cas --seeds 1,2,3
@@ -15,6 +16,8 @@ each run ends; a rerun skips the (set, seed) pairs already there, so an interrup
     python bench/generality.py --sets dotted,boxed,jpeg_noisy,wavy --tag held-out     # styles never tuned on
     python bench/generality.py --sets django_simple,wheezy,multicolor,gvcode --tag pip   # packages' schemes
     python bench/generality.py --sets swust_cas --frame 3 --tag frame3    # each captcha in a 3x taller frame
+    python bench/generality.py --sets hebrew --tag rtl    # a right-to-left script (SCRIPT_STYLES), learned as drawn
+    python bench/generality.py --sets hebrew --label-order drawn --tag rtl-typed   # its labels learned as typed
 
 ``--extra N`` adds N more labelled training images of the same scheme (the validation images stay
 the same): a dev-suite set's images past the first 1,000 of its shuffle, for a generated style
