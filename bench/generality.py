@@ -54,7 +54,7 @@ STYLE_SETS = ("outline", "pale", "tiny", "long", "mixed62")
 # named styles no recipe choice was measured on (not in the default --sets): a check that the default
 # learns schemes nobody here tuned on; and a right-to-left script's (session 51)
 HELD_OUT_STYLES = ("dotted", "boxed", "jpeg_noisy", "wavy")
-SCRIPT_STYLES = ("hebrew",)
+SCRIPT_STYLES = ("hebrew", "hebrew_typed")
 EXTRA_STYLE_IMAGES = 4000  # images per style drawn with seed 1 for --extra / --unlabeled
 DEV_SETS = ("capybara_coupon", "swust_cas", "fssp_gov_ru", "rkn_securimage", "cryptowin_math", "nsysu_selcrs")
 

@@ -24,11 +24,11 @@ def _layout(spec: StyleSpec, label: str, fonts: list[str], size: int, mode: str,
     Glyphs keep their height above the baseline (so case shows), turn about their centres, and
     follow one another ink box to ink box, ``gap * size`` apart (negative: overlapping). A label in a
     right-to-left script is drawn in its visual order (its first letter rightmost, numbers inside it
-    left to right), as a site's page would show it.
+    left to right), as a site's page would show it, unless ``spec.right_to_left`` is off.
     """
     pieces = []
     x = 0.0
-    drawn = to_visual(label, paragraph_direction([label]))
+    drawn = to_visual(label, paragraph_direction([label]) if spec.right_to_left else None)
     for ch, path, angle, gap, lift in zip(drawn, fonts, angles, gaps, lifts):
         mask, _, top = glyph_mask(path, size, ch, mode, stroke)
         if spec.boxes:

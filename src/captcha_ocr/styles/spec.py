@@ -57,6 +57,9 @@ class StyleSpec:
     spacing: tuple[float, float] = (0.0, 0.08)  # gap between glyphs, fraction of font size; < 0 overlaps
     jitter: float = 0.0  # vertical offset per glyph
     boxes: bool = False  # each glyph inside a (tilted) box
+    # a right-to-left label drawn as a page shows it (True: first letter rightmost), or one glyph at a time
+    # left to right in typed order (False), as a generator placing glyphs by hand may do
+    right_to_left: bool = True
     strike: tuple[int, int] = (0, 0)  # lines across the text
     strike_width: tuple[int, int] = (1, 2)
     strike_wave: float = 0.0  # sine amplitude of strike lines
@@ -123,6 +126,11 @@ STYLES: dict[str, StyleSpec] = {
               colours="dark_on_light", background=("flat", "noise", "vgradient"), text_height=(0.55, 0.75),
               rotation=12, spacing=(-0.05, 0.1), jitter=0.05, noise_lines=(1, 3), noise_colour="text",
               dots=(0.0, 0.02)),
+        # the same, its glyphs placed left to right in typed order (a generator that ignores the direction)
+        _spec("hebrew_typed", size=(200, 60), alphabet=HEBREW + "23456789", lengths=(4, 6), mixed_fonts=True,
+              colours="dark_on_light", background=("flat", "noise", "vgradient"), text_height=(0.55, 0.75),
+              rotation=12, spacing=(-0.05, 0.1), jitter=0.05, noise_lines=(1, 3), noise_colour="text",
+              dots=(0.0, 0.02), right_to_left=False),
         # strong sine warp, letters of both cases
         _spec("wavy", size=(180, 60), alphabet=DIGITS + LOWER + UPPER, lengths=(4, 7), mixed_fonts=True,
               colours="dark_on_light", background=("flat", "hgradient"), text_height=(0.55, 0.7), rotation=10,
