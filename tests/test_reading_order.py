@@ -167,3 +167,18 @@ def test_inspect_says_the_labels_run_right_to_left(tmp_path):
     hebrew, latin = inspect_dataset(tmp_path / "hebrew"), inspect_dataset(tmp_path / "latin")
     assert hebrew.right_to_left and "reading order: right to left" in format_report(hebrew)
     assert not latin.right_to_left and "reading order" not in format_report(latin)
+
+
+def test_a_reading_decoded_again_within_one_script_is_turned_once():
+    charset = Charset(ALEF + BET + "c", direction="rtl")
+    logits = np.full((1, 6, charset.num_classes), -8.0, np.float32)
+    logits[0, :, 0] = 0.0  # blank, but where a character is drawn
+    logits[0, 0, :] = -8.0
+    logits[0, 0, charset.encode_one(BET)[0]] = 0.0  # drawn first (leftmost): the last letter typed
+    logits[0, 2, :] = -8.0
+    logits[0, 2, charset.encode_one("c")[0]] = 0.0  # a Latin c, or just less likely an alef
+    logits[0, 2, charset.encode_one(ALEF)[0]] = -0.5
+    mixed = decode(logits, charset, DecodeOptions("greedy"))[0].text
+    assert mixed == "c" + BET  # as the bidirectional algorithm turns the drawn "bet c"
+    one = decode(logits, charset, DecodeOptions("greedy", one_script=True))[0]
+    assert one.text == ALEF + BET  # drawn "bet alef", typed alef first: turned once, not twice

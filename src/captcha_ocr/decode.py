@@ -103,15 +103,19 @@ def parse_lengths(text: str) -> list[int]:
 
 def decode(logits, charset: Charset, options: DecodeOptions | None = None) -> list[Decoded]:
     """Decode logits ``[B, T, K]`` (numpy array or torch tensor) as ``options`` say (by default
-    constrained to ``options.lengths``; greedy where those are not given)."""
-    o = options or DecodeOptions()
+    constrained to ``options.lengths``; greedy where those are not given), each text in typed order."""
+    return in_typed_order(_decode_as_drawn(logits, charset, options or DecodeOptions()), charset)
+
+
+def _decode_as_drawn(logits, charset: Charset, o: DecodeOptions) -> list[Decoded]:
+    """:func:`decode`'s readings left to right, as the characters are drawn."""
     if o.decoder == "greedy" or (o.decoder == "constrained" and not o.lengths):
         out = greedy_decode(logits, charset, o.allow)
     elif o.decoder == "beam":
         out = beam_decode(logits, charset, o.beam_width, o.allow)
     else:
         out = constrained_decode(logits, charset, o.lengths, o.allow)
-    return in_typed_order(_one_script(out, logits, charset, o) if o.one_script else out, charset)
+    return _one_script(out, logits, charset, o) if o.one_script else out
 
 
 def in_typed_order(readings: list[Decoded], charset: Charset) -> list[Decoded]:
@@ -154,7 +158,7 @@ def _one_script(out: list[Decoded], logits, charset: Charset, o: DecodeOptions) 
         keep = "".join(c for c in allowed if letter_script(c) in (None, script))
         if not keep:
             continue
-        for i, candidate in zip(mixed, decode(rows, charset, replace(o, allow=keep, one_script=False))):
+        for i, candidate in zip(mixed, _decode_as_drawn(rows, charset, replace(o, allow=keep, one_script=False))):
             if mixes_scripts(out[i].text) or candidate.confidence > out[i].confidence:
                 out[i] = candidate
     return out
