@@ -182,3 +182,15 @@ def test_a_reading_decoded_again_within_one_script_is_turned_once():
     assert mixed == "c" + BET  # as the bidirectional algorithm turns the drawn "bet c"
     one = decode(logits, charset, DecodeOptions("greedy", one_script=True))[0]
     assert one.text == ALEF + BET  # drawn "bet alef", typed alef first: turned once, not twice
+
+
+def test_a_failed_run_on_right_to_left_labels_names_the_other_order():
+    from captcha_ocr.plateau import diagnose
+
+    typed = diagnose(0.0, 0.9, 800, 50, False, 200, label_order="typed")
+    drawn = diagnose(0.0, 0.9, 800, 50, False, 200, label_order="drawn")
+    latin = diagnose(0.0, 0.9, 800, 50, False, 200)
+    assert any("--label-order drawn" in line for line in typed)
+    assert any("leave --label-order out" in line for line in drawn)
+    assert not any("--label-order" in line for line in latin)
+    assert diagnose(0.9, 0.02, 800, 50, False, 200, label_order="typed") == []  # a run that reads: no warning
