@@ -18,6 +18,7 @@ there, so an interrupted run resumes.
     python bench/generality.py --sets swust_cas --frame 3 --tag frame3    # each captcha in a 3x taller frame
     python bench/generality.py --sets hebrew --tag rtl    # a right-to-left script (SCRIPT_STYLES), learned as drawn
     python bench/generality.py --sets hebrew --label-order drawn --tag rtl-typed   # its labels learned as typed
+    python bench/generality.py --sets arabic --tag rtl   # joined Arabic letters (bench/joined_script.py)
 
 ``--extra N`` adds N more labelled training images of the same scheme (the validation images stay
 the same): a dev-suite set's images past the first 1,000 of its shuffle, for a generated style
@@ -46,6 +47,8 @@ from captcha_ocr.margins import parse_crop
 from captcha_ocr.samples import Sample, find_samples
 from captcha_ocr.styles import generate_style
 from captcha_ocr.training import TrainRequest, train
+from joined_script import SCHEMES as JOINED_SCRIPTS
+from joined_script import scheme_folder as joined_folder
 from pip_schemes import SCHEMES as PIP_SCHEMES
 from pip_schemes import scheme_folder
 
@@ -72,9 +75,11 @@ def load_set(name: str, data: Path) -> list[Sample]:
         samples = find_samples(folder)
     elif name in PIP_SCHEMES:
         samples = find_samples(scheme_folder(name))
+    elif name in JOINED_SCRIPTS:
+        samples = find_samples(joined_folder(name))
     else:
-        raise SystemExit(f"unknown set {name!r}: ref, or one of "
-                         f"{', '.join(DEV_SETS + STYLE_SETS + HELD_OUT_STYLES + SCRIPT_STYLES + PIP_SCHEMES)}")
+        named = DEV_SETS + STYLE_SETS + HELD_OUT_STYLES + SCRIPT_STYLES + JOINED_SCRIPTS + PIP_SCHEMES
+        raise SystemExit(f"unknown set {name!r}: ref, or one of {', '.join(named)}")
     samples = sorted(samples, key=lambda s: str(s.path))
     random.Random(0).shuffle(samples)
     return samples
@@ -88,6 +93,8 @@ def load_extra(name: str, data: Path, count: int) -> list[Sample]:
         return []
     if name in PIP_SCHEMES:
         pool = sorted(find_samples(scheme_folder(name, EXTRA_STYLE_IMAGES, first=1000)), key=lambda s: str(s.path))
+    elif name in JOINED_SCRIPTS:
+        pool = sorted(find_samples(joined_folder(name, EXTRA_STYLE_IMAGES, seed=1)), key=lambda s: str(s.path))
     elif name in STYLE_SETS + HELD_OUT_STYLES + SCRIPT_STYLES:
         folder = OUT / "styles" / f"{name}-extra"
         if not (folder / "labels.csv").is_file():
