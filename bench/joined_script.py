@@ -95,11 +95,8 @@ def scheme_folder(name: str, count: int = 1000, seed: int = 0) -> Path:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--schemes", default=",".join(SCHEMES))
-    p.add_argument("--count", type=int, default=1000)
-    a = p.parse_args()
-    for name in a.schemes.split(","):
-        print(scheme_folder(name, a.count))
+    p.add_argument("--count", type=int, default=1000, help="images to draw of the (one) scheme, arabic")
+    print(scheme_folder("arabic", p.parse_args().count))
 
 
 if __name__ == "__main__":
