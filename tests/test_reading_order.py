@@ -194,3 +194,12 @@ def test_a_failed_run_on_right_to_left_labels_names_the_other_order():
     assert any("leave --label-order out" in line for line in drawn)
     assert not any("--label-order" in line for line in latin)
     assert diagnose(0.9, 0.02, 800, 50, False, 200, label_order="typed") == []  # a run that reads: no warning
+
+
+@pytest.mark.parametrize("label", ["\u0436\u0443\u043a", ALEF + BET + "2"])  # Cyrillic, Hebrew
+def test_error_sheets_draw_labels_beyond_ascii_in_a_font_that_has_them(label):
+    from captcha_ocr.plots import _font
+    from captcha_ocr.styles.fonts import drawable
+
+    font = _font(text=f"label {label}")
+    assert all(drawable(font.path, c) for c in label)  # no empty boxes where the letters should be

@@ -25,7 +25,15 @@ CURVES_SIZE = (1200, 800)  # curves.png, pixels (width, height)
 RED, GREEN, BLACK, GREY = (200, 30, 30), (20, 120, 40), (0, 0, 0), (110, 110, 110)
 
 
-def _font(size: int = FONT_SIZE) -> ImageFont.ImageFont:
+def _font(size: int = FONT_SIZE, text: str = "") -> ImageFont.ImageFont:
+    """Pillow's own font, which draws ASCII only; for ``text`` with other characters (labels in Cyrillic,
+    Hebrew, Arabic ...), a shipped font that draws all of them, where one does."""
+    if not text.isascii():
+        from .styles.fonts import fonts_for
+
+        path = fonts_for(("sans",), "".join(sorted({c for c in text if c.isprintable() and not c.isspace()})))[0]
+        if path:
+            return ImageFont.truetype(path, size)
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: fixed-size bitmap font
@@ -78,7 +86,7 @@ def image_grid(
     top = LINE + PAD if title else 0
     sheet = Image.new("RGB", (cols * (cell_w + PAD) + PAD, top + rows * (cell_h + PAD) + PAD), "white")
     draw = ImageDraw.Draw(sheet)
-    font = _font()
+    font = _font(text=(title or "") + "".join(text for caption in captions for text, _ in caption))
     if title:
         draw.text((PAD, PAD), title, fill=BLACK, font=font)
     for k, (cell, caption) in enumerate(zip(pils, captions)):
