@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from argparse import Namespace
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from captcha_ocr import Recognizer
+from captcha_ocr.charset import Charset
 from captcha_ocr.cli.common import apply_widths
 from captcha_ocr.images import Preprocess
 from captcha_ocr.styles import draw_style
@@ -19,6 +21,7 @@ from captcha_ocr.zooms import (
     choose_zoom,
     cuts_glyphs,
     describe_choice,
+    knows_script,
     ranks_zooms,
     sign_test,
     zoom_ladder,
@@ -126,8 +129,9 @@ class _ReadsBestAt:
     """A stand-in recogniser that "reads" each image (a string: its label) with ``errors[zoom]`` of its
     first characters wrong."""
 
-    def __init__(self, errors: dict[float, int]):
+    def __init__(self, errors: dict[float, int], charset: str = string.ascii_lowercase + string.digits):
         self.zooms, self.errors, self.read_at, self.counts = (0.5, 1.0), errors, [], []
+        self.charset = Charset(charset)
 
     def predict(self, images):
         zoom, = self.zooms
@@ -139,8 +143,8 @@ class _ReadsBestAt:
 def test_the_fine_tune_zoom_is_the_one_read_best_and_one_nearer_1_wins_a_near_tie():
     labels = ["abcd"] * 10  # the stand-in "reads" its image, here the label itself
     rec = _ReadsBestAt({1.0: 2, 1.1892: 1, 1.4142: 0})
-    zoom, rates, better_worse = choose_zoom(rec, labels, labels)
-    assert zoom == 1.4142 and rates == {1.0: 0.5, 1.1892: 0.25, 1.4142: 0.0}
+    zoom, rates, better_worse, known = choose_zoom(rec, labels, labels)
+    assert zoom == 1.4142 and known == 1.0 and rates == {1.0: 0.5, 1.1892: 0.25, 1.4142: 0.0}
     assert better_worse == {1.0: (0, 0), 1.1892: (10, 0), 1.4142: (10, 0)}
     assert rec.zooms == (0.5, 1.0)  # left as it was
     near = _ReadsBestAt({1.0: 0, 1.1892: 0, 1.4142: 0})
@@ -159,7 +163,7 @@ class _ReadsPerImage:
     first characters wrong."""
 
     def __init__(self, errors: dict[float, list[int]]):
-        self.zooms, self.errors = (1.0,), errors
+        self.zooms, self.errors, self.charset = (1.0,), errors, Charset(string.ascii_lowercase)
 
     def predict(self, images):
         zoom, = self.zooms
@@ -174,8 +178,8 @@ def test_a_zoom_must_read_clearly_more_images_better_than_worse_not_only_fewer_c
     # images better is what chance gives (p 0.30), so the rows stay whole
     at_1 = [3] * 9 + [0] * 31
     cropped = [0] * 9 + [2] * 6 + [0] * 25
-    zoom, rates, better_worse = choose_zoom(_ReadsPerImage({1.0: at_1, 1.1892: cropped, 1.4142: [8] * 40}),
-                                            labels, labels)
+    zoom, rates, better_worse, _ = choose_zoom(_ReadsPerImage({1.0: at_1, 1.1892: cropped, 1.4142: [8] * 40}),
+                                               labels, labels)
     assert rates[1.1892] < rates[1.0] - CER_TIE and better_worse[1.1892] == (9, 6)
     assert zoom == 1.0
     # 15 better and none worse is clear: zoomed in
@@ -188,9 +192,9 @@ def test_the_general_model_chooses_to_zoom_in_on_text_drawn_small_in_a_tall_imag
     drawn = [draw_style("tiny", 3, i) for i in range(30)]
     labels = [label for label, _ in drawn]
     small = [zoom_rows(image.convert("RGB"), 0.45) for _, image in drawn]  # the text in the middle 45% of the rows
-    zoom, rates, _ = choose_zoom(rec, small, labels)
+    zoom, rates, *_ = choose_zoom(rec, small, labels)
     assert zoom > 1 and rates[zoom] < rates[1.0], rates
-    zoom, rates, _ = choose_zoom(rec, [image for _, image in drawn], labels)  # framed as in pretraining
+    zoom, rates, *_ = choose_zoom(rec, [image for _, image in drawn], labels)  # framed as in pretraining
     assert zoom == 1.0, rates
 
 
@@ -237,3 +241,15 @@ def test_readings_mostly_wrong_at_every_zoom_take_the_largest_zoom_that_cuts_no_
     assert readable.zoom == 1.1892
     assert "largest" not in describe_choice(readable)
     assert describe_choice(readable).startswith("character error rates 1x 0.500, 1.1892x 0.250, 1.4142x 0.500")
+
+
+def test_a_script_the_start_model_never_learned_keeps_1x_unread_and_the_log_says_why():
+    hebrew = ["\u05d0\u05d1\u05d2" + "2", "\u05d3\u05d4\u05d5"] * 5  # 2 of 14 characters known: digits
+    rec = _ReadsBestAt({1.0: 3, 1.1892: 3, 1.4142: 3})  # it would have "read" them all wrong at every zoom
+    choice = choose_zoom(rec, hebrew, hebrew)
+    assert choice.zoom == 1.0 and choice.known == pytest.approx(1 / 7) and not knows_script(choice)
+    assert rec.read_at == []  # nothing read: its readings would say nothing
+    assert describe_choice(choice) == ("none read: the start model knows 14% of the labels' characters, a script "
+                                       "it never learned, so its readings could not choose a zoom: 1x")
+    half = ["ab\u05d0\u05d1"] * 10  # half known: the readings are used, as before
+    assert knows_script(choose_zoom(_ReadsBestAt({1.0: 2, 1.1892: 1, 1.4142: 0}), half, half))

@@ -134,6 +134,7 @@ def _train_zoom(init: str | None, start: Bundle | None, train_s: list, crop: tup
     start model ``init``, loaded as ``start`` (:func:`~captcha_ocr.zooms.start_zoom`, the rule ``train``
     uses), and how it was decided. The general model chooses from the training images ``train``'s
     choice reads (at most :data:`~captcha_ocr.zooms.CHOOSE_ON`, evenly spaced)."""
+    from .reading_order import paragraph_direction, to_visual
     from .zooms import CHOOSE_ON, ZoomChoice, describe_choice, start_zoom
 
     choices: list[ZoomChoice] = []
@@ -144,7 +145,8 @@ def _train_zoom(init: str | None, start: Bundle | None, train_s: list, crop: tup
     images = [crop_image(image, crop) for image in images]
     if not images:
         return 1.0, "no readable training image to choose a zoom from"
-    zoom = rule(images, labels)
+    direction = paragraph_direction(labels)  # as train reads them: a right-to-left script's as drawn
+    zoom = rule(images, [to_visual(label, direction) for label in labels])
     return zoom, f"chosen by {init} as train would, from its {describe_choice(choices[0])}"
 
 

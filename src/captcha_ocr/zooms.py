@@ -72,6 +72,8 @@ CER_TIE = 0.01  # a zoom must read this much better (CER) than one nearer 1 to b
 SIGN_TEST_P = 0.05  # ... and read more images better than worse than 1x, beyond chance (a one-sided sign test)
 # a start model that misreads this share of the characters at every zoom cannot rank them (ranks_zooms)
 UNREADABLE_CER = 0.5
+# a start model that knows under this share of the labels' characters reads nothing there to choose by (knows_script)
+KNOWN_CHARS_MIN = 0.5
 
 
 class ZoomChoice(NamedTuple):
@@ -80,6 +82,7 @@ class ZoomChoice(NamedTuple):
     zoom: float
     rates: dict[float, float]  # each candidate's character error rate, case ignored
     better_worse: dict[float, tuple[int, int]]  # each candidate's images read with fewer / more errors than at 1x
+    known: float = 1.0  # the share of the labels' characters the start model has in its charset (either case)
 
 
 def sign_test(better: int, worse: int) -> float:
@@ -101,12 +104,18 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     be chosen, whether or not it is a candidate: the others are compared with it. When it misreads
     :data:`UNREADABLE_CER` of the characters or more at every zoom, its error rates cannot rank them
     (:func:`ranks_zooms`), and the largest zoom that does not read clearly more images worse than 1x
-    (:func:`cuts_glyphs`) is taken. ``recognizer.zooms`` is left as it was."""
+    (:func:`cuts_glyphs`) is taken. A start model that knows under :data:`KNOWN_CHARS_MIN` of the labels'
+    characters (a script it never learned) reads nothing to choose by: 1, unread (:func:`knows_script`).
+    ``recognizer.zooms`` is left as it was."""
     from .metrics import edit_distance
     from .samples import evenly_spaced
 
     images, truths = evenly_spaced(images, limit), [t.casefold() for t in evenly_spaced(labels, limit)]
     chars = sum(map(len, truths))
+    charset = recognizer.charset
+    known = sum(c in charset or c.swapcase() in charset for t in truths for c in t) / chars if chars else 1.0
+    if known < KNOWN_CHARS_MIN:
+        return ZoomChoice(1.0, {}, {}, known)
     before = recognizer.zooms
     errors: dict[float, list[int]] = {}
     try:
@@ -118,7 +127,7 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     rates = {z: sum(e) / chars if chars else float(sum(e) > 0) for z, e in errors.items()}
     better_worse = {z: (sum(b < a for a, b in zip(errors[1.0], e)), sum(b > a for a, b in zip(errors[1.0], e)))
                     for z, e in errors.items()}
-    at_1 = ZoomChoice(1.0, rates, better_worse)
+    at_1 = ZoomChoice(1.0, rates, better_worse, known)
     if not ranks_zooms(at_1):  # readings too wrong to rank the zooms by their error rates
         return at_1._replace(zoom=max(z for z in rates if not cuts_glyphs(better_worse[z])))
     nearest_first = sorted((z for z in rates if z == 1.0 or sign_test(*better_worse[z]) < SIGN_TEST_P),
@@ -127,7 +136,15 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     for zoom in nearest_first[1:]:
         if rates[zoom] < rates[best] - CER_TIE:
             best = zoom
-    return ZoomChoice(best, rates, better_worse)
+    return ZoomChoice(best, rates, better_worse, known)
+
+
+def knows_script(choice: ZoomChoice) -> bool:
+    """Whether the start model has most of the labels' characters (:data:`KNOWN_CHARS_MIN`). One that does
+    not, of a script it never learned (`hebrew`, `arabic`), misreads them all at every zoom, so its
+    readings say nothing of how a zoom cuts the glyphs: :func:`choose_zoom` keeps 1x, where the fallback of
+    :func:`ranks_zooms` had cropped `arabic`'s words at 1.41x (bench/RESULTS.md, session 51)."""
+    return choice.known >= KNOWN_CHARS_MIN
 
 
 def ranks_zooms(choice: ZoomChoice) -> bool:
@@ -152,6 +169,9 @@ def describe_choice(choice: ZoomChoice) -> str:
     """``choice``'s evidence in words, for a log: each zoom's CER, and the images it read better and
     worse than 1x; and, when :func:`ranks_zooms` is false, that the chooser took the largest zoom that does
     not cut the glyphs for that reason, and which zooms did."""
+    if not knows_script(choice):
+        return (f"none read: the start model knows {choice.known:.0%} of the labels' characters, a script it never "
+                f"learned, so its readings could not choose a zoom: 1x")
     text = ("character error rates " + ", ".join(f"{z:g}x {r:.3f}" for z, r in choice.rates.items())
             + "; images read better / worse than at 1x: "
             + ", ".join(f"{z:g}x {b} / {w}" for z, (b, w) in choice.better_worse.items() if z != 1.0))
