@@ -24,10 +24,10 @@ def test_hebrew_letters_are_drawn_in_reverse_and_numbers_left_to_right():
     # as do Latin letters, and a separator between digits stays with them
     assert to_visual(ALEF + "ab" + BET, "rtl") == BET + "ab" + ALEF
     assert to_visual(ALEF + "1+2" + BET, "rtl") == BET + "1+2" + ALEF
-    assert visual_order("abc", "ltr") == [0, 1, 2]  # left-to-right text is drawn as typed
+    assert visual_order(ALEF + "12" + BET) == [3, 1, 2, 0]  # positions, as drawn left to right
     assert to_visual(ALEF + BET, None) == ALEF + BET  # no direction: nothing reordered
     with pytest.raises(ValueError, match="direction"):
-        visual_order("ab", "up")
+        to_visual("ab", "ltr")  # a left-to-right line is learned as typed: None, not a direction
 
 
 @pytest.mark.parametrize("pool", [

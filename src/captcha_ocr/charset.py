@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .reading_order import paragraph_direction, to_visual
+from .reading_order import check_direction, paragraph_direction, to_visual
 
 BLANK = 0
 CASE_POLICIES = ("keep", "fold", "lower", "upper")
@@ -51,8 +51,7 @@ class Charset:
             raise ValueError("charset has duplicate characters")
         if case not in CASE_POLICIES:
             raise ValueError(f"unknown case policy {case!r}; choose from {', '.join(CASE_POLICIES)}")
-        if direction not in (None, "rtl"):
-            raise ValueError(f"unknown label direction {direction!r} (None or 'rtl')")
+        check_direction(direction)
         self.chars: str = "".join(chars)
         self.case = case
         self.case_map: dict[str, str] = dict(case_map or {})  # fold: lower-case letter -> the case learned

@@ -7,10 +7,11 @@ order, so a model whose alphabet holds right-to-left letters learns each label i
 (:func:`to_visual`) and turns what it reads back into the typed order (:func:`to_logical`).
 
 The order comes from the Unicode Bidirectional Algorithm (UAX #9) for one line of plain text:
-character types (W1-W7), neutrals (N1-N2), levels (I1-I2) and reordering (L2), with the line's
-direction given (a captcha's labels are one paragraph direction, chosen once per alphabet by
-:func:`paragraph_direction`; reordering is only done for right-to-left lines, where it is its own
-inverse). Explicit embedding and isolate controls are read as neutral. Written
+character types (W1-W7), neutrals (N1-N2), levels (I1-I2) and reordering (L2), for a right-to-left
+line (a captcha's labels are one paragraph direction, chosen once per alphabet by
+:func:`paragraph_direction`; labels of a left-to-right line are learned as typed, and on a
+right-to-left line reordering is its own inverse). Explicit embedding and isolate controls are read
+as neutral. Written
 here rather than taken from ``python-bidi`` because decoding needs the permutation itself, to
 move each character's confidence with it, not only the reordered string.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-DIRECTIONS = ("ltr", "rtl")
 _RTL = {"R", "AL"}
 _NEUTRAL = {"B", "S", "WS", "ON", "BN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
 
@@ -38,9 +38,10 @@ def paragraph_direction(labels: Iterable[str]) -> str | None:
     return "rtl" if rtl > ltr else None
 
 
-def _resolved_types(text: str, base: int) -> list[str]:
-    """Each character's type after rules W1-W7 and N1-N2 (``"L"``, ``"R"``, ``"EN"`` or ``"AN"``)."""
-    sos = "R" if base % 2 else "L"
+def _resolved_types(text: str) -> list[str]:
+    """Each character's type on a right-to-left line after rules W1-W7 and N1-N2 (``"L"``, ``"R"``,
+    ``"EN"`` or ``"AN"``)."""
+    sos = "R"  # the line's own direction, before its first character and after its last
     types = [unicodedata.bidirectional(c) or "ON" for c in text]
     types = ["ON" if t in _NEUTRAL else t for t in types]
     for i, t in enumerate(types):  # W1: a combining mark takes the type before it
@@ -91,41 +92,34 @@ def _resolved_types(text: str, base: int) -> list[str]:
     return types
 
 
-def visual_order(text: str, direction: str) -> list[int]:
-    """The positions of ``text`` in the order they are drawn, left to right, on a line of ``direction``
-    (``"ltr"`` or ``"rtl"``): ``"".join(text[i] for i in visual_order(text, d))`` is the visual string."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"unknown line direction {direction!r} ({' | '.join(DIRECTIONS)})")
-    base = 1 if direction == "rtl" else 0
-    levels = []
-    for t in _resolved_types(text, base):  # I1-I2
-        if base == 0:
-            levels.append(1 if t == "R" else 2 if t in ("EN", "AN") else 0)
-        else:
-            levels.append(2 if t in ("L", "EN", "AN") else 1)
+def visual_order(text: str) -> list[int]:
+    """The positions of ``text`` in the order they are drawn, left to right, on a right-to-left line:
+    ``"".join(text[i] for i in visual_order(text))`` is the visual string."""
+    # I1-I2: right-to-left characters at level 1, left-to-right ones and numbers at 2; L2: reverse each run at
+    # level 2, then the whole line (every character is at level 1 or more)
+    levels = [2 if t in ("L", "EN", "AN") else 1 for t in _resolved_types(text)]
     order = list(range(len(text)))
-    if not order:
-        return order
-    lowest_odd = min(lv for lv in levels if lv % 2) if any(lv % 2 for lv in levels) else max(levels) + 1
-    for level in range(max(levels), lowest_odd - 1, -1):  # L2: reverse every run at this level or higher
-        i = 0
-        while i < len(order):
-            if levels[order[i]] >= level:
-                j = i
-                while j < len(order) and levels[order[j]] >= level:
-                    j += 1
-                order[i:j] = order[i:j][::-1]
-                i = j
-            else:
-                i += 1
-    return order
+    i = 0
+    while i < len(order):
+        j = i
+        while j < len(order) and levels[j] == 2:
+            j += 1
+        order[i:j] = order[i:j][::-1]
+        i = max(j, i + 1)
+    return order[::-1]
+
+
+def check_direction(direction: str | None) -> None:
+    """Raise ``ValueError`` unless ``direction`` is ``"rtl"`` or ``None`` (labels learned as typed)."""
+    if direction not in (None, "rtl"):
+        raise ValueError(f"unknown line direction {direction!r} (None or 'rtl')")
 
 
 def to_visual(text: str, direction: str | None) -> str:
-    """A label as typed -> as drawn, left to right; unchanged when ``direction`` is ``None``."""
-    if direction is None:
-        return text
-    return "".join(text[i] for i in visual_order(text, direction))
+    """A label as typed -> as drawn, left to right, on a line of ``direction`` (``"rtl"``); unchanged
+    when ``direction`` is ``None``."""
+    check_direction(direction)
+    return text if direction is None else "".join(text[i] for i in visual_order(text))
 
 
 def to_logical(text: str, direction: str | None, per_char: Sequence[float] | None = None
@@ -135,7 +129,8 @@ def to_logical(text: str, direction: str | None, per_char: Sequence[float] | Non
     one-line texts of a captcha, right to left, reordering is its own inverse: the same permutation,
     found on the visual string, gives back the typed one. (Not always where Latin letters and numbers
     meet inside a right-to-left label, ``a+00`` say: the drawn order does not tell them apart.)"""
+    check_direction(direction)
     if direction is None:
         return text, None if per_char is None else list(per_char)
-    order = visual_order(text, direction)
+    order = visual_order(text)
     return "".join(text[i] for i in order), None if per_char is None else [per_char[i] for i in order]
