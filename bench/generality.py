@@ -58,6 +58,7 @@ STYLE_SETS = ("outline", "pale", "tiny", "long", "mixed62")
 # learns schemes nobody here tuned on; and a right-to-left script's (session 51)
 HELD_OUT_STYLES = ("dotted", "boxed", "jpeg_noisy", "wavy")
 SCRIPT_STYLES = ("hebrew", "hebrew_typed")
+GENERATED_STYLES = STYLE_SETS + HELD_OUT_STYLES + SCRIPT_STYLES  # drawn by captcha_ocr.styles
 EXTRA_STYLE_IMAGES = 4000  # images per style drawn with seed 1 for --extra / --unlabeled
 DEV_SETS = ("capybara_coupon", "swust_cas", "fssp_gov_ru", "rkn_securimage", "cryptowin_math", "nsysu_selcrs")
 
@@ -68,7 +69,7 @@ def load_set(name: str, data: Path) -> list[Sample]:
         samples = find_samples(data / "captcha_images_v2")
     elif name in DEV_SETS:
         samples = find_samples(data / "dev_suite" / name)
-    elif name in STYLE_SETS + HELD_OUT_STYLES + SCRIPT_STYLES:
+    elif name in GENERATED_STYLES:
         folder = OUT / "styles" / name
         if not (folder / "labels.csv").is_file():
             generate_style(folder, name, 1000, seed=0)
@@ -78,7 +79,7 @@ def load_set(name: str, data: Path) -> list[Sample]:
     elif name in JOINED_SCRIPTS:
         samples = find_samples(joined_folder(name))
     else:
-        named = DEV_SETS + STYLE_SETS + HELD_OUT_STYLES + SCRIPT_STYLES + JOINED_SCRIPTS + PIP_SCHEMES
+        named = DEV_SETS + GENERATED_STYLES + JOINED_SCRIPTS + PIP_SCHEMES
         raise SystemExit(f"unknown set {name!r}: ref, or one of {', '.join(named)}")
     samples = sorted(samples, key=lambda s: str(s.path))
     random.Random(0).shuffle(samples)
@@ -95,7 +96,7 @@ def load_extra(name: str, data: Path, count: int) -> list[Sample]:
         pool = sorted(find_samples(scheme_folder(name, EXTRA_STYLE_IMAGES, first=1000)), key=lambda s: str(s.path))
     elif name in JOINED_SCRIPTS:
         pool = sorted(find_samples(joined_folder(name, EXTRA_STYLE_IMAGES, seed=1)), key=lambda s: str(s.path))
-    elif name in STYLE_SETS + HELD_OUT_STYLES + SCRIPT_STYLES:
+    elif name in GENERATED_STYLES:
         folder = OUT / "styles" / f"{name}-extra"
         if not (folder / "labels.csv").is_file():
             generate_style(folder, name, EXTRA_STYLE_IMAGES, seed=1)
