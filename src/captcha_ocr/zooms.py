@@ -114,8 +114,9 @@ def choose_zoom(recognizer: Recognizer, images: Sequence[Image.Image], labels: S
     chars = sum(map(len, truths))
     charset = recognizer.charset
     known = sum(c in charset or c.swapcase() in charset for t in truths for c in t) / chars if chars else 1.0
-    if known < KNOWN_CHARS_MIN:
-        return ZoomChoice(1.0, {}, {}, known)
+    unread = ZoomChoice(1.0, {}, {}, known)
+    if not knows_script(unread):
+        return unread
     before = recognizer.zooms
     errors: dict[float, list[int]] = {}
     try:
