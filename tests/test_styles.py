@@ -198,6 +198,56 @@ def test_more_font_folders_come_from_the_environment(tmp_path: Path, monkeypatch
     assert styles.available_fonts() == before
 
 
+def _write_font(path: Path, lower_height: int, boxes: str = "") -> None:
+    """A TrueType font of the 62 letters and digits, each glyph its own pattern of bars (its index in
+    binary), capitals and digits 700 units tall, lower case ``lower_height``; ``boxes`` all share one
+    filled box instead, as a font with placeholders where those characters should be."""
+    fontbuilder = pytest.importorskip("fontTools.fontBuilder")
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+    def glyph(bars: list[tuple[int, int, int, int]]):
+        pen = TTGlyphPen(None)
+        for x0, y0, x1, y1 in bars:
+            pen.moveTo((x0, y0)), pen.lineTo((x0, y1)), pen.lineTo((x1, y1)), pen.lineTo((x1, y0)), pen.closePath()
+        return pen.glyph()
+
+    chars = styles.ALNUM62
+    glyphs = {".notdef": glyph([(50, 0, 550, 60), (50, 640, 550, 700), (50, 0, 110, 700), (490, 0, 550, 700)]),
+              "box": glyph([(50, 0, 550, 700)])}
+    for i, c in enumerate(chars):
+        h = lower_height if c.islower() else 700
+        glyphs[f"g{i}"] = glyph([(50, 0, 130, h)] + [(200, b * h // 6, 550, b * h // 6 + h // 12)
+                                                     for b in range(6) if i >> b & 1])
+    builder = fontbuilder.FontBuilder(1000, isTTF=True)
+    builder.setupGlyphOrder(list(glyphs))
+    builder.setupCharacterMap({ord(c): "box" if c in boxes else f"g{i}" for i, c in enumerate(chars)})
+    builder.setupGlyf(glyphs)
+    builder.setupHorizontalMetrics({name: (600, 50) for name in glyphs})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": path.stem, "styleName": "Regular"})
+    builder.setupOS2(sTypoAscender=800, sTypoDescender=-200, usWinAscent=800, usWinDescent=200)
+    builder.setupPost()
+    builder.save(str(path))
+
+
+def test_placeholder_boxes_and_capitals_for_lower_case_are_not_drawable(tmp_path: Path, monkeypatch):
+    plain, boxed = tmp_path / "PlainForTest.ttf", tmp_path / "BoxDigitsForTest.ttf"
+    capitals = tmp_path / "CapsForTest.ttf"
+    _write_font(plain, lower_height=500)
+    _write_font(boxed, lower_height=500, boxes="0123456789")
+    _write_font(capitals, lower_height=700)
+    assert all(styles.drawable(str(plain), c) for c in styles.ALNUM62)  # a well-made font passes every check
+    # every digit is the same box, unlike the font's .notdef: letters are real, digits are not
+    assert [c for c in styles.ALNUM62 if not styles.drawable(str(boxed), c)] == list("0123456789")
+    # lower case as tall as the capitals: a label's case would be wrong, so only capitals and digits
+    assert [c for c in styles.ALNUM62 if not styles.drawable(str(capitals), c)] == list("abcdefghijklmnopqrstuvwxyz")
+    monkeypatch.setenv(styles.fonts.FONT_DIRS_ENV, str(tmp_path))
+    assert styles.fonts_for(("boxdigitsfortest",), "0123abc") == ("",)  # none of the chosen can: Pillow's font
+    assert styles.fonts_for(("boxdigitsfortest",), "abcXYZ") == (str(boxed),)
+    assert styles.fonts_for(("capsfortest",), "0123ABC") == (str(capitals),)
+    assert styles.fonts_for(("*fortest",), "0123abc") == (str(plain),)
+
+
 def test_crooked_lines_bend_within_bounds_and_cross_the_image():
     from captcha_ocr.styles.render import _crooked_line
 

@@ -95,7 +95,9 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 @functools.cache
 def drawable(path: str, char: str) -> bool:
-    """Whether ``char`` has a real glyph (not blank, not the .notdef box) in the font."""
+    """Whether ``char`` has a glyph of its own in the font: not blank, not the .notdef box, not a
+    placeholder the font draws for several characters, and, for a lower-case letter, not a capital
+    standing in for it (a font without lower case would make a label's case wrong)."""
     if any(fnmatch.fnmatch(Path(path).stem.lower(), pat) for pat in _ALNUM_ONLY_FONTS) and not char.isalnum():
         return False
     font = _font(path, 32)
@@ -103,7 +105,50 @@ def drawable(path: str, char: str) -> bool:
     if mask.size[0] == 0 or mask.getbbox() is None:
         return False
     notdef = font.getmask("\U000f0000")  # a private-use code point no text font maps
-    return (mask.size, bytes(mask)) != (notdef.size, bytes(notdef))
+    key = (mask.size, bytes(mask))
+    if key == (notdef.size, bytes(notdef)) or key in _placeholders(path):
+        return False
+    return not (char.islower() and char != char.upper() and _capitals_only(path))
+
+
+# Characters whose glyphs a font's own checks compare: a text font draws each differently.
+_PROBES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Lower-case letters without ascenders or descenders: in a font with lower case they are drawn
+# shorter than their capitals (x-height against cap height, at most 0.84 in the fonts measured).
+_X_HEIGHT_LETTERS = "acemnorsuvwxz"
+_CAPITALS_ONLY_RATIO = 0.92
+
+
+def _mask_key(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, char: str) -> tuple[tuple[int, int], bytes]:
+    mask = font.getmask(char)
+    return mask.size, bytes(mask)
+
+
+@functools.lru_cache(maxsize=1024)
+def _placeholders(path: str) -> frozenset[tuple[tuple[int, int], bytes]]:
+    """Glyph bitmaps (size, bytes at 32 px) the font draws for three or more of the probe characters:
+    a stand-in box, not letters (two alike can be real, as ``l`` and ``I`` in some fonts)."""
+    font = _font(path, 32)
+    counts: dict[tuple[tuple[int, int], bytes], int] = {}
+    for char in _PROBES:
+        key = _mask_key(font, char)
+        counts[key] = counts.get(key, 0) + 1
+    return frozenset(key for key, n in counts.items() if n >= 3)
+
+
+@functools.lru_cache(maxsize=1024)
+def _capitals_only(path: str) -> bool:
+    """Whether the font draws lower-case letters as tall as its capitals (capitals in their place)."""
+    font = _font(path, 64)
+    ratios = []
+    for char in _X_HEIGHT_LETTERS:
+        lower, upper = font.getmask(char).getbbox(), font.getmask(char.upper()).getbbox()
+        if lower and upper and upper[3] > upper[1]:
+            ratios.append((lower[3] - lower[1]) / (upper[3] - upper[1]))
+    if len(ratios) < 5:  # a font without Latin letters: nothing to compare
+        return False
+    ratios.sort()
+    return ratios[len(ratios) // 2] >= _CAPITALS_ONLY_RATIO
 
 
 def fonts_for(patterns: tuple[str, ...], alphabet: str) -> tuple[str, ...]:
