@@ -7,6 +7,7 @@ import fnmatch
 import functools
 import importlib.util
 import os
+import string
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont
@@ -104,15 +105,14 @@ def drawable(path: str, char: str) -> bool:
     mask = font.getmask(char)
     if mask.size[0] == 0 or mask.getbbox() is None:
         return False
-    notdef = font.getmask("\U000f0000")  # a private-use code point no text font maps
     key = (mask.size, bytes(mask))
-    if key == (notdef.size, bytes(notdef)) or key in _placeholders(path):
+    if key == _mask_key(font, "\U000f0000") or key in _placeholders(path):  # a private-use code point: .notdef
         return False
     return not (char.islower() and char != char.upper() and _capitals_only(path))
 
 
 # Characters whose glyphs a font's own checks compare: a text font draws each differently.
-_PROBES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_PROBES = string.digits + string.ascii_letters
 # Lower-case letters without ascenders or descenders: in a font with lower case they are drawn
 # shorter than their capitals (x-height against cap height, at most 0.84 in the fonts measured).
 _X_HEIGHT_LETTERS = "acemnorsuvwxz"
