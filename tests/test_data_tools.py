@@ -6,6 +6,7 @@ import csv
 import json
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 from PIL import Image
 
 from captcha_ocr.augment import AUGMENTATIONS, _occlude, _smear, albumentations_pipeline, augment_batch, check_level
-from captcha_ocr.bundle import Bundle, ModelFileError, load_bundle
+from captcha_ocr.bundle import Bundle, ModelFileError, load_bundle, save_bundle
 from captcha_ocr.charset import Charset
 from captcha_ocr.cli import main
 from captcha_ocr.config import ModelConfig, TrainConfig
@@ -31,7 +32,7 @@ from captcha_ocr.styles import draw_style
 from captcha_ocr.synth import generate
 from captcha_ocr.system import CTCSystem
 from captcha_ocr.training import TrainRequest, train
-from conftest import write_png
+from conftest import tiny_bundle, write_png
 
 
 def _noise(rng, size=(200, 50)) -> Image.Image:
@@ -487,6 +488,17 @@ def test_preview_draws_the_rows_at_the_zoom_train_would_choose(tmp_path, capsys)
         preview(tmp_path, tmp_path / "out" / "grid3.png", zoom=0)
     assert main(["preview", str(tmp_path), "--out", str(tmp_path / "out" / "cli.png"), "--zoom", "1.25"]) == 0
     assert "rows zoomed 1.25x (--zoom)" in capsys.readouterr().out
+    # as train --init: from random weights no zoom; from a trained model its own zoom and input height
+    none = preview(tmp_path, tmp_path / "out" / "grid4.png", count=4, init="none")
+    assert none.zoom == 1.0 and "random weights" in none.zoom_note
+    bundle = tiny_bundle(height=32, width=96)
+    bundle.preprocess = replace(bundle.preprocess, zoom=1.3)
+    save_bundle(bundle, tmp_path / "out" / "mine.pt")
+    mine = preview(tmp_path, tmp_path / "out" / "grid5.png", count=4, init=str(tmp_path / "out" / "mine.pt"))
+    assert mine.zoom == 1.3 and "own zoom" in mine.zoom_note and mine.model_input[0] == 32
+    assert main(["preview", str(tmp_path), "--out", str(tmp_path / "out" / "cli2.png"), "--init", "none",
+                 "--case", "upper", "--label-order", "drawn"]) == 0
+    assert "rows zoomed 1x (random weights: no zoom)" in capsys.readouterr().out
 
 
 def test_one_labelled_image_is_too_few_to_train_and_the_error_says_what_to_do(tmp_path, capsys):

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
 
 Stage = tuple[int, int, int, int]  # (out_channels, convs, pool_h, pool_w)
 
@@ -169,6 +173,13 @@ class Preset:
     def model_config(self, num_classes: int, height: int, width: int) -> ModelConfig:
         """This preset's architecture for ``num_classes`` outputs and a ``height`` x ``width`` input."""
         return replace(self.model, num_classes=num_classes, height=height, width=width, in_channels=self.channels)
+
+    def starting_from(self, start: Bundle) -> Preset:
+        """This preset as a run from the model ``start`` trains it: ``start``'s architecture and
+        preprocessing, and no fixed input size (the height is ``start``'s, the width the data's)."""
+        pp = start.preprocess
+        return replace(self, model=replace(start.config, num_classes=0), channels=pp.channels, mean=pp.mean,
+                       std=pp.std, alpha=pp.alpha, image_size=None)
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -24,10 +24,11 @@ from .images import Preprocess, header_size, spaced_images
 from .margins import FULL, crop_image, crop_size, describe_crop
 from .plots import BLACK, image_grid, save_png, to_uint8
 from .samples import IMAGE_EXTENSIONS, find_manifest, find_samples, once_each, split_samples
-from .shipped import SHIPPED_INPUT_SIZE
+from .shipped import SCRATCH, SHIPPED_INPUT_SIZE
 
 if TYPE_CHECKING:
     from .bundle import Bundle
+    from .charset import Charset
 
 
 @dataclass
@@ -53,13 +54,19 @@ def preview(
     label_pattern: str | None = None,
     zoom: float | None = None,
     crop: tuple[float, float, float, float] | None = None,
+    init: str | None = None,
+    case: str = "keep",
+    label_order: str = "typed",
 ) -> PreviewResult:
     """Draw ``count`` random samples of ``data`` as the model gets them into the PNG ``out``.
 
-    ``crop`` (as ``train --crop``) cuts each image to a box first; ``None`` takes the box ``train``
-    would (:func:`~captcha_ocr.margins.start_crop`). ``zoom`` (as ``train --zoom``) zooms the rows
-    before resizing; ``None`` takes the zoom ``train`` would: chosen from the training split when the
-    preset starts from the general model, the start model's own otherwise, 1 from random weights.
+    ``init``, ``case`` and ``label_order`` are ``train``'s: the model a run starts from (``None``: the
+    preset's start; ``"none"``: random weights), whose input height and preprocessing it keeps, and how
+    the labels the zoom is chosen with are cased and ordered. ``crop`` (as ``train --crop``) cuts each
+    image to a box first; ``None`` takes the box ``train`` would (:func:`~captcha_ocr.margins.start_crop`).
+    ``zoom`` (as ``train --zoom``) zooms the rows before resizing; ``None`` takes the zoom ``train``
+    would: chosen from the training split when the run starts from the general model, the start model's
+    own otherwise, 1 from random weights.
     With ``augment`` other than ``none``, each cell shows the preprocessed image and below it one
     augmented draw. Raises :class:`DataError` when no image can be read.
     """
@@ -75,24 +82,32 @@ def preview(
     if zoom is not None and zoom <= 0:
         raise ValueError(f"zoom must be positive, got {zoom}")
     p = get_preset(preset)
+    source = None if init == SCRATCH else init or p.init
     samples, _twice = once_each(find_samples(data, label_pattern))  # each file once, as `train` splits
     sizes = {s.path: header_size(s.path) for s in samples}
     train_s, _ = split_samples([s for s in samples if sizes[s.path]], p.train.val_fraction, p.train.seed)
     if not train_s:
         raise DataError(f"{data}: no readable images")
     from .bundle import load_bundle
+    from .charset import Charset
 
-    # the model `train` would start from, read only when the box or the zoom is left to it
-    start = load_bundle(p.init) if p.init and (crop is None or zoom is None) else None
+    # the model `train` would start from: read when the box or the zoom is left to it, or for its input size
+    # and preprocessing when it is not a shipped model (whose size is known without reading it)
+    start = load_bundle(source) if source and (crop is None or zoom is None or source not in SHIPPED_INPUT_SIZE) \
+        else None
+    if start is not None:
+        p = p.starting_from(start)
+    start_size = (start.preprocess.height, start.preprocess.width) if start is not None else \
+        SHIPPED_INPUT_SIZE.get(source) if source else None
     crop = _train_crop(start, train_s) if crop is None else crop
     if p.image_size is None:  # as `train` does: median size of the training split
         g = choose_geometry([crop_size(sizes[s.path], crop) for s in train_s], [s.label for s in train_s],
-                            frame_width(p.model.stages),
-                            start_size=SHIPPED_INPUT_SIZE.get(p.init))
+                            frame_width(p.model.stages), start_size=start_size)
         height, width = g.height, g.width
     else:
         height, width = p.image_size
-    zoom, zoom_note = (zoom, "--zoom") if zoom is not None else _train_zoom(p.init, start, train_s, crop)
+    charset = Charset.from_labels([s.label for s in samples if s.label], case, label_order)
+    zoom, zoom_note = (zoom, "--zoom") if zoom is not None else _train_zoom(source, start, train_s, crop, charset)
     pre = Preprocess.for_preset(p, height, width, zoom, crop)
 
     arrays, labels = [], []
@@ -129,12 +144,13 @@ def _train_crop(start: Bundle | None, train_s: list) -> tuple[float, ...]:
     return choose_crop(spaced_images(train_s, CHOOSE_ON)[0]) if rule == "auto" else rule
 
 
-def _train_zoom(init: str | None, start: Bundle | None, train_s: list, crop: tuple[float, ...]) -> tuple[float, str]:
-    """The zoom ``train`` (no ``--zoom``) would read ``train_s`` (cut to ``crop``) at from the preset's
-    start model ``init``, loaded as ``start`` (:func:`~captcha_ocr.zooms.start_zoom`, the rule ``train``
-    uses), and how it was decided. The general model chooses from the training images ``train``'s
-    choice reads (at most :data:`~captcha_ocr.zooms.CHOOSE_ON`, evenly spaced)."""
-    from .reading_order import paragraph_direction, to_visual
+def _train_zoom(init: str | None, start: Bundle | None, train_s: list, crop: tuple[float, ...],
+                charset: Charset) -> tuple[float, str]:
+    """The zoom ``train`` (no ``--zoom``) would read ``train_s`` (cut to ``crop``) at from the start model
+    ``init``, loaded as ``start`` (:func:`~captcha_ocr.zooms.start_zoom`, the rule ``train`` uses), and how
+    it was decided. The general model chooses from the training images ``train``'s choice reads (at most
+    :data:`~captcha_ocr.zooms.CHOOSE_ON`, evenly spaced), their labels cased and ordered by ``charset``
+    as ``train`` learns them."""
     from .zooms import CHOOSE_ON, ZoomChoice, describe_choice, start_zoom
 
     choices: list[ZoomChoice] = []
@@ -145,8 +161,7 @@ def _train_zoom(init: str | None, start: Bundle | None, train_s: list, crop: tup
     images = [crop_image(image, crop) for image in images]
     if not images:
         return 1.0, "no readable training image to choose a zoom from"
-    direction = paragraph_direction(labels)  # as train reads them: a right-to-left script's as drawn
-    zoom = rule(images, [to_visual(label, direction) for label in labels])
+    zoom = rule(images, [charset.as_drawn(charset.apply_case(label)) for label in labels])
     return zoom, f"chosen by {init} as train would, from its {describe_choice(choices[0])}"
 
 

@@ -22,6 +22,9 @@ SHIPPED = {
     "general-large": ("general-large.pt", "captcha-ocr pretrain --out DIR --arch large (see the README)"),
 }
 
+# the --init (TrainRequest.init) value that starts from random weights, whatever the preset starts from
+SCRATCH = "none"
+
 # name -> the (height, width) its model reads, so torch-free tools (inspect, preview) can show the
 # input size a fine-tune from it gets; tests/test_general.py checks it against the shipped file
 SHIPPED_INPUT_SIZE = {"general": (48, 192), "general-large": (48, 192)}

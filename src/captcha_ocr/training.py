@@ -68,14 +68,13 @@ from .reading_order import paragraph_direction
 from .recorder import REPORT_FILES, RunRecorder, write_run_report
 from .samples import Sample
 from .schedule import SCHEDULE_FILE, Replan, planned_epochs
-from .shipped import is_general
+from .shipped import SCRATCH, is_general
 from .system import CTCSystem
 from .zooms import ZoomChoice, describe_choice, start_zoom
 
 # Under this many training images a run from scratch recommends the general model in its log: with
 # 50 and 100 labels it was far better on every set measured (bench/fewshot.py, bench/RESULTS.md)
 RECOMMEND_INIT_BELOW = 200
-SCRATCH = "none"  # TrainRequest.init / --init value: random weights, whatever the preset starts from
 
 
 @dataclass
@@ -165,11 +164,7 @@ def _resolve_preset(req: TrainRequest, init: Bundle | None) -> Preset:
         if v is not None
     }
     preset = replace(preset, train=replace(preset.train, **overrides))
-    if init is not None:
-        pp = init.preprocess
-        preset = replace(preset, model=replace(init.config, num_classes=0), channels=pp.channels, mean=pp.mean,
-                         std=pp.std, alpha=pp.alpha, image_size=None)
-    return preset
+    return preset.starting_from(init) if init is not None else preset
 
 
 def _log_zoom_choice(note: Callable[[str], None]) -> Callable[[ZoomChoice], None]:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..augment import AUGMENTATIONS
+from ..charset import CASE_POLICIES, LABEL_ORDERS
 from .common import add_label_pattern_arg, add_preset_arg, show_progress
 
 _CAPTCHA_DEFAULTS = {"length": "4-5", "size": "160x60"}  # --alphabet's is synth.DEFAULT_ALPHABET
@@ -86,7 +87,8 @@ def cmd_preview(a: argparse.Namespace) -> int:
     from ..preview import preview
 
     r = preview(a.data, a.out, augment=a.augment, count=a.count, preset=a.preset, seed=a.seed, cols=a.cols,
-                label_pattern=a.label_pattern, zoom=a.zoom, crop=parse_crop(a.crop))
+                label_pattern=a.label_pattern, zoom=a.zoom, crop=parse_crop(a.crop), init=a.init, case=a.case,
+                label_order=a.label_order)
     print(f"wrote {r.path} ({r.size[0]}x{r.size[1]} px): {r.images} image(s) at model input "
           f"{r.model_input[0]}x{r.model_input[1]}" + (f", cut to {describe_crop(r.crop)}" if r.crop != FULL else "")
           + f", rows zoomed {r.zoom:g}x ({r.zoom_note})"
@@ -141,5 +143,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", default="auto",
                    help="the box of each image drawn, as train --crop: auto (default: the one train would "
                         "choose), none, or LEFT,TOP,RIGHT,BOTTOM fractions")
+    p.add_argument("--init", metavar="MODEL",
+                   help="as train --init: the model the run starts from (a model file, 'general', or 'none' for "
+                        "random weights), whose input height, preprocessing and zoom rule the images are drawn with "
+                        "(default: the preset's start)")
+    p.add_argument("--case", choices=CASE_POLICIES, default="keep",
+                   help="as train --case: how the labels the zoom is chosen with are cased (default: %(default)s)")
+    p.add_argument("--label-order", choices=LABEL_ORDERS, default="typed",
+                   help="as train --label-order: the order the labels list a right-to-left script's characters in "
+                        "(default: %(default)s)")
     add_label_pattern_arg(p)
     p.set_defaults(func=cmd_preview)
