@@ -119,9 +119,11 @@ def test_onnx_matches_torch(recs, kind):
         ref = torch_rec.logits(x[:b]).numpy()
         got = onnx_rec.logits(x[:b])
         assert got.shape == ref.shape
-        # float32 kernels of the two runtimes differ in summation order: 1.1e-4 on a logit of 0.28
-        # was seen once on a 2-core AMD VM (2026-11-30), so a small relative share is allowed too
-        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-3)
+        # float32 kernels of the two runtimes differ in summation order, by an error that scales with the
+        # terms summed, not with the logit they sum to: 1.1e-4 on a logit of 0.28 (2-core AMD VM, 2026-11-30),
+        # 1.2e-4 on one of 0.0097 (another, 2026-12-06). An export fault (a layer, layout or constant wrong)
+        # moves them far more, and the readings and confidences below must match as well
+        np.testing.assert_allclose(got, ref, atol=3e-4, rtol=1e-3)
     for options in (None, DecodeOptions("beam"), DecodeOptions("constrained"), DecodeOptions(allow="ab")):
         a, b = torch_rec.predict(images, options), onnx_rec.predict(images, options)
         assert [p.text for p in a] == [p.text for p in b]
