@@ -20,11 +20,9 @@ from captcha_ocr.cli.common import apply_widths
 from generality import load_set
 
 
-def misreadings(model: str, name: str, data: Path, n_val: int) -> tuple[int, list[tuple[str, str, str, float]]]:
-    """``(images read, [(file, label, reading, confidence), ...])`` for the wrong readings, case ignored."""
+def misreadings(rec: Recognizer, name: str, data: Path, n_val: int) -> tuple[int, list[tuple[str, str, str, float]]]:
+    """``(images read, [(file, label, reading, confidence), ...])`` for ``rec``'s wrong readings, case ignored."""
     val = load_set(name, data)[-n_val:]
-    rec = Recognizer.load(model)
-    apply_widths(rec, argparse.Namespace(widths=None, zooms=None))
     wrong = []
     for sample, result in zip(val, rec.predict_files([s.path for s in val])):
         text = result.prediction.text if result.prediction else ""
@@ -52,8 +50,10 @@ def main() -> None:
     p.add_argument("--model", default="general")
     p.add_argument("--val", type=int, default=200, help="held-out images per set (bench/fewshot.py's)")
     a = p.parse_args()
+    rec = Recognizer.load(a.model)
+    apply_widths(rec, argparse.Namespace(widths=None, zooms=None))  # as `eval` reads: its widths and zooms
     for name in a.sets.split(","):
-        n, wrong = misreadings(a.model, name, a.data, a.val)
+        n, wrong = misreadings(rec, name, a.data, a.val)
         print(f"## {name}: {n - len(wrong)} of {n} read right, case ignored ({a.model})")
         for file, label, text, conf in wrong:
             print(f"  {file}  {label!r} read {text!r} ({conf:.3f})")

@@ -24,7 +24,7 @@ from .images import Preprocess, header_size, spaced_images
 from .margins import FULL, crop_image, crop_size, describe_crop
 from .plots import BLACK, image_grid, save_png, to_uint8
 from .samples import IMAGE_EXTENSIONS, find_manifest, find_samples, once_each, split_samples
-from .shipped import SCRATCH, SHIPPED_INPUT_SIZE
+from .shipped import SCRATCH, SHIPPED_INPUT_SIZE, is_shipped_name
 
 if TYPE_CHECKING:
     from .bundle import Bundle
@@ -93,12 +93,12 @@ def preview(
 
     # the model `train` would start from: read when the box or the zoom is left to it, or for its input size
     # and preprocessing when it is not a shipped model (whose size is known without reading it)
-    start = load_bundle(source) if source and (crop is None or zoom is None or source not in SHIPPED_INPUT_SIZE) \
-        else None
+    need_start = source is not None and (crop is None or zoom is None or not is_shipped_name(source))
+    start = load_bundle(source) if need_start else None
     if start is not None:
         p = p.starting_from(start)
     start_size = (start.preprocess.height, start.preprocess.width) if start is not None else \
-        SHIPPED_INPUT_SIZE.get(source) if source else None
+        SHIPPED_INPUT_SIZE.get(source)
     crop = _train_crop(start, train_s) if crop is None else crop
     if p.image_size is None:  # as `train` does: median size of the training split
         g = choose_geometry([crop_size(sizes[s.path], crop) for s in train_s], [s.label for s in train_s],
